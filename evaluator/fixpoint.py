@@ -1,0 +1,124 @@
+"""The generic ownership fixpoint.
+
+It knows nothing of thresholds or countries. It asks the rule for each entity's
+status given the links held in it by owners that are restricted so far, and
+repeats for the entities whose restricted owners changed, until nothing changes.
+Everything starts unrestricted and a restricted entity may never turn back, so
+the result is the least fixpoint: the same for any order of entities or links,
+and reached in finitely many rounds even when ownership is circular."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .engines import Engine
+from .errors import NonMonotoneRuleError
+from .facts import Entity, Link
+from .steps import build_step_input
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """One entity's status in one reading, with the rule's reasons and the links they cite."""
+
+    restricted: bool
+    reasons: tuple[dict[str, Any], ...]
+    links: tuple[Link, ...]
+
+    def cited_links(self, reason: dict[str, Any]) -> list[Link]:
+        return [self.links[index] for index in reason.get("links", [])]
+
+
+class StepCache:
+    """Decisions by canonical step input: identical situations cost one rule call."""
+
+    def __init__(self) -> None:
+        self._results: dict[bytes, dict[str, Any]] = {}
+        self.hits = 0
+        self.calls = 0
+
+    def decide(self, engine: Engine, payloads: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
+        keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS) for payload in payloads]
+        missing: dict[bytes, dict[str, Any]] = {}
+        for key, payload in zip(keys, payloads):
+            if key not in self._results and key not in missing:
+                missing[key] = payload
+        pending = list(missing.items())
+        for start in range(0, len(pending), batch_size):
+            chunk = pending[start : start + batch_size]
+            results = engine.decide([payload for _, payload in chunk])
+            self.calls += len(chunk)
+            for (key, _), result in zip(chunk, results):
+                self._results[key] = result
+        self.hits += len(keys) - len(pending)
+        return [self._results[key] for key in keys]
+
+
+@dataclass
+class OwnershipGraph:
+    """Active links of a facts set, indexed both ways."""
+
+    entities: dict[str, Entity]
+    incoming: dict[str, list[Link]]
+    outgoing: dict[str, list[Link]]
+
+    @classmethod
+    def build(cls, entities: dict[str, Entity], links: Iterable[Link]) -> OwnershipGraph:
+        incoming: dict[str, list[Link]] = defaultdict(list)
+        outgoing: dict[str, list[Link]] = defaultdict(list)
+        for link in links:
+            incoming[link.asset].append(link)
+            outgoing[link.owner].append(link)
+        return cls(entities, dict(incoming), dict(outgoing))
+
+
+def run_fixpoint(
+    graph: OwnershipGraph,
+    engine: Engine,
+    cache: StepCache,
+    *,
+    reading: str,
+    profile: str,
+    batch_size: int = 256,
+    max_rounds: int | None = None,
+) -> dict[str, StepOutcome]:
+    """Every entity's status in one reading (lower or upper)."""
+    entities = graph.entities
+    order = {entity_id: position for position, entity_id in enumerate(entities)}
+    restricted_in: dict[str, list[Link]] = defaultdict(list)
+    outcomes: dict[str, StepOutcome] = {}
+    dirty: list[str] = list(entities)
+    rounds = 0
+    while dirty:
+        rounds += 1
+        if max_rounds is not None and rounds > max_rounds:
+            raise NonMonotoneRuleError(f"the fixpoint did not settle within {max_rounds} rounds")
+        inputs = [
+            build_step_input(entities[entity_id], restricted_in[entity_id], entities, reading, profile)
+            for entity_id in dirty
+        ]
+        results = cache.decide(engine, [step.payload for step in inputs], batch_size)
+        newly: list[str] = []
+        for entity_id, step, result in zip(dirty, inputs, results):
+            before = outcomes.get(entity_id)
+            outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), step.links)
+            if before is not None and before.restricted and not outcome.restricted:
+                raise NonMonotoneRuleError(
+                    f"the rules turned {entity_id!r} from restricted back to unrestricted when more of its "
+                    "owners became restricted; the ownership step must be monotone"
+                )
+            outcomes[entity_id] = outcome
+            if outcome.restricted and not (before is not None and before.restricted):
+                newly.append(entity_id)
+        touched: set[str] = set()
+        for owner in newly:
+            for link in graph.outgoing.get(owner, ()):
+                restricted_in[link.asset].append(link)
+                touched.add(link.asset)
+        dirty = sorted(touched, key=order.__getitem__)
+    return outcomes

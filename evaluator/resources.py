@@ -1,0 +1,48 @@
+"""Where the shipped rules and schemas are: the repository's folders in a source
+checkout, or the copies packaged into the wheel by `pip install .`."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def _packaged(name: str) -> Path | None:
+    try:
+        root = resources.files(f"evaluator.{name}")
+    except ModuleNotFoundError:
+        return None
+    path = Path(str(root))
+    return path if path.is_dir() else None
+
+
+def default_rules_dir() -> Path:
+    repo = _REPO / "rules"
+    if (repo / "manifest.json").is_file():
+        return repo
+    packaged = _packaged("bundled_rules")
+    if packaged is not None and (packaged / "manifest.json").is_file():
+        return packaged
+    raise FileNotFoundError("the shipped rules are missing: reinstall tos-policy")
+
+
+def schemas_dir() -> Path:
+    repo = _REPO / "schemas"
+    if (repo / "facts.schema.json").is_file():
+        return repo
+    packaged = _packaged("bundled_schemas")
+    if packaged is not None:
+        return packaged
+    raise FileNotFoundError("the shipped schemas are missing: reinstall tos-policy")
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict[str, Any]:
+    with open(schemas_dir() / f"{name}.schema.json", encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
