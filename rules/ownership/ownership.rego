@@ -42,11 +42,27 @@ decide(item) := _verdict(_reasons(item, data.ownership.profiles[item.profile]))
 
 _verdict(reasons) := {"restricted": count(reasons) > 0, "reasons": reasons}
 
-_reasons(item, profile) := ((root_reasons(item, profile) | ownership_reasons(item, profile)) | control_reasons(item, profile)) | branch_reasons(item, profile)
+# Only organisations are restricted; a type listed as never restricting (a
+# person) is not, whatever links point at it.
+_reasons(item, profile) := set() if not is_organisation(item.entity.type, profile, item.reading)
+
+_reasons(item, profile) := reasons if {
+	is_organisation(item.entity.type, profile, item.reading)
+	reasons := ((root_reasons(item, profile) | ownership_reasons(item, profile)) | control_reasons(item, profile)) | branch_reasons(item, profile)
+}
 
 # An organisation is any entity whose type is not listed as never restricting
 # (persons, under the terms of service). New entity types count by default.
-is_organisation(type, profile) if not type in profile.non_restricting_types
+# A type listed as unknown may be either, so only the upper reading counts it.
+is_organisation(type, profile, _) if {
+	not type in profile.non_restricting_types
+	not type in profile.unknown_types
+}
+
+is_organisation(type, profile, "upper") if {
+	not type in profile.non_restricting_types
+	type in profile.unknown_types
+}
 
 # METADATA
 # title: Rule 1 - restricted root
@@ -60,7 +76,7 @@ is_organisation(type, profile) if not type in profile.non_restricting_types
 # custom:
 #   rule_id: TOS-OWN-1
 root_reasons(item, profile) := {reason |
-	is_organisation(item.entity.type, profile)
+	is_organisation(item.entity.type, profile, item.reading)
 	is_restricted_root(item, profile)
 	some field in _fields_reading_restricted(item, profile)
 	reason := _root_reason(field, object.get(item.entity, field, null))
@@ -108,7 +124,7 @@ ownership_reasons(item, profile) := {reason |
 	some group in {_group(link, profile) | some link in _stake_links(item, profile)}
 	indices := sort([link.index |
 		some link in item.links
-		_is_stake(link, profile)
+		_is_stake(link, profile, item.reading)
 		_group(link, profile) == group
 	])
 	total_min := sum([item.links[i].min | some i in indices])
@@ -125,11 +141,11 @@ ownership_reasons(item, profile) := {reason |
 	}
 }
 
-_stake_links(item, profile) := [link | some link in item.links; _is_stake(link, profile)]
+_stake_links(item, profile) := [link | some link in item.links; _is_stake(link, profile, item.reading)]
 
-_is_stake(link, profile) if {
+_is_stake(link, profile, reading) if {
 	_effect(link, profile) == "stake"
-	is_organisation(link.owner_type, profile)
+	is_organisation(link.owner_type, profile, reading)
 }
 
 # Owners are aggregated unless the profile says otherwise; then only owners
@@ -190,7 +206,7 @@ _meets_threshold(item, profile, indices, _, total_max) if {
 #   rule_id: TOS-OWN-3
 control_reasons(item, profile) := {reason |
 	some link in item.links
-	is_organisation(link.owner_type, profile)
+	is_organisation(link.owner_type, profile, item.reading)
 	effect := _effect(link, profile)
 	_control_applies(effect, item.reading)
 	reason := {"code": _control_code[effect], "rule_id": "TOS-OWN-3", "links": [link.index], "kind": link.kind}
@@ -214,6 +230,7 @@ _control_applies("review", "upper")
 #   rule_id: TOS-OWN-4
 branch_reasons(item, profile) := {reason |
 	some link in item.links
+	is_organisation(link.owner_type, profile, item.reading)
 	_effect(link, profile) == "same_person"
 	reason := {"code": "BRANCH_OF_RESTRICTED", "rule_id": "TOS-OWN-4", "links": [link.index]}
 }

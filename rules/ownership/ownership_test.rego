@@ -1,0 +1,318 @@
+package ownership_test
+
+import data.ownership
+
+# Helpers: build step inputs the way the evaluator does (evaluator/steps.py).
+
+_org(hq, jur) := {"type": "company", "headquarters": hq, "jurisdiction": jur}
+
+_person(hq, jur) := {"type": "person", "headquarters": hq, "jurisdiction": jur}
+
+_sg := _org("SG", "SG")
+
+_step(reading, scale, entity, links) := {
+	"profile": "terms_of_service",
+	"reading": reading,
+	"scale": scale,
+	"entity": entity,
+	"links": links,
+}
+
+# A link of `kind` held by a restricted company, with an exact value.
+_link(index, kind, value) := _band(index, kind, value, false, value, false)
+
+_stake(index, value) := _link(index, "shareholding", value)
+
+# A stake given as a range [min, max], each end possibly exclusive.
+_band(index, kind, min, min_x, max, max_x) := {
+	"index": index,
+	"kind": kind,
+	"owner_type": "company",
+	"min": min,
+	"min_exclusive": min_x,
+	"max": max,
+	"max_exclusive": max_x,
+	"group": index,
+}
+
+_held_by_person(link) := object.union(link, {"owner_type": "person"})
+
+_in_group(link, group) := object.union(link, {"group": group})
+
+_codes(result) := {reason.code | some reason in result.reasons}
+
+_restricted(reading, scale, entity, links) if {
+	ownership.step.restricted with input as _step(reading, scale, entity, links)
+}
+
+_unrestricted(reading, scale, entity, links) if {
+	result := ownership.step with input as _step(reading, scale, entity, links)
+	result == {"restricted": false, "reasons": set()}
+}
+
+# Rule 1 (TOS-OWN-1): restricted root
+
+test_headquarters_in_cn_restricts if {
+	result := ownership.step with input as _step("lower", 1, _org("CN", "SG"), [])
+	result == {"restricted": true, "reasons": {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "CN"}}}
+}
+
+test_cayman_incorporated_but_beijing_headquartered_company_is_restricted if {
+	every reading in ["lower", "upper"] {
+		result := ownership.step with input as _step(reading, 1, _org("CN", "KY"), [])
+		result.restricted
+		result.reasons == {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "CN"}}
+	}
+}
+
+test_jurisdiction_alone_in_a_restricted_region_restricts if {
+	result := ownership.step with input as _step("lower", 1, _org("SG", "RU"), [])
+	result.reasons == {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "jurisdiction", "country": "RU"}}
+}
+
+test_both_countries_restricted_give_two_reasons if {
+	result := ownership.step with input as _step("lower", 1, _org("IR", "KP"), [])
+	count(result.reasons) == 2
+	{reason.field | some reason in result.reasons} == {"headquarters", "jurisdiction"}
+}
+
+test_sg_company_with_no_links_is_not_restricted if {
+	_unrestricted("lower", 1, _sg, [])
+	_unrestricted("upper", 1, _sg, [])
+}
+
+test_unknown_headquarters_is_not_restricted_in_the_lower_reading if {
+	_unrestricted("lower", 1, _org(null, "SG"), [])
+}
+
+test_unknown_headquarters_is_restricted_in_the_upper_reading_as_country_unknown if {
+	result := ownership.step with input as _step("upper", 1, _org(null, "SG"), [])
+	result == {"restricted": true, "reasons": {{"code": "COUNTRY_UNKNOWN", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": null}}}
+}
+
+test_absent_country_reads_as_unknown if {
+	_unrestricted("lower", 1, {"type": "company", "jurisdiction": "SG"}, [])
+	result := ownership.step with input as _step("upper", 1, {"type": "company", "jurisdiction": "SG"}, [])
+	_codes(result) == {"COUNTRY_UNKNOWN"}
+}
+
+test_person_in_a_restricted_region_is_never_a_root if {
+	_unrestricted("lower", 1, _person("CN", "CN"), [])
+	_unrestricted("upper", 1, _person("CN", "CN"), [])
+	_unrestricted("upper", 1, _person(null, null), [])
+}
+
+test_person_is_never_restricted_whatever_links_point_at_it if {
+	links := [_stake(0, 60), _link(1, "consolidation", 0), _link(2, "branch", 0), _link(3, "other_control", 0)]
+	_unrestricted("lower", 1, _person("SG", "SG"), links)
+	_unrestricted("upper", 1, _person(null, null), links)
+}
+
+test_new_entity_types_count_as_organisations if {
+	_restricted("lower", 1, {"type": "trust", "headquarters": "CN", "jurisdiction": "KY"}, [])
+}
+
+test_restricted_countries_list_is_data if {
+	_unrestricted("lower", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.restricted_countries as ["RU"]
+	_restricted("lower", 1, _org("BY", "SG"), []) with data.ownership.profiles.terms_of_service.restricted_countries as ["BY"]
+}
+
+test_only_headquarters_counts_when_jurisdiction_is_dropped_from_root_country_fields if {
+	_unrestricted("lower", 1, _org("SG", "RU"), []) with data.ownership.profiles.terms_of_service.root_country_fields as ["headquarters"]
+	_unrestricted("upper", 1, _org("SG", null), []) with data.ownership.profiles.terms_of_service.root_country_fields as ["headquarters"]
+	_restricted("lower", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.root_country_fields as ["headquarters"]
+}
+
+test_match_all_needs_every_country_in_a_restricted_region if {
+	_unrestricted("lower", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	_unrestricted("upper", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	result := ownership.step with input as _step("lower", 1, _org("CN", "RU"), [])
+		with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	count(result.reasons) == 2
+}
+
+test_match_all_with_one_unknown_country_restricts_only_in_the_upper_reading if {
+	_unrestricted("lower", 1, _org(null, "CN"), []) with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	result := ownership.step with input as _step("upper", 1, _org(null, "CN"), [])
+		with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	_codes(result) == {"COUNTRY_UNKNOWN", "RESTRICTED_COUNTRY"}
+}
+
+# Rule 2 (TOS-OWN-2): owned 50% or more by restricted owners
+
+test_stakes_of_30_and_25_aggregate_to_55_and_restrict if {
+	every reading in ["lower", "upper"] {
+		result := ownership.step with input as _step(reading, 1, _sg, [_stake(0, 30), _stake(1, 25)])
+		result == {"restricted": true, "reasons": {{
+			"code": "OWNED_BY_RESTRICTED",
+			"rule_id": "TOS-OWN-2",
+			"links": [0, 1],
+			"share_min": 55,
+			"share_max": 55,
+			"scale": 1,
+			"threshold_percent": 50,
+		}}}
+	}
+}
+
+test_stake_of_49_99_does_not_restrict if {
+	_unrestricted("lower", 100, _sg, [_stake(0, 4999)])
+	_unrestricted("upper", 100, _sg, [_stake(0, 4999)])
+}
+
+test_stake_of_exactly_50_restricts_when_the_threshold_is_inclusive if {
+	_restricted("lower", 1, _sg, [_stake(0, 50)])
+	_restricted("upper", 1, _sg, [_stake(0, 50)])
+}
+
+test_stake_of_exactly_50_does_not_restrict_when_the_threshold_is_exclusive if {
+	_unrestricted("lower", 1, _sg, [_stake(0, 50)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_unrestricted("upper", 1, _sg, [_stake(0, 50)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_restricted("lower", 100, _sg, [_stake(0, 5001)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+}
+
+test_stakes_of_16_67_16_67_16_66_sum_to_exactly_50_and_restrict if {
+	result := ownership.step with input as _step("lower", 100, _sg, [_stake(0, 1667), _stake(1, 1667), _stake(2, 1666)])
+	[reason] := [r | some r in result.reasons]
+	reason.links == [0, 1, 2]
+	reason.share_min == 5000
+	reason.scale == 100
+}
+
+test_threshold_percent_is_data if {
+	_restricted("lower", 1, _sg, [_stake(0, 25)]) with data.ownership.profiles.terms_of_service.threshold_percent as 25
+	_unrestricted("upper", 1, _sg, [_stake(0, 50)]) with data.ownership.profiles.terms_of_service.threshold_percent as 51
+}
+
+test_two_bands_more_than_25_at_most_50_restrict_in_the_lower_reading if {
+	links := [_band(0, "shareholding", 25, true, 50, false), _band(1, "shareholding", 25, true, 50, false)]
+	result := ownership.step with input as _step("lower", 1, _sg, links)
+	[reason] := [r | some r in result.reasons]
+	reason.share_min == 50
+	reason.share_max == 100
+}
+
+test_single_band_25_to_50_restricts_only_in_the_upper_reading if {
+	links := [_band(0, "shareholding", 25, false, 50, false)]
+	_unrestricted("lower", 1, _sg, links)
+	_restricted("upper", 1, _sg, links)
+}
+
+test_band_below_an_exclusive_max_of_50_does_not_restrict_even_in_the_upper_reading if {
+	links := [_band(0, "shareholding", 25, false, 50, true)]
+	_unrestricted("upper", 1, _sg, links)
+}
+
+test_exclusive_threshold_is_met_by_an_exclusive_min_at_the_threshold_in_the_lower_reading if {
+	links := [_stake(0, 20), _band(1, "shareholding", 30, true, 40, false)]
+	_restricted("lower", 1, _sg, links) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_unrestricted("lower", 1, _sg, [_stake(0, 20), _stake(1, 30)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+}
+
+test_exclusive_threshold_in_the_upper_reading_needs_a_max_above_it if {
+	_unrestricted("upper", 1, _sg, [_band(0, "shareholding", 25, false, 50, false)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_restricted("upper", 1, _sg, [_band(0, "shareholding", 25, false, 51, false)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+}
+
+test_without_aggregation_only_owners_sharing_a_group_are_added if {
+	apart := [_stake(0, 30), _stake(1, 25)]
+	_unrestricted("lower", 1, _sg, apart) with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	_unrestricted("upper", 1, _sg, apart) with data.ownership.profiles.terms_of_service.aggregate_owners as false
+
+	jointly := [_in_group(_stake(0, 30), 7), _stake(1, 10), _in_group(_stake(2, 25), 7)]
+	result := ownership.step with input as _step("lower", 1, _sg, jointly)
+		with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	[reason] := [r | some r in result.reasons]
+	reason.links == [0, 2]
+	reason.share_min == 55
+}
+
+test_stakes_held_by_persons_never_count if {
+	links := [_held_by_person(_stake(0, 60)), _stake(1, 30)]
+	_unrestricted("lower", 1, _sg, links)
+	_unrestricted("upper", 1, _sg, links)
+}
+
+test_removing_person_from_non_restricting_types_makes_persons_count if {
+	_restricted("lower", 1, _person("CN", "CN"), []) with data.ownership.profiles.terms_of_service.non_restricting_types as []
+	result := ownership.step with input as _step("lower", 1, _sg, [_held_by_person(_stake(0, 60))])
+		with data.ownership.profiles.terms_of_service.non_restricting_types as []
+	_codes(result) == {"OWNED_BY_RESTRICTED"}
+}
+
+test_control_links_are_not_stakes if {
+	result := ownership.step with input as _step("lower", 1, _sg, [_link(0, "consolidation", 100), _stake(1, 10)])
+	_codes(result) == {"CONTROLLED_BY_RESTRICTED"}
+}
+
+# Rule 3 (TOS-OWN-3): control without shares
+
+test_consolidation_and_voting_majority_restrict_in_both_readings if {
+	every kind in ["consolidation", "voting_majority"] {
+		every reading in ["lower", "upper"] {
+			result := ownership.step with input as _step(reading, 1, _sg, [_link(0, kind, 0)])
+			result == {"restricted": true, "reasons": {{"code": "CONTROLLED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": kind}}}
+		}
+	}
+}
+
+test_board_appointment_and_significant_influence_restrict_only_in_the_upper_reading if {
+	every kind in ["board_appointment", "significant_influence"] {
+		_unrestricted("lower", 1, _sg, [_link(0, kind, 0)])
+		result := ownership.step with input as _step("upper", 1, _sg, [_link(0, kind, 0)])
+		result == {"restricted": true, "reasons": {{"code": "INFLUENCED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": kind}}}
+	}
+}
+
+test_an_unlisted_link_kind_leads_to_review if {
+	_unrestricted("lower", 1, _sg, [_link(0, "other_control", 0)])
+	result := ownership.step with input as _step("upper", 1, _sg, [_link(0, "other_control", 0)])
+	result.reasons == {{"code": "INFLUENCED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": "other_control"}}
+}
+
+test_ignore_effect_gives_no_reason if {
+	links := [_link(0, "board_appointment", 0), _link(1, "consolidation", 0)]
+	effects := {"board_appointment": "ignore", "consolidation": "ignore"}
+	_unrestricted("upper", 1, _sg, links) with data.ownership.profiles.terms_of_service.link_effects as effects
+}
+
+test_control_by_persons_never_counts if {
+	links := [_held_by_person(_link(0, "consolidation", 0)), _held_by_person(_link(1, "other_control", 0))]
+	_unrestricted("lower", 1, _sg, links)
+	_unrestricted("upper", 1, _sg, links)
+}
+
+# Rule 4 (TOS-OWN-4): branches
+
+test_branch_of_a_restricted_head_office_is_restricted if {
+	every reading in ["lower", "upper"] {
+		result := ownership.step with input as _step(reading, 1, _sg, [_link(0, "branch", 0)])
+		result == {"restricted": true, "reasons": {{"code": "BRANCH_OF_RESTRICTED", "rule_id": "TOS-OWN-4", "links": [0]}}}
+	}
+}
+
+# Several rules at once, and batches
+
+test_every_rule_that_applies_gives_its_reason if {
+	links := [_stake(0, 60), _link(1, "consolidation", 0), _link(2, "branch", 0), _link(3, "board_appointment", 0)]
+	result := ownership.step with input as _step("upper", 1, _org("CN", "KY"), links)
+	_codes(result) == {"RESTRICTED_COUNTRY", "OWNED_BY_RESTRICTED", "CONTROLLED_BY_RESTRICTED", "BRANCH_OF_RESTRICTED", "INFLUENCED_BY_RESTRICTED"}
+}
+
+test_batch_returns_results_in_order if {
+	items := [
+		_step("lower", 1, _sg, []),
+		_step("lower", 1, _org("CN", "KY"), []),
+		_step("upper", 1, _org(null, "SG"), []),
+		_step("lower", 1, _sg, [_stake(0, 30), _stake(1, 25)]),
+		_step("lower", 1, _org(null, "SG"), []),
+	]
+	results := ownership.batch with input as {"items": items}
+	[result.restricted | some result in results] == [false, true, true, true, false]
+	_codes(results[2]) == {"COUNTRY_UNKNOWN"}
+	_codes(results[3]) == {"OWNED_BY_RESTRICTED"}
+}
+
+test_batch_of_no_items_is_empty if {
+	ownership.batch == [] with input as {"items": []}
+}

@@ -1,0 +1,60 @@
+"""Hypothesis strategies for ownership graphs in the facts format, cycles included."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import strategies as st
+
+RESTRICTED = ["CN", "RU", "KP", "IR"]
+CLEAN = ["SG", "US", "KY", "GB", "DE", "AE", "VG"]
+COUNTRIES = RESTRICTED + CLEAN
+TYPES = ["company", "company", "company", "person", "public_body", "organization", "unknown"]
+CONTROL_KINDS = ["consolidation", "voting_majority", "board_appointment", "significant_influence", "branch"]
+
+
+@st.composite
+def percentages(draw: st.DrawFn, headroom: Decimal) -> dict[str, Any]:
+    """An exact or ranged stake that keeps the asset's total at or under 100%."""
+    if headroom <= 0:
+        return {"percentage": "0"}
+    cents = int(headroom * 100)
+    if draw(st.integers(0, 4)) == 0 and cents >= 1:
+        low = draw(st.integers(0, cents))
+        high = draw(st.integers(low, 10000))
+        return {
+            "percentage_min": str(Decimal(low) / 100),
+            "percentage_max": str(Decimal(high) / 100),
+            "min_exclusive": low < high and draw(st.booleans()),
+        }
+    value = Decimal(draw(st.integers(0, cents))) / 100
+    return {"percentage": str(value) if draw(st.booleans()) else float(value)}
+
+
+@st.composite
+def ownership_graphs(draw: st.DrawFn, max_entities: int = 12, clean_only: bool = False) -> dict[str, Any]:
+    count = draw(st.integers(1, max_entities))
+    countries = CLEAN if clean_only else COUNTRIES
+    country = st.one_of(st.sampled_from(countries), st.none()) if not clean_only else st.sampled_from(countries)
+    entities = [
+        {
+            "id": f"e{i}",
+            "type": draw(st.sampled_from(TYPES)),
+            "headquarters": draw(country),
+            "jurisdiction": draw(country),
+        }
+        for i in range(count)
+    ]
+    headroom = {entity["id"]: Decimal(100) for entity in entities}
+    links: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(0, count * 2))):
+        owner = f"e{draw(st.integers(0, count - 1))}"
+        asset = f"e{draw(st.integers(0, count - 1))}"
+        if draw(st.integers(0, 6)) == 0:
+            links.append({"owner": owner, "asset": asset, "kind": draw(st.sampled_from(CONTROL_KINDS))})
+            continue
+        stake = draw(percentages(headroom[asset]))
+        headroom[asset] -= Decimal(str(stake.get("percentage", stake.get("percentage_min", 0))))
+        links.append({"owner": owner, "asset": asset, **stake})
+    return {"entities": entities, "ownership": links}

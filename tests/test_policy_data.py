@@ -1,0 +1,109 @@
+"""Exact arithmetic at the threshold, and policy changes made as data only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluator import evaluate, facts_from_document, load_rules
+from evaluator.engines.embedded import EmbeddedEngine
+from evaluator.errors import RulesError
+
+from .conftest import AS_OF
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def split_stake(*shares: Any, country: str = "CN") -> dict[str, Any]:
+    entities = [{"id": "target", "type": "company", "headquarters": "SG", "jurisdiction": "SG"}]
+    links = []
+    for index, share in enumerate(shares):
+        entities.append({"id": f"o{index}", "type": "company", "headquarters": country, "jurisdiction": country})
+        links.append({"owner": f"o{index}", "asset": "target", "percentage": share})
+    return {"entities": entities, "ownership": links}
+
+
+@pytest.mark.parametrize(
+    ("shares", "expected"),
+    [
+        (("16.67", "16.67", "16.66"), "deny"),
+        ((16.67, 16.67, 16.66), "deny"),  # JSON numbers are read as exact decimals too
+        (("33.33", "16.66"), "allow"),
+        (("49.999999999999",), "allow"),
+        (("50",), "deny"),
+        (("0.1", "0.2", "49.7"), "deny"),
+        (("10.000000000001", "39.999999999999"), "deny"),
+    ],
+)
+def test_threshold_is_compared_exactly(decide: Any, shares: tuple[Any, ...], expected: str) -> None:
+    assert decide(split_stake(*shares))["target"] == expected
+
+
+def test_natural_persons_do_not_count_as_restricted_owners(decide: Any) -> None:
+    document = split_stake("60")
+    document["entities"][1]["type"] = "person"
+    assert decide(document) == {"target": "allow", "o0": "allow"}
+
+
+def _rules_copy(tmp_path: Path, change: Any) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target, ignore=shutil.ignore_patterns("*_test.rego"))
+    profile_file = target / "ownership" / "profiles" / "terms_of_service" / "data.json"
+    profile = json.loads(profile_file.read_text())
+    change(profile)
+    profile_file.write_text(json.dumps(profile))
+    return target
+
+
+def _decide_with(rules_dir: Path, document: dict[str, Any]) -> dict[str, str]:
+    rules = load_rules(rules_dir)
+    report = evaluate(facts_from_document(document), rules, EmbeddedEngine(rules), as_of=AS_OF)
+    return {item.entity.id: item.decision for item in report.decisions}
+
+
+def test_counting_persons_is_a_one_line_data_change(tmp_path: Path) -> None:
+    document = split_stake("60")
+    document["entities"][1]["type"] = "person"
+    rules_dir = _rules_copy(tmp_path, lambda p: p.update(non_restricting_types=[]))
+    assert _decide_with(rules_dir, document) == {"target": "deny", "o0": "deny"}
+
+
+def test_threshold_and_inclusiveness_are_data(tmp_path: Path) -> None:
+    document = split_stake("25")
+    assert _decide_with(_rules_copy(tmp_path / "a", lambda p: p.update(threshold_percent=25)), document)["target"] == "deny"
+    exclusive = _rules_copy(tmp_path / "b", lambda p: p.update(threshold_inclusive=False))
+    assert _decide_with(exclusive, split_stake("50"))["target"] == "allow"
+    assert _decide_with(exclusive, split_stake("50.01"))["target"] == "deny"
+
+
+def test_restricted_list_is_data(tmp_path: Path) -> None:
+    rules_dir = _rules_copy(tmp_path, lambda p: p.update(restricted_countries=["CN", "RU", "KP", "IR", "BY"]))
+    assert _decide_with(rules_dir, split_stake("60", country="BY"))["target"] == "deny"
+
+
+def test_headquarters_only_roots_are_data(tmp_path: Path) -> None:
+    document = {"entities": [{"id": "ky", "type": "company", "headquarters": "SG", "jurisdiction": "CN"}]}
+    rules_dir = _rules_copy(tmp_path, lambda p: p.update(root_country_fields=["headquarters"]))
+    assert _decide_with(rules_dir, document) == {"ky": "allow"}
+
+
+def test_bad_profile_data_is_rejected_with_file_path_and_value(tmp_path: Path) -> None:
+    rules_dir = _rules_copy(tmp_path, lambda p: p.update(threshold_percent="fifty"))
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules_dir)
+    message = str(caught.value)
+    assert "terms_of_service/data.json" in message and "$.threshold_percent" in message and "fifty" in message
+
+
+def test_rules_using_the_network_are_refused(tmp_path: Path) -> None:
+    rules_dir = _rules_copy(tmp_path, lambda p: None)
+    (rules_dir / "ownership" / "phone_home.rego").write_text(
+        'package ownership\n\nleak := http.send({"method": "GET", "url": "http://example.com"})\n'
+    )
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules_dir)
+    assert "http.send" in str(caught.value) and "phone_home.rego" in str(caught.value) and "line 3" in str(caught.value)

@@ -1,0 +1,135 @@
+"""Property tests that guard the loopholes: chains, split stakes, unrelated
+owners, ordering, cycles, and agreement with an independent reference."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .reference import reference_decisions
+from .strategies import CLEAN, RESTRICTED, ownership_graphs
+
+from .conftest import AS_OF
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(graph=ownership_graphs())
+def test_evaluator_agrees_with_the_independent_reference(decide: Any, graph: dict[str, Any]) -> None:
+    assert decide(graph) == reference_decisions(graph, AS_OF)
+
+
+@SETTINGS
+@given(
+    depth=st.integers(1, 40),
+    root_country=st.sampled_from(RESTRICTED),
+    hops=st.data(),
+)
+def test_a_chain_of_majority_stakes_from_a_restricted_root_is_denied_at_any_depth(
+    decide: Any, depth: int, root_country: str, hops: st.DataObject
+) -> None:
+    entities = [{"id": "root", "type": "company", "headquarters": root_country, "jurisdiction": "KY"}]
+    links = []
+    previous = "root"
+    for level in range(depth):
+        entity_id = f"level{level}"
+        country = hops.draw(st.sampled_from(CLEAN))
+        entities.append({"id": entity_id, "type": "company", "headquarters": country, "jurisdiction": country})
+        share = hops.draw(st.integers(5000, 10000)) / 100
+        links.append({"owner": previous, "asset": entity_id, "percentage": str(Decimal(str(share)))})
+        previous = entity_id
+    decisions = decide({"entities": entities, "ownership": links})
+    assert set(decisions.values()) == {"deny"}
+
+
+@SETTINGS
+@given(
+    stake=st.integers(5000, 10000),
+    parts=st.integers(2, 6),
+    via_intermediaries=st.booleans(),
+    data=st.data(),
+)
+def test_splitting_a_restricted_stake_never_turns_deny_into_allow(
+    decide: Any, stake: int, parts: int, via_intermediaries: bool, data: st.DataObject
+) -> None:
+    whole = {
+        "entities": [
+            {"id": "root", "type": "company", "headquarters": "CN", "jurisdiction": "CN"},
+            {"id": "target", "type": "company", "headquarters": "SG", "jurisdiction": "SG"},
+        ],
+        "ownership": [{"owner": "root", "asset": "target", "percentage": str(Decimal(stake) / 100)}],
+    }
+    assert decide(whole)["target"] == "deny"
+    cuts = sorted(data.draw(st.lists(st.integers(1, stake - 1), min_size=parts - 1, max_size=parts - 1)))
+    pieces = [b - a for a, b in zip([0, *cuts], [*cuts, stake])]
+    split: dict[str, Any] = {"entities": [whole["entities"][1]], "ownership": []}
+    for index, piece in enumerate(pieces):
+        country = data.draw(st.sampled_from(RESTRICTED))
+        owner = f"owner{index}"
+        split["entities"].append({"id": owner, "type": "company", "headquarters": country, "jurisdiction": "KY"})
+        holder = owner
+        if via_intermediaries:
+            holder = f"holding{index}"
+            split["entities"].append({"id": holder, "type": "company", "headquarters": "SG", "jurisdiction": "VG"})
+            split["ownership"].append({"owner": owner, "asset": holder, "percentage": "100"})
+        split["ownership"].append({"owner": holder, "asset": "target", "percentage": str(Decimal(piece) / 100)})
+    assert decide(split)["target"] == "deny"
+
+
+@SETTINGS
+@given(graph=ownership_graphs(), data=st.data())
+def test_adding_an_unrestricted_owner_or_unrelated_entity_changes_no_other_decision(
+    decide: Any, graph: dict[str, Any], data: st.DataObject
+) -> None:
+    before = decide(graph)
+    grown = copy.deepcopy(graph)
+    country = data.draw(st.sampled_from(CLEAN))
+    grown["entities"].append({"id": "newcomer", "type": "company", "headquarters": country, "jurisdiction": country})
+    asset = data.draw(st.sampled_from([entity["id"] for entity in graph["entities"]]))
+    held = sum(
+        Decimal(str(link.get("percentage", link.get("percentage_min", 0))))
+        for link in graph["ownership"]
+        if link["asset"] == asset and link.get("kind", "shareholding") == "shareholding"
+    )
+    if data.draw(st.booleans()) and held < 100:
+        grown["ownership"].append({"owner": "newcomer", "asset": asset, "percentage": str(100 - held)})
+    after = decide(grown)
+    assert after.pop("newcomer") == "allow"
+    assert after == before
+
+
+@SETTINGS
+@given(graph=ownership_graphs(), data=st.data())
+def test_decisions_do_not_depend_on_the_order_of_entities_or_links(
+    decide: Any, graph: dict[str, Any], data: st.DataObject
+) -> None:
+    shuffled = {
+        "entities": data.draw(st.permutations(graph["entities"])),
+        "ownership": data.draw(st.permutations(graph["ownership"])),
+    }
+    assert decide(shuffled) == decide(graph)
+
+
+@SETTINGS
+@given(size=st.integers(2, 30), share=st.integers(0, 10000), restricted_entry=st.booleans())
+def test_ownership_cycles_terminate_with_the_least_fixpoint(
+    decide: Any, size: int, share: int, restricted_entry: bool
+) -> None:
+    entities = [{"id": f"c{i}", "type": "company", "headquarters": "SG", "jurisdiction": "SG"} for i in range(size)]
+    links = [
+        {"owner": f"c{i}", "asset": f"c{(i + 1) % size}", "percentage": str(Decimal(share) / 100)} for i in range(size)
+    ]
+    if restricted_entry:
+        entities.append({"id": "root", "type": "company", "headquarters": "RU", "jurisdiction": "RU"})
+        links.append({"owner": "root", "asset": "c0", "percentage": "0"})
+    document = {"entities": entities, "ownership": links}
+    decisions = decide(document)
+    # A ring of clean companies owning each other is not restricted by itself,
+    # whatever the stakes: nothing restricted ever enters it.
+    assert all(decisions[f"c{i}"] == "allow" for i in range(size))
+    assert decisions == reference_decisions(document, AS_OF)
