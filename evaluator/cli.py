@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,7 +46,7 @@ def fail_cleanly(command: F) -> F:
 
 def parse_as_of(value: str | None) -> date:
     if value is None:
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -116,7 +116,12 @@ def _run(
 @click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
 @click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
-@click.option("--fail-on", type=click.Choice(["deny", "review"]), default=None, help="Exit 1 if any decision is this (review also fails on deny).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["deny", "review"]),
+    default=None,
+    help="Exit 1 if any decision is this (review also fails on deny).",
+)
 @rules_option
 @with_engine_options
 @fail_cleanly

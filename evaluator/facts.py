@@ -101,8 +101,7 @@ class Facts:
 
 def _plain(value: Decimal) -> str:
     """A decimal without exponent or trailing zeros: 60, 33.33."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _reject_constant(name: str) -> Any:

@@ -45,7 +45,7 @@ class StepCache:
     def decide(self, engine: Engine, payloads: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
         keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS) for payload in payloads]
         missing: dict[bytes, dict[str, Any]] = {}
-        for key, payload in zip(keys, payloads):
+        for key, payload in zip(keys, payloads, strict=True):
             if key not in self._results and key not in missing:
                 missing[key] = payload
         pending = list(missing.items())
@@ -53,7 +53,7 @@ class StepCache:
             chunk = pending[start : start + batch_size]
             results = engine.decide([payload for _, payload in chunk])
             self.calls += len(chunk)
-            for (key, _), result in zip(chunk, results):
+            for (key, _), result in zip(chunk, results, strict=True):
                 self._results[key] = result
         self.hits += len(keys) - len(pending)
         return [self._results[key] for key in keys]
@@ -104,7 +104,7 @@ def run_fixpoint(
         ]
         results = cache.decide(engine, [step.payload for step in inputs], batch_size)
         newly: list[str] = []
-        for entity_id, step, result in zip(dirty, inputs, results):
+        for entity_id, step, result in zip(dirty, inputs, results, strict=True):
             before = outcomes.get(entity_id)
             outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), step.links)
             if before is not None and before.restricted and not outcome.restricted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -98,7 +99,7 @@ def _hop_text(report: Report, owner: str, asset: str) -> str:
 
 def path_text(report: Report, path: list[str], entities: dict[str, Entity]) -> str:
     pieces = [_label(entities[path[0]])]
-    for owner, asset in zip(path, path[1:]):
+    for owner, asset in itertools.pairwise(path):
         pieces.append(_hop_text(report, owner, asset))
         pieces.append(_label(entities[asset]))
     return " ".join(pieces)
@@ -152,7 +153,7 @@ def mermaid(report: Report, item: Decision) -> str:
     lines = ["flowchart LR"]
     edges: list[str] = []
     for path in item.paths:
-        for owner, asset in zip(path, path[1:]):
+        for owner, asset in itertools.pairwise(path):
             label = _hop_text(report, owner, asset).strip("->")
             edge = f'  {node(owner)} -- "{label}" --> {node(asset)}'
             if edge not in edges:

@@ -4,7 +4,7 @@ checkout, or the copies packaged into the wheel by `pip install .`."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ def schemas_dir() -> Path:
     raise FileNotFoundError("the shipped schemas are missing: reinstall tos-policy")
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str) -> dict[str, Any]:
     with open(schemas_dir() / f"{name}.schema.json", encoding="utf-8") as handle:
         loaded: dict[str, Any] = json.load(handle)

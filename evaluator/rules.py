@@ -34,9 +34,7 @@ FORBIDDEN_BUILTINS = (
     "print",
 )
 _FORBIDDEN_RE = re.compile(
-    r"(?<![\w.])("
-    + "|".join(re.escape(name).replace(r"\*", r"\w+") for name in FORBIDDEN_BUILTINS)
-    + r")\s*\("
+    r"(?<![\w.])(" + "|".join(re.escape(name).replace(r"\*", r"\w+") for name in FORBIDDEN_BUILTINS) + r")\s*\("
 )
 
 

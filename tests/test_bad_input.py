@@ -31,12 +31,32 @@ CASES: dict[str, tuple[str, str, str]] = {
     ),
     "wrong type": (_doc([{"id": "a", "type": "company", "headquarters": 7}]), "$.entities[0].headquarters", "7"),
     "unknown entity type": (_doc([{"id": "a", "type": "spaceship"}]), "$.entities[0].type", "'spaceship'"),
-    "unknown country": (_doc([{"id": "a", "type": "company", "headquarters": "Narnia"}]), "$.entities[0].headquarters", "'Narnia'"),
+    "unknown country": (
+        _doc([{"id": "a", "type": "company", "headquarters": "Narnia"}]),
+        "$.entities[0].headquarters",
+        "'Narnia'",
+    ),
     "duplicate ids": (_doc([SG, {**CN, "id": "a"}]), "$.entities[1].id", "'a'"),
-    "negative stake": (_doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": -5}]), "$.ownership[0].percentage", "-5"),
-    "stake over 100": (_doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "150"}]), "$.ownership[0].percentage", "'150'"),
-    "stake in words": (_doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "fifty"}]), "$.ownership[0].percentage", "'fifty'"),
-    "stake with percent sign": (_doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "50%"}]), "$.ownership[0].percentage", "'50%'"),
+    "negative stake": (
+        _doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": -5}]),
+        "$.ownership[0].percentage",
+        "-5",
+    ),
+    "stake over 100": (
+        _doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "150"}]),
+        "$.ownership[0].percentage",
+        "'150'",
+    ),
+    "stake in words": (
+        _doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "fifty"}]),
+        "$.ownership[0].percentage",
+        "'fifty'",
+    ),
+    "stake with percent sign": (
+        _doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "50%"}]),
+        "$.ownership[0].percentage",
+        "'50%'",
+    ),
     "shares over 100 in one asset": (
         _doc(
             [SG, CN, {"id": "c", "type": "company", "headquarters": "US"}],
@@ -45,8 +65,16 @@ CASES: dict[str, tuple[str, str, str]] = {
         "$.ownership[1].percentage",
         "'41'",
     ),
-    "unknown owner": (_doc([SG], [{"owner": "ghost", "asset": "a", "percentage": "60"}]), "$.ownership[0].owner", "'ghost'"),
-    "unknown asset": (_doc([SG], [{"owner": "a", "asset": "ghost", "percentage": "60"}]), "$.ownership[0].asset", "'ghost'"),
+    "unknown owner": (
+        _doc([SG], [{"owner": "ghost", "asset": "a", "percentage": "60"}]),
+        "$.ownership[0].owner",
+        "'ghost'",
+    ),
+    "unknown asset": (
+        _doc([SG], [{"owner": "a", "asset": "ghost", "percentage": "60"}]),
+        "$.ownership[0].asset",
+        "'ghost'",
+    ),
     "impossible date": (
         _doc([SG, CN], [{"owner": "b", "asset": "a", "percentage": "60", "start_date": "2025-02-30"}]),
         "$.ownership[0].start_date",

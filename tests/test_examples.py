@@ -89,7 +89,9 @@ def test_divestment_lifts_the_restriction_from_its_date_on() -> None:
 
 
 def test_explain_gives_plain_english_and_the_path() -> None:
-    code, out, _ = run("explain", str(EXAMPLES / "offshore-subsidiary.json"), "--entity", "sub-sg", "--as-of", "2025-10-01")
+    code, out, _ = run(
+        "explain", str(EXAMPLES / "offshore-subsidiary.json"), "--entity", "sub-sg", "--as-of", "2025-10-01"
+    )
     assert code == 0
     assert "Sub Pte Ltd (sub-sg): DENY" in out
     assert "Parent Co (parent-cn) holds 60%" in out

@@ -74,7 +74,10 @@ def test_counting_persons_is_a_one_line_data_change(tmp_path: Path) -> None:
 
 def test_threshold_and_inclusiveness_are_data(tmp_path: Path) -> None:
     document = split_stake("25")
-    assert _decide_with(_rules_copy(tmp_path / "a", lambda p: p.update(threshold_percent=25)), document)["target"] == "deny"
+    assert (
+        _decide_with(_rules_copy(tmp_path / "a", lambda p: p.update(threshold_percent=25)), document)["target"]
+        == "deny"
+    )
     exclusive = _rules_copy(tmp_path / "b", lambda p: p.update(threshold_inclusive=False))
     assert _decide_with(exclusive, split_stake("50"))["target"] == "allow"
     assert _decide_with(exclusive, split_stake("50.01"))["target"] == "deny"

@@ -10,10 +10,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .conftest import AS_OF
 from .reference import reference_decisions
 from .strategies import CLEAN, RESTRICTED, ownership_graphs
-
-from .conftest import AS_OF
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -66,7 +65,7 @@ def test_splitting_a_restricted_stake_never_turns_deny_into_allow(
     }
     assert decide(whole)["target"] == "deny"
     cuts = sorted(data.draw(st.lists(st.integers(1, stake - 1), min_size=parts - 1, max_size=parts - 1)))
-    pieces = [b - a for a, b in zip([0, *cuts], [*cuts, stake])]
+    pieces = [b - a for a, b in zip([0, *cuts], [*cuts, stake], strict=True)]
     split: dict[str, Any] = {"entities": [whole["entities"][1]], "ownership": []}
     for index, piece in enumerate(pieces):
         country = data.draw(st.sampled_from(RESTRICTED))

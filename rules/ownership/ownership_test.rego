@@ -316,3 +316,17 @@ test_batch_returns_results_in_order if {
 test_batch_of_no_items_is_empty if {
 	ownership.batch == [] with input as {"items": []}
 }
+
+# An entity of unknown type may be a person or an organisation: review.
+
+test_unknown_type_in_cn_is_restricted_only_in_the_upper_reading if {
+	entity := {"type": "unknown", "headquarters": "CN", "jurisdiction": "CN"}
+	_unrestricted("lower", 1, entity, [])
+	_restricted("upper", 1, entity, [])
+}
+
+test_stake_held_by_an_unknown_type_counts_only_in_the_upper_reading if {
+	link := object.union(_stake(0, 60), {"owner_type": "unknown"})
+	_unrestricted("lower", 1, _sg, [link])
+	_restricted("upper", 1, _sg, [link])
+}
