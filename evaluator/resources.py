@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,8 @@ _REPO = Path(__file__).resolve().parent.parent
 
 
 def _packaged(name: str) -> Path | None:
-    try:
-        root = resources.files(f"evaluator.{name}")
-    except ModuleNotFoundError:
-        return None
-    path = Path(str(root))
+    """The copy `pip install .` puts beside this module (see pyproject.toml package-dir)."""
+    path = Path(__file__).resolve().parent / name
     return path if path.is_dir() else None
 
 
