@@ -44,18 +44,22 @@ class StepCache:
 
     def decide(self, engine: Engine, payloads: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
         keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS) for payload in payloads]
-        missing: dict[bytes, dict[str, Any]] = {}
+        # Undecided inputs, grouped by (profile, reading): one batch query shares both.
+        missing: dict[tuple[str, str], dict[bytes, dict[str, Any]]] = {}
         for key, payload in zip(keys, payloads, strict=True):
-            if key not in self._results and key not in missing:
-                missing[key] = payload
-        pending = list(missing.items())
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start : start + batch_size]
-            results = engine.decide([payload for _, payload in chunk])
-            self.calls += len(chunk)
-            for (key, _), result in zip(chunk, results, strict=True):
-                self._results[key] = result
-        self.hits += len(keys) - len(pending)
+            if key not in self._results:
+                group = missing.setdefault((payload["profile"], payload["reading"]), {})
+                group.setdefault(key, payload)
+        for (profile, reading), group in missing.items():
+            pending = list(group.items())
+            for start in range(0, len(pending), batch_size):
+                chunk = pending[start : start + batch_size]
+                items = [{k: v for k, v in payload.items() if k not in ("profile", "reading")} for _, payload in chunk]
+                results = engine.decide({"profile": profile, "reading": reading, "items": items})
+                self.calls += len(chunk)
+                for (key, _), result in zip(chunk, results, strict=True):
+                    self._results[key] = result
+        self.hits += len(keys) - sum(len(group) for group in missing.values())
         return [self._results[key] for key in keys]
 
 

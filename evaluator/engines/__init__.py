@@ -6,11 +6,15 @@ from typing import Any, Protocol
 
 
 class Engine(Protocol):
-    """Runs the ownership step rule on a batch of step inputs, in order."""
+    """Runs the ownership step rule (data.ownership.batch) on one batch.
+
+    A batch is {"profile": NAME, "reading": "lower" | "upper", "items": [...]},
+    each item {"scale", "entity", "links"}; the result has one step result per
+    item, in order."""
 
     name: str
 
-    def decide(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def decide(self, batch: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     def close(self) -> None: ...
 

@@ -30,11 +30,12 @@ class EmbeddedEngine:
         if not self._bundle.ok():
             raise EngineError("regopy: the rules do not compile")
 
-    def decide(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def decide(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        items = batch["items"]
         if not items:
             return []
         try:
-            self._rego.set_input(Input({"items": items}))
+            self._rego.set_input(Input(batch))
             # Read the raw output string: regopy's Output wrapper cannot parse error terms.
             raw = rego_output_string(
                 rego_bundle_query_entrypoint(self._rego._impl, self._bundle._impl, BATCH_ENTRYPOINT)

@@ -14,7 +14,7 @@
 #   effective_date: "2025-09-05"
 package ownership
 
-# The step input (schemas/step-input.schema.json):
+# Input of `step`: one entity.
 #   profile  name of the profile under data.ownership.profiles
 #   reading  "lower" reads unknown facts in the least restrictive way,
 #            "upper" in the most restrictive way
@@ -23,6 +23,8 @@ package ownership
 #   links    links held in the entity by owners restricted in this reading:
 #            {index, kind, owner_type, min, min_exclusive, max, max_exclusive, group};
 #            index is the link's position in links
+# Input of `batch`: {profile, reading, items}, each item {scale, entity, links}.
+# (schemas/step-input.schema.json)
 
 # METADATA
 # title: Decision for one entity
@@ -38,28 +40,32 @@ step := decide(input)
 #   rule_id: TOS-OWN-BATCH
 batch := [decide(item) | some item in input.items]
 
-decide(item) := _verdict(_reasons(item, data.ownership.profiles[item.profile]))
+# The profile and reading apply to the whole query, so they are looked up once.
+profile := data.ownership.profiles[input.profile]
 
-_verdict(reasons) := {"restricted": count(reasons) > 0, "reasons": reasons}
+reading := input.reading
+
+decide(item) := {"restricted": count(reasons) > 0, "reasons": reasons} if {
+	reasons := _reasons(item)
+}
 
 # Only organisations are restricted; a type listed as never restricting (a
 # person) is not, whatever links point at it.
-_reasons(item, profile) := set() if not is_organisation(item.entity.type, profile, item.reading)
-
-_reasons(item, profile) := reasons if {
-	is_organisation(item.entity.type, profile, item.reading)
-	reasons := ((root_reasons(item, profile) | ownership_reasons(item, profile)) | control_reasons(item, profile)) | branch_reasons(item, profile)
-}
+_reasons(item) := reasons if {
+	is_organisation(item.entity.type)
+	reasons := ((root_reasons(item) | ownership_reasons(item)) | control_reasons(item)) | branch_reasons(item)
+} else := set()
 
 # An organisation is any entity whose type is not listed as never restricting
 # (persons, under the terms of service). New entity types count by default.
 # A type listed as unknown may be either, so only the upper reading counts it.
-is_organisation(type, profile, _) if {
+is_organisation(type) if {
 	not type in profile.non_restricting_types
 	not type in profile.unknown_types
 }
 
-is_organisation(type, profile, "upper") if {
+is_organisation(type) if {
+	reading == "upper"
 	not type in profile.non_restricting_types
 	type in profile.unknown_types
 }
@@ -75,31 +81,31 @@ is_organisation(type, profile, "upper") if {
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-1
-root_reasons(item, profile) := {reason |
-	is_organisation(item.entity.type, profile, item.reading)
-	is_restricted_root(item, profile)
-	some field in _fields_reading_restricted(item, profile)
+root_reasons(item) := {reason |
+	fields := _fields_reading_restricted(item)
+	is_restricted_root(fields)
+	some field in fields
 	reason := _root_reason(field, object.get(item.entity, field, null))
 }
 
-is_restricted_root(item, profile) if {
+is_restricted_root(fields) if {
 	profile.root_country_match == "any"
-	count(_fields_reading_restricted(item, profile)) > 0
+	count(fields) > 0
 }
 
-is_restricted_root(item, profile) if {
+is_restricted_root(fields) if {
 	profile.root_country_match == "all"
-	count(_fields_reading_restricted(item, profile)) == count(profile.root_country_fields)
+	count(fields) == count(profile.root_country_fields)
 }
 
-_fields_reading_restricted(item, profile) := {field |
+_fields_reading_restricted(item) := {field |
 	some field in profile.root_country_fields
-	_country_reads_restricted(object.get(item.entity, field, null), item.reading, profile)
+	_country_reads_restricted(object.get(item.entity, field, null))
 }
 
-_country_reads_restricted(country, _, profile) if country in profile.restricted_countries
+_country_reads_restricted(country) if country in profile.restricted_countries
 
-_country_reads_restricted(null, "upper", _)
+_country_reads_restricted(null) if reading == "upper"
 
 _root_reason(field, null) := {"code": "COUNTRY_UNKNOWN", "rule_id": "TOS-OWN-1", "field": field, "country": null}
 
@@ -120,20 +126,17 @@ _root_reason(field, country) := {"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-O
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-2
-ownership_reasons(item, profile) := {reason |
-	some group in {_group(link, profile) | some link in _stake_links(item, profile)}
-	indices := sort([link.index |
-		some link in item.links
-		_is_stake(link, profile, item.reading)
-		_group(link, profile) == group
-	])
-	total_min := sum([item.links[i].min | some i in indices])
-	total_max := sum([item.links[i].max | some i in indices])
-	_meets_threshold(item, profile, indices, total_min, total_max)
+ownership_reasons(item) := {reason |
+	stakes := [link | some link in item.links; _is_stake(link)]
+	some group in _stake_groups(stakes)
+	held := _held_by_group(stakes, group)
+	total_min := sum([link.min | some link in held])
+	total_max := sum([link.max | some link in held])
+	_meets_threshold(held, total_min, total_max, profile.threshold_percent * item.scale)
 	reason := {
 		"code": "OWNED_BY_RESTRICTED",
 		"rule_id": "TOS-OWN-2",
-		"links": indices,
+		"links": [link.index | some link in held],
 		"share_min": total_min,
 		"share_max": total_max,
 		"scale": item.scale,
@@ -141,54 +144,55 @@ ownership_reasons(item, profile) := {reason |
 	}
 }
 
-_stake_links(item, profile) := [link | some link in item.links; _is_stake(link, profile, item.reading)]
-
-_is_stake(link, profile, reading) if {
-	_effect(link, profile) == "stake"
-	is_organisation(link.owner_type, profile, reading)
+_is_stake(link) if {
+	_effect(link) == "stake"
+	is_organisation(link.owner_type)
 }
 
 # Owners are aggregated unless the profile says otherwise; then only owners
 # sharing a group (acting jointly) are added up.
-_group(_, profile) := "all" if profile.aggregate_owners
+_stake_groups(stakes) := {"all"} if {
+	profile.aggregate_owners
+	count(stakes) > 0
+} else := {link.group | some link in stakes}
 
-_group(link, profile) := sprintf("%v", [link.group]) if not profile.aggregate_owners
+_held_by_group(stakes, _) := stakes if profile.aggregate_owners
 
-_threshold(item, profile) := profile.threshold_percent * item.scale
+_held_by_group(stakes, group) := [link | some link in stakes; link.group == group] if not profile.aggregate_owners
 
 # Lower reading: restricted only if every value in the ranges meets the threshold.
-_meets_threshold(item, profile, _, total_min, _) if {
-	item.reading == "lower"
+_meets_threshold(_, total_min, _, threshold) if {
+	reading == "lower"
 	profile.threshold_inclusive
-	total_min >= _threshold(item, profile)
+	total_min >= threshold
 }
 
-_meets_threshold(item, profile, _, total_min, _) if {
-	item.reading == "lower"
+_meets_threshold(_, total_min, _, threshold) if {
+	reading == "lower"
 	not profile.threshold_inclusive
-	total_min > _threshold(item, profile)
+	total_min > threshold
 }
 
-_meets_threshold(item, profile, indices, total_min, _) if {
-	item.reading == "lower"
+_meets_threshold(held, total_min, _, threshold) if {
+	reading == "lower"
 	not profile.threshold_inclusive
-	total_min == _threshold(item, profile)
-	some i in indices
-	item.links[i].min_exclusive
+	total_min == threshold
+	some link in held
+	link.min_exclusive
 }
 
 # Upper reading: restricted if some value in the ranges meets the threshold.
-_meets_threshold(item, profile, _, _, total_max) if {
-	item.reading == "upper"
-	total_max > _threshold(item, profile)
+_meets_threshold(_, _, total_max, threshold) if {
+	reading == "upper"
+	total_max > threshold
 }
 
-_meets_threshold(item, profile, indices, _, total_max) if {
-	item.reading == "upper"
+_meets_threshold(held, _, total_max, threshold) if {
+	reading == "upper"
 	profile.threshold_inclusive
-	total_max == _threshold(item, profile)
-	every i in indices {
-		not item.links[i].max_exclusive
+	total_max == threshold
+	every link in held {
+		not link.max_exclusive
 	}
 }
 
@@ -204,19 +208,19 @@ _meets_threshold(item, profile, indices, _, total_max) if {
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-3
-control_reasons(item, profile) := {reason |
+control_reasons(item) := {reason |
 	some link in item.links
-	is_organisation(link.owner_type, profile, item.reading)
-	effect := _effect(link, profile)
-	_control_applies(effect, item.reading)
+	effect := _effect(link)
+	_control_applies(effect)
+	is_organisation(link.owner_type)
 	reason := {"code": _control_code[effect], "rule_id": "TOS-OWN-3", "links": [link.index], "kind": link.kind}
 }
 
 _control_code := {"restricts": "CONTROLLED_BY_RESTRICTED", "review": "INFLUENCED_BY_RESTRICTED"}
 
-_control_applies("restricts", _)
+_control_applies("restricts")
 
-_control_applies("review", "upper")
+_control_applies("review") if reading == "upper"
 
 # METADATA
 # title: Rule 4 - branches
@@ -228,12 +232,12 @@ _control_applies("review", "upper")
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-4
-branch_reasons(item, profile) := {reason |
+branch_reasons(item) := {reason |
 	some link in item.links
-	is_organisation(link.owner_type, profile, item.reading)
-	_effect(link, profile) == "same_person"
+	_effect(link) == "same_person"
+	is_organisation(link.owner_type)
 	reason := {"code": "BRANCH_OF_RESTRICTED", "rule_id": "TOS-OWN-4", "links": [link.index]}
 }
 
 # A link kind the profile does not name is read with caution: review.
-_effect(link, profile) := object.get(profile.link_effects, link.kind, "review")
+_effect(link) := object.get(profile.link_effects, link.kind, "review")

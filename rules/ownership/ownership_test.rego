@@ -299,22 +299,25 @@ test_every_rule_that_applies_gives_its_reason if {
 	_codes(result) == {"RESTRICTED_COUNTRY", "OWNED_BY_RESTRICTED", "CONTROLLED_BY_RESTRICTED", "BRANCH_OF_RESTRICTED", "INFLUENCED_BY_RESTRICTED"}
 }
 
+_item(scale, entity, links) := {"scale": scale, "entity": entity, "links": links}
+
 test_batch_returns_results_in_order if {
 	items := [
-		_step("lower", 1, _sg, []),
-		_step("lower", 1, _org("CN", "KY"), []),
-		_step("upper", 1, _org(null, "SG"), []),
-		_step("lower", 1, _sg, [_stake(0, 30), _stake(1, 25)]),
-		_step("lower", 1, _org(null, "SG"), []),
+		_item(1, _sg, []),
+		_item(1, _org("CN", "KY"), []),
+		_item(1, _org(null, "SG"), []),
+		_item(1, _sg, [_stake(0, 30), _stake(1, 25)]),
 	]
-	results := ownership.batch with input as {"items": items}
-	[result.restricted | some result in results] == [false, true, true, true, false]
-	_codes(results[2]) == {"COUNTRY_UNKNOWN"}
-	_codes(results[3]) == {"OWNED_BY_RESTRICTED"}
+	lower := ownership.batch with input as {"profile": "terms_of_service", "reading": "lower", "items": items}
+	[result.restricted | some result in lower] == [false, true, false, true]
+	_codes(lower[3]) == {"OWNED_BY_RESTRICTED"}
+	upper := ownership.batch with input as {"profile": "terms_of_service", "reading": "upper", "items": items}
+	[result.restricted | some result in upper] == [false, true, true, true]
+	_codes(upper[2]) == {"COUNTRY_UNKNOWN"}
 }
 
 test_batch_of_no_items_is_empty if {
-	ownership.batch == [] with input as {"items": []}
+	ownership.batch == [] with input as {"profile": "terms_of_service", "reading": "lower", "items": []}
 }
 
 # An entity of unknown type may be a person or an organisation: review.
