@@ -1,88 +1,24 @@
-"""The `tos-policy` command line. It only wires the modules together."""
+"""The `tos-policy` command line. It only wires the modules together.
+
+Core commands (evaluate, explain, validate) are here; other command groups live
+in evaluator/commands/, one module each, and register themselves through a
+`register(main)` function."""
 
 from __future__ import annotations
 
-import functools
+import importlib
+import pkgutil
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from .engines import Engine
-from .errors import InputError, TosPolicyError
+from . import commands
+from .cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
 from .evaluation import Report, evaluate
 from .facts import load_facts
 from .reports import explain_text, mermaid, table_rows, to_json
-from .rules import RuleSet, load_rules
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail_cleanly(command: F) -> F:
-    """Turn every error into one line on stderr and an exit code; never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TosPolicyError as exc:
-            click.echo(f"tos-policy: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except RecursionError:
-            click.echo("tos-policy: error: input nested too deeply", err=True)
-            sys.exit(2)
-        except MemoryError:
-            click.echo("tos-policy: error: out of memory", err=True)
-            sys.exit(1)
-        except Exception as exc:  # fail closed: report, decide nothing
-            click.echo(f"tos-policy: internal error: {type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def parse_as_of(value: str | None) -> date:
-    if value is None:
-        return datetime.now(UTC).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError("not a date (YYYY-MM-DD)", file="--as-of", path="$", value=value) from None
-
-
-def make_engine(name: str, rules: RuleSet, opa_url: str | None, timeout: float) -> Engine:
-    if name == "embedded":
-        from .engines.embedded import EmbeddedEngine
-
-        return EmbeddedEngine(rules)
-    from .engines.opa import OpaEngine
-
-    if not opa_url:
-        raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=opa_url)
-    return OpaEngine(rules, opa_url, timeout=timeout)
-
-
-rules_option = click.option(
-    "--rules",
-    "rules_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Rules directory (default: the rules shipped with tos-policy).",
-)
-engine_options = [
-    click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True),
-    click.option("--opa-url", default=None, help="URL of a running OPA server, for --engine opa."),
-    click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per engine call."),
-]
-
-
-def with_engine_options(command: F) -> F:
-    for option in reversed(engine_options):
-        command = option(command)
-    return command
+from .rules import load_rules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,6 +135,13 @@ def validate_command(facts_files: tuple[Path, ...], rules_dir: Path | None) -> N
         facts = load_facts([path])
         click.echo(f"facts: {path} ({len(facts.entities)} entities, {len(facts.links)} links) OK")
 
+
+def _register_commands() -> None:
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda found: found.name):
+        importlib.import_module(f"{commands.__name__}.{module.name}").register(main)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()
