@@ -13,7 +13,7 @@ from .decisions import Decision, decide
 from .engines import Engine
 from .errors import EngineError, InputError
 from .facts import Facts, check_share_totals
-from .fixpoint import OwnershipGraph, StepCache, run_fixpoint
+from .fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
 from .rules import RuleSet
 
 
@@ -45,6 +45,21 @@ def facts_digest(facts: Facts, raw_digests: Iterable[str] = ()) -> str:
     return "sha256:" + hasher.hexdigest()
 
 
+def both_readings(
+    graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int = 256
+) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
+    """The lower and upper fixpoints; every entity restricted in the lower one must be in the upper one."""
+    lower = run_fixpoint(graph, engine, cache, reading="lower", profile=profile, batch_size=batch_size)
+    upper = run_fixpoint(graph, engine, cache, reading="upper", profile=profile, batch_size=batch_size)
+    for entity_id, outcome in lower.items():
+        if outcome.restricted and not upper[entity_id].restricted:
+            raise EngineError(
+                f"the rules restrict {entity_id!r} when unknown facts are read leniently but not when they are "
+                "read strictly; the ownership step must treat unknown facts at least as strictly as known ones"
+            )
+    return lower, upper
+
+
 def evaluate(
     facts: Facts,
     rules: RuleSet,
@@ -65,14 +80,7 @@ def evaluate(
     check_share_totals(links)
     graph = OwnershipGraph.build(facts.entities, links)
     cache = StepCache()
-    lower = run_fixpoint(graph, engine, cache, reading="lower", profile=profile_name, batch_size=batch_size)
-    upper = run_fixpoint(graph, engine, cache, reading="upper", profile=profile_name, batch_size=batch_size)
-    for entity_id, outcome in lower.items():
-        if outcome.restricted and not upper[entity_id].restricted:
-            raise EngineError(
-                f"the rules restrict {entity_id!r} when unknown facts are read leniently but not when they are "
-                "read strictly; the ownership step must treat unknown facts at least as strictly as known ones"
-            )
+    lower, upper = both_readings(graph, engine, cache, profile=profile_name, batch_size=batch_size)
     chosen = entity_ids or list(facts.entities)
     decisions = [decide(facts.entities[entity_id], lower, upper, facts.entities, rules) for entity_id in chosen]
     policy = {

@@ -95,10 +95,16 @@ def run_fixpoint(
     entities = graph.entities
     order = {entity_id: position for position, entity_id in enumerate(entities)}
     restricted_in: dict[str, list[Link]] = defaultdict(list)
-    outcomes: dict[str, StepOutcome] = {}
-    dirty: list[str] = list(entities)
-    rounds = 0
-    while dirty:
+    outcomes = _first_round(entities, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
+    rounds = 1
+    while newly:
+        touched: set[str] = set()
+        for owner in newly:
+            for link in graph.outgoing.get(owner, ()):
+                restricted_in[link.asset].append(link)
+                touched.add(link.asset)
+        dirty = sorted(touched, key=order.__getitem__)
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
             raise NonMonotoneRuleError(f"the fixpoint did not settle within {max_rounds} rounds")
@@ -107,22 +113,37 @@ def run_fixpoint(
             for entity_id in dirty
         ]
         results = cache.decide(engine, [step.payload for step in inputs], batch_size)
-        newly: list[str] = []
+        newly = []
         for entity_id, step, result in zip(dirty, inputs, results, strict=True):
-            before = outcomes.get(entity_id)
+            before = outcomes[entity_id]
             outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), step.links)
-            if before is not None and before.restricted and not outcome.restricted:
+            if before.restricted and not outcome.restricted:
                 raise NonMonotoneRuleError(
                     f"the rules turned {entity_id!r} from restricted back to unrestricted when more of its "
                     "owners became restricted; the ownership step must be monotone"
                 )
             outcomes[entity_id] = outcome
-            if outcome.restricted and not (before is not None and before.restricted):
+            if outcome.restricted and not before.restricted:
                 newly.append(entity_id)
-        touched: set[str] = set()
-        for owner in newly:
-            for link in graph.outgoing.get(owner, ()):
-                restricted_in[link.asset].append(link)
-                touched.add(link.asset)
-        dirty = sorted(touched, key=order.__getitem__)
     return outcomes
+
+
+def _first_round(
+    entities: dict[str, Entity], engine: Engine, cache: StepCache, *, reading: str, profile: str, batch_size: int
+) -> dict[str, StepOutcome]:
+    """Round one: no owner is restricted yet, so each step input is the entity's own
+    facts alone, and entities with the same facts share one input and one outcome."""
+    shared: dict[tuple[str, str | None, str | None], StepOutcome] = {}
+    firsts = {}
+    for entity in entities.values():
+        key = (entity.type, entity.headquarters, entity.jurisdiction)
+        if key not in firsts:
+            firsts[key] = entity
+    inputs = [build_step_input(entity, [], entities, reading, profile) for entity in firsts.values()]
+    results = cache.decide(engine, [step.payload for step in inputs], batch_size)
+    for key, result in zip(firsts, results, strict=True):
+        shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), ())
+    return {
+        entity_id: shared[(entity.type, entity.headquarters, entity.jurisdiction)]
+        for entity_id, entity in entities.items()
+    }

@@ -21,12 +21,15 @@ def percentages(draw: st.DrawFn, headroom: Decimal) -> dict[str, Any]:
         return {"percentage": "0"}
     cents = int(headroom * 100)
     if draw(st.integers(0, 4)) == 0 and cents >= 1:
-        low = draw(st.integers(0, cents))
-        high = draw(st.integers(low, 10000))
+        low = draw(st.sampled_from([0, 2500, 5000, min(cents, 7500)]) | st.integers(0, cents))
+        low = min(low, cents)
+        high = draw(st.sampled_from([5000, 7500, 10000]) | st.integers(low, 10000))
+        high = max(high, low)
         return {
             "percentage_min": str(Decimal(low) / 100),
             "percentage_max": str(Decimal(high) / 100),
             "min_exclusive": low < high and draw(st.booleans()),
+            "max_exclusive": low < high and draw(st.booleans()),
         }
     value = Decimal(draw(st.integers(0, cents))) / 100
     return {"percentage": str(value) if draw(st.booleans()) else float(value)}

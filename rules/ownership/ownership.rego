@@ -31,16 +31,17 @@ package ownership
 # description: Restricted when any rule below gives a reason.
 # custom:
 #   rule_id: TOS-OWN-STEP
-step := decide(input)
+step := decide(input) if is_object(profile)
 
 # METADATA
 # title: Decisions for a batch of entities
 # description: The same step for every item of input.items, in order.
 # custom:
 #   rule_id: TOS-OWN-BATCH
-batch := [decide(item) | some item in input.items]
+batch := [decide(item) | some item in input.items] if is_object(profile)
 
 # The profile and reading apply to the whole query, so they are looked up once.
+# An unknown profile leaves step and batch undefined: an error, never an allow.
 profile := data.ownership.profiles[input.profile]
 
 reading := input.reading
@@ -191,9 +192,14 @@ _meets_threshold(held, _, total_max, threshold) if {
 	reading == "upper"
 	profile.threshold_inclusive
 	total_max == threshold
-	every link in held {
-		not link.max_exclusive
-	}
+	not _any_max_exclusive(held)
+}
+
+# (Written with `some` rather than `every ... { not ... }`: rego-cpp 1.5 gets
+# negation inside `every` wrong; tests/opa keeps the case as a regression.)
+_any_max_exclusive(links) if {
+	some link in links
+	link.max_exclusive
 }
 
 # METADATA

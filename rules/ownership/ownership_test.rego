@@ -333,3 +333,8 @@ test_stake_held_by_an_unknown_type_counts_only_in_the_upper_reading if {
 	_unrestricted("lower", 1, _sg, [link])
 	_restricted("upper", 1, _sg, [link])
 }
+
+test_an_unknown_profile_decides_nothing if {
+	not ownership.step with input as object.union(_step("lower", 1, _org("CN", "CN"), []), {"profile": "no_such_profile"})
+	not ownership.batch with input as {"profile": "no_such_profile", "reading": "lower", "items": [_item(1, _sg, [])]}
+}

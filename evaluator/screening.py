@@ -1,0 +1,208 @@
+"""Screen a whole registry: every entity decided, streamed as JSON Lines.
+
+Weakly connected components of the ownership graph cannot affect each other,
+so they are the unit of work: components are packed into partitions of about
+equal size, and each partition runs the same fixpoint and the same decisions
+as `evaluate`, in this process or in worker processes (fork)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .decisions import decide
+from .engines import Engine
+from .evaluation import Report, both_readings, facts_digest
+from .facts import Facts, Link, check_share_totals
+from .fixpoint import OwnershipGraph, StepCache
+from .reports import decision_record
+from .rules import RuleSet
+
+EngineFactory = Callable[[RuleSet], Engine]
+
+
+@dataclass
+class ScreenSummary:
+    entities: int = 0
+    links: int = 0
+    components: int = 0
+    partitions: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"allow": 0, "deny": 0, "review": 0})
+    rule_calls: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+    peak_rss_mib: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "entities": self.entities,
+            "links": self.links,
+            "components": self.components,
+            "partitions": self.partitions,
+            "decisions": self.counts,
+            "rule_calls": self.rule_calls,
+            "cache_hits": self.cache_hits,
+            "seconds": round(self.seconds, 3),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+        }
+
+
+def components(entity_ids: list[str], links: list[Link]) -> list[list[str]]:
+    """Weakly connected components (union-find), each in input order, largest first."""
+    parent = {entity_id: entity_id for entity_id in entity_ids}
+
+    def find(item: str) -> str:
+        root = item
+        while parent[root] != root:
+            root = parent[root]
+        while parent[item] != root:
+            parent[item], item = root, parent[item]
+        return root
+
+    for link in links:
+        left, right = find(link.owner), find(link.asset)
+        if left != right:
+            parent[left] = right
+    groups: dict[str, list[str]] = {}
+    for entity_id in entity_ids:
+        groups.setdefault(find(entity_id), []).append(entity_id)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def partition(groups: list[list[str]], parts: int) -> list[list[str]]:
+    """Pack components into `parts` bins of similar size (largest first, into the emptiest bin)."""
+    bins: list[list[str]] = [[] for _ in range(max(1, parts))]
+    for group in groups:
+        min(bins, key=len).extend(group)
+    return [sorted_bin for sorted_bin in bins if sorted_bin]
+
+
+# State shared with forked workers (copy-on-write), set by `screen` before forking.
+_SHARED: dict[str, Any] = {}
+
+
+def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int]:
+    """Decide one partition; write its JSON Lines to a temporary file; return counts."""
+    state = _SHARED
+    facts: Facts = state["facts"]
+    rules: RuleSet = state["rules"]
+    order: dict[str, int] = state["order"]
+    members = sorted(state["partitions"][index], key=order.__getitem__)
+    member_set = set(members)
+    entities = {entity_id: facts.entities[entity_id] for entity_id in members}
+    links = [link for link in state["links"] if link.asset in member_set]
+    graph = OwnershipGraph.build(entities, links)
+    engine: Engine = state["factory"](rules)
+    cache = StepCache()
+    profile: str = state["profile"]
+    try:
+        lower, upper = both_readings(graph, engine, cache, profile=profile, batch_size=state["batch_size"])
+    finally:
+        engine.close()
+    report = Report(state["policy"], state["as_of"], engine.name, state["facts_digest"], [], graph=graph)
+    counts = {"allow": 0, "deny": 0, "review": 0}
+    handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
+    with os.fdopen(handle, "wb") as out:
+        for entity_id in members:
+            item = decide(entities[entity_id], lower, upper, entities, rules)
+            counts[item.decision] += 1
+            out.write(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
+            out.write(b"\n")
+    return index, name, counts, cache.calls, cache.hits
+
+
+def screen(
+    facts: Facts,
+    rules: RuleSet,
+    factory: EngineFactory,
+    *,
+    as_of: date,
+    out: Path,
+    profile: str | None = None,
+    workers: int = 1,
+    batch_size: int = 256,
+    engine_name: str = "regopy",
+) -> ScreenSummary:
+    """Decide every entity; write decisions as JSON Lines to `out` (atomically)."""
+    started = time.perf_counter()
+    profile_name = profile or str(rules.policy_set["default_profile"])
+    rules.profile(profile_name)
+    links = facts.active_links(as_of)
+    check_share_totals(links)
+    entity_ids = list(facts.entities)
+    groups = components(entity_ids, links)
+    parts = partition(groups, workers if workers > 1 else 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _SHARED.update(
+        facts=facts,
+        rules=rules,
+        links=links,
+        order={entity_id: position for position, entity_id in enumerate(entity_ids)},
+        partitions=parts,
+        factory=factory,
+        profile=profile_name,
+        batch_size=batch_size,
+        as_of=as_of,
+        out_dir=str(out.parent),
+        facts_digest=facts_digest(facts),
+        policy={
+            "name": rules.policy_set["name"],
+            "version": rules.version,
+            "effective_date": rules.policy_set["effective_date"],
+            "profile": profile_name,
+            "rules_digest": rules.digest,
+        },
+    )
+    results: list[tuple[int, str, dict[str, int], int, int]] = []
+    try:
+        if len(parts) == 1:
+            results.append(_decide_partition(0))
+        else:
+            with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+                results = pool.map(_decide_partition, range(len(parts)))
+        summary = _assemble(results, out)
+    except BaseException:
+        for _, name, *_rest in results:
+            Path(name).unlink(missing_ok=True)
+        raise
+    finally:
+        _SHARED.clear()
+    summary.entities, summary.links = len(entity_ids), len(links)
+    summary.components, summary.partitions = len(groups), len(parts)
+    summary.seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    summary.peak_rss_mib = max(own, children) / 1024
+    return summary
+
+
+def _assemble(results: list[tuple[int, str, dict[str, int], int, int]], out: Path) -> ScreenSummary:
+    """Concatenate partition files in partition order into `out`, atomically."""
+    summary = ScreenSummary()
+    handle, temporary = tempfile.mkstemp(prefix=".screen-", dir=str(out.parent))
+    try:
+        with os.fdopen(handle, "wb") as target:
+            for _, name, counts, calls, hits in sorted(results):
+                with open(name, "rb") as part:
+                    while chunk := part.read(1 << 20):
+                        target.write(chunk)
+                for key, value in counts.items():
+                    summary.counts[key] += value
+                summary.rule_calls += calls
+                summary.cache_hits += hits
+        os.replace(temporary, out)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+        for _, name, *_rest in results:
+            Path(name).unlink(missing_ok=True)
+    return summary

@@ -1,0 +1,146 @@
+"""A synthetic company registry for benchmarks and scale tests.
+
+Realistic in the ways that matter to the fixpoint: heavy-tailed corporate
+groups, chains tens of levels deep, holding companies in tax havens, minority
+cross-holdings that close cycles, banded (PSC-style) stakes, a few percent of
+groups headed in restricted regions, some unknown countries and person owners.
+Same seed, same file."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+RESTRICTED = ("CN", "RU", "IR", "KP")
+HAVENS = ("KY", "VG", "BM", "JE", "LU", "NL", "CY", "IE", "SG", "AE", "MT", "PA")
+ORDINARY = ("US", "GB", "DE", "FR", "JP", "IN", "BR", "CA", "AU", "KR", "IT", "ES", "SE", "CH", "ZA", "MX")
+BANDS = (("25", "50"), ("50", "75"), ("75", "100"))
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    entities: int
+    seed: int = 1
+    restricted_group_share: float = 0.03
+    links_per_entity: float = 1.5
+
+
+def _country(rng: random.Random) -> str:
+    return rng.choice(HAVENS) if rng.random() < 0.3 else rng.choice(ORDINARY)
+
+
+def _group_size(rng: random.Random) -> int:
+    # Pareto tail: most groups have a few companies, a few have thousands.
+    return max(1, min(5000, int(rng.paretovariate(1.2))))
+
+
+def generate(options: SynthOptions) -> Iterator[dict[str, Any]]:
+    """Entity and link records in JSON Lines order: groups first, then links across groups."""
+    rng = random.Random(options.seed)
+    headroom: dict[int, int] = {}  # asset index -> percent still unallocated
+    counter = {"entities": 0, "links": 0}
+    heads: list[int] = []
+    while counter["entities"] < options.entities:
+        size = min(_group_size(rng), options.entities - counter["entities"])
+        restricted = rng.random() < options.restricted_group_share
+        yield from _group(rng, size, restricted, headroom, counter, heads)
+    yield from _cross_links(rng, options, headroom, counter, heads)
+
+
+def _member(rng: random.Random, index: int, head_of_restricted_group: bool) -> dict[str, Any]:
+    if head_of_restricted_group:
+        home = rng.choice(RESTRICTED)
+        return _entity(index, "company", home, rng.choice((home, *HAVENS)))
+    if rng.random() < 0.04:
+        return _entity(index, "person", _country(rng), None)
+    home = _country(rng)
+    return _entity(index, "company", None if rng.random() < 0.004 else home, home)
+
+
+def _group(
+    rng: random.Random, size: int, restricted: bool, headroom: dict[int, int], counter: dict[str, int], heads: list[int]
+) -> Iterator[dict[str, Any]]:
+    members: list[int] = []
+    for position in range(size):
+        index = counter["entities"]
+        counter["entities"] += 1
+        entity = _member(rng, index, position == 0 and restricted)
+        yield entity
+        if members and entity["type"] != "person":
+            # Deep chains: usually attach to the newest member, sometimes anywhere.
+            parent = members[-1] if rng.random() < 0.6 else rng.choice(members)
+            record = _stake(rng, parent, index, headroom, majority=True)
+            if record is not None:
+                counter["links"] += 1
+                yield record
+        members.append(index)
+    # Minority cross-holdings inside the group close cycles.
+    for _ in range(size // 4 if size > 1 else 0):
+        owner, asset = rng.sample(members, 2)
+        record = _stake(rng, owner, asset, headroom, majority=False)
+        if record is not None:
+            counter["links"] += 1
+            yield record
+    heads.extend(members[:3])
+    del heads[:-2000]
+
+
+def _cross_links(
+    rng: random.Random, options: SynthOptions, headroom: dict[int, int], counter: dict[str, int], heads: list[int]
+) -> Iterator[dict[str, Any]]:
+    """Minority stakes and control links across groups, up to the link budget."""
+    budget = int(options.entities * options.links_per_entity)
+    while counter["links"] < budget:
+        owner = rng.choice(heads) if heads and rng.random() < 0.5 else rng.randrange(options.entities)
+        asset = rng.randrange(options.entities)
+        if owner == asset:
+            continue
+        counter["links"] += 1
+        if rng.random() < 0.05:
+            kind = rng.choice(("consolidation", "significant_influence", "board_appointment", "voting_majority"))
+            yield {"owner": f"E{owner}", "asset": f"E{asset}", "kind": kind}
+            continue
+        record = _stake(rng, owner, asset, headroom, majority=False)
+        if record is not None:
+            yield record
+
+
+def _entity(index: int, kind: str, headquarters: str | None, jurisdiction: str | None) -> dict[str, Any]:
+    return {
+        "id": f"E{index}",
+        "type": kind,
+        "name": f"Entity {index}",
+        "headquarters": headquarters,
+        "jurisdiction": jurisdiction,
+    }
+
+
+def _stake(
+    rng: random.Random, owner: int, asset: int, headroom: dict[int, int], *, majority: bool
+) -> dict[str, Any] | None:
+    room = headroom.get(asset, 100)
+    record: dict[str, Any] = {"owner": f"E{owner}", "asset": f"E{asset}"}
+    if majority and room >= 75 and rng.random() < 0.1:
+        low, high = rng.choice(BANDS)
+        headroom[asset] = room - int(low)
+        record.update(percentage_min=low, min_exclusive=True, percentage_max=high)
+        return record
+    if room <= 0:
+        return None
+    if majority:
+        value = min(room, rng.choice((100, 100, 100, 75, 60, 51, 50, rng.randint(30, 100))))
+    else:
+        value = min(room, rng.randint(1, 20))
+    cents = rng.choice((0, 0, 0, rng.randint(0, 99)))
+    if value == room or cents == 0:
+        text = str(value)
+    else:
+        value = max(0, value - 1)
+        text = f"{value}.{cents:02d}"
+    headroom[asset] = room - value - (1 if text.endswith(f".{cents:02d}") and cents else 0)
+    record["percentage"] = text
+    if rng.random() < 0.02:
+        record["start_date"] = "2024-06-01"
+    return record
