@@ -50,8 +50,30 @@ def parse_as_of(value: str | None) -> date:
         raise InputError("not a date (YYYY-MM-DD)", file="--as-of", path="$", value=value) from None
 
 
-def make_engine(name: str, rules: RuleSet, opa_url: str | None, timeout: float) -> Engine:
+# Where --opa-no-load leaves its value: in the command's click context, so the commands
+# that take the engine options need no extra parameter (make_engine reads it).
+OPA_NO_LOAD_KEY = "tos_policy.opa_no_load"
+
+
+def _remember_opa_no_load(context: click.Context, _parameter: click.Parameter, value: bool) -> bool:
+    context.meta[OPA_NO_LOAD_KEY] = bool(value)
+    return bool(value)
+
+
+def _opa_no_load_given() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context.meta.get(OPA_NO_LOAD_KEY, False)) if context is not None else False
+
+
+def make_engine(
+    name: str, rules: RuleSet, opa_url: str | None, timeout: float, *, load_rules: bool | None = None
+) -> Engine:
+    """The engine named by --engine. `load_rules` (OPA only) defaults to the negation of
+    --opa-no-load on the current command line, and to True outside a command."""
+    no_load = (not load_rules) if load_rules is not None else _opa_no_load_given()
     if name == "embedded":
+        if no_load:
+            raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
         from .engines.embedded import EmbeddedEngine
 
         return EmbeddedEngine(rules)
@@ -59,7 +81,7 @@ def make_engine(name: str, rules: RuleSet, opa_url: str | None, timeout: float) 
 
     if not opa_url:
         raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=opa_url)
-    return OpaEngine(rules, opa_url, timeout=timeout)
+    return OpaEngine(rules, opa_url, timeout=timeout, load_rules=not no_load)
 
 
 rules_option = click.option(
@@ -73,6 +95,15 @@ engine_options = [
     click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True),
     click.option("--opa-url", default=None, help="URL of a running OPA server, for --engine opa."),
     click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per engine call."),
+    click.option(
+        "--opa-no-load",
+        is_flag=True,
+        default=False,
+        expose_value=False,
+        callback=_remember_opa_no_load,
+        help="With --engine opa: load no rules into the server, only query it (a server fed by a bundle); "
+        "refused unless the server holds these rules (same policy_set and bundle revision).",
+    ),
 ]
 
 

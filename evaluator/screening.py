@@ -97,10 +97,13 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int]:
     facts: Facts = state["facts"]
     rules: RuleSet = state["rules"]
     order: dict[str, int] = state["order"]
-    members = sorted(state["partitions"][index], key=order.__getitem__)
-    member_set = set(members)
-    entities = {entity_id: facts.entities[entity_id] for entity_id in members}
-    links = [link for link in state["links"] if link.asset in member_set]
+    if len(state["partitions"]) == 1:
+        entities, links = facts.entities, state["links"]
+    else:
+        members = sorted(state["partitions"][index], key=order.__getitem__)
+        member_set = set(members)
+        entities = {entity_id: facts.entities[entity_id] for entity_id in members}
+        links = [link for link in state["links"] if link.asset in member_set]
     graph = OwnershipGraph.build(entities, links)
     engine: Engine = state["factory"](rules)
     cache = StepCache()
@@ -113,11 +116,16 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int]:
     counts = {"allow": 0, "deny": 0, "review": 0}
     handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
     with os.fdopen(handle, "wb") as out:
-        for entity_id in members:
-            item = decide(entities[entity_id], lower, upper, entities, rules)
+        lines: list[bytes] = []
+        for entity in entities.values():
+            item = decide(entity, lower, upper, entities, rules)
             counts[item.decision] += 1
-            out.write(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
-            out.write(b"\n")
+            lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
+            if len(lines) >= 10_000:
+                out.write(b"\n".join(lines) + b"\n")
+                lines.clear()
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
     return index, name, counts, cache.calls, cache.hits
 
 
@@ -140,14 +148,15 @@ def screen(
     links = facts.active_links(as_of)
     check_share_totals(links)
     entity_ids = list(facts.entities)
-    groups = components(entity_ids, links)
-    parts = partition(groups, workers if workers > 1 else 1)
+    # Components matter only to split the work; one worker takes the whole graph.
+    groups = components(entity_ids, links) if workers > 1 else [entity_ids]
+    parts = partition(groups, workers)
     out.parent.mkdir(parents=True, exist_ok=True)
     _SHARED.update(
         facts=facts,
         rules=rules,
         links=links,
-        order={entity_id: position for position, entity_id in enumerate(entity_ids)},
+        order={entity_id: position for position, entity_id in enumerate(entity_ids)} if workers > 1 else {},
         partitions=parts,
         factory=factory,
         profile=profile_name,

@@ -60,11 +60,11 @@ def _parse(raw: bytes, file: str, where: str) -> Any:
     except orjson.JSONDecodeError as exc:
         snippet = raw[:40].decode("utf-8", "replace")
         raise InputError(f"not valid JSON: {exc}", file=file, path=where, value=snippet) from None
-    if isinstance(record, dict) and any(isinstance(record.get(key), float) for key in _NUMBER_FIELDS):
-        if _LONG_NUMBER.search(raw):
-            return parse_json_bytes(raw, file)
+    if type(record) is dict and "owner" in record:
         for key in _NUMBER_FIELDS:
-            if isinstance(record.get(key), float):
+            if type(record.get(key)) is float:
+                if _LONG_NUMBER.search(raw):
+                    return parse_json_bytes(raw, file)
                 record[key] = Decimal(repr(record[key]))
     return record
 
@@ -97,15 +97,14 @@ def _iter_lines(path: Path, file: str) -> Iterator[tuple[str, str, dict[str, Any
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            where = f"line {number}"
-            record = _parse(line, file, where)
-            if isinstance(record, dict) and ("owner" in record or "asset" in record):
-                yield "link", f"{where} $", record
-            elif isinstance(record, dict) and ("id" in record or "type" in record):
-                yield "entity", f"{where} $", record
+            record = _parse(line, file, f"line {number}")
+            if type(record) is dict and ("owner" in record or "asset" in record):
+                yield "link", f"line {number} $", record
+            elif type(record) is dict and ("id" in record or "type" in record):
+                yield "entity", f"line {number} $", record
             else:
                 message = "a line must hold an entity (id, type) or a link (owner, asset)"
-                raise InputError(message, file=file, path=where, value=record)
+                raise InputError(message, file=file, path=f"line {number}", value=record)
 
 
 def _iter_document(path: Path, file: str) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -24,7 +24,7 @@ class SynthOptions:
     entities: int
     seed: int = 1
     restricted_group_share: float = 0.03
-    links_per_entity: float = 1.5
+    links_per_entity: float = 1.65
 
 
 def _country(rng: random.Random) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -52,6 +53,9 @@ def screen_command(
     timeout: float,
 ) -> None:
     """Decide every entity in FACTS_FILES (JSON or JSON Lines); one decision per line."""
+    # Millions of long-lived objects and no reference cycles worth collecting:
+    # the cyclic collector would only rescan them over and over.
+    gc.disable()
     day = parse_as_of(as_of)
     rules = load_rules(rules_dir)
 

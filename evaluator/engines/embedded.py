@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from regopy import Input, Interpreter
-from regopy.rego_shared import rego_bundle_query_entrypoint, rego_output_string
+from regopy.rego_shared import rego_bundle_query_entrypoint, rego_free_output, rego_output_string
 
 from ..errors import EngineError
 from ..rules import RuleSet
@@ -37,9 +37,11 @@ class EmbeddedEngine:
         try:
             self._rego.set_input(Input(batch))
             # Read the raw output string: regopy's Output wrapper cannot parse error terms.
-            raw = rego_output_string(
-                rego_bundle_query_entrypoint(self._rego._impl, self._bundle._impl, BATCH_ENTRYPOINT)
-            )
+            handle = rego_bundle_query_entrypoint(self._rego._impl, self._bundle._impl, BATCH_ENTRYPOINT)
+            try:
+                raw = rego_output_string(handle)
+            finally:
+                rego_free_output(handle)
             output = orjson.loads(raw)
         except Exception as exc:
             raise EngineError(f"regopy: evaluation failed: {exc}") from None

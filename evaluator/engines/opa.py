@@ -7,6 +7,14 @@ replaces the previous version) and the data tree through the data API
 evaluating data.ownership.batch with the batch ({"profile", "reading", "items"})
 as input.
 
+With load_rules=False the engine loads nothing: the server already has the rules,
+typically from a bundle (`tos-policy bundle`, `opa run --server --bundle` or a bundle
+service). The engine then only checks, once, that the server decides with these
+rules: data.policy_set must equal the local policy_set (name, version, dates), and
+if the server has a bundle whose revision names this policy, one such revision must
+be exactly bundle_revision(rules) (version and rules digest). Reports name the local
+rules' version and digest, so a server holding other rules is refused, not used.
+
 Every failure (server unreachable, time-out, HTTP error, undefined or malformed
 result) raises EngineError naming the server's URL: nothing here can fail open.
 """
@@ -23,6 +31,7 @@ import requests  # type: ignore[import-untyped, unused-ignore]  # opa-python-cli
 import urllib3
 from opa_client.opa import OpaClient
 
+from ..bundle import bundle_revision
 from ..errors import EngineError, InputError
 from ..rules import RuleSet
 from . import check_results
@@ -111,11 +120,14 @@ def _client_error_message(exc: Exception) -> str:
 
 
 class OpaEngine:
-    """Decides step inputs with a remote OPA server that this engine loads the rules into."""
+    """Decides step inputs with a remote OPA server: one this engine loads the rules into,
+    or (load_rules=False) one that has them already, from a bundle."""
 
     name = "opa"
 
-    def __init__(self, rules: RuleSet, url: str, timeout: float = 10.0, *, retries: int = 0) -> None:
+    def __init__(
+        self, rules: RuleSet, url: str, timeout: float = 10.0, *, retries: int = 0, load_rules: bool = True
+    ) -> None:
         if not timeout > 0:
             raise InputError("the engine timeout must be a positive number of seconds", file="--timeout", value=timeout)
         host, port, tls = parse_opa_url(url)
@@ -123,8 +135,12 @@ class OpaEngine:
         self.timeout = timeout
         # retries=0: a failing call fails now, within one timeout, and is reported.
         self._client: Any = OpaClient(host=host, port=port, ssl=tls, timeout=timeout, retries=retries)
+        self.load_rules = load_rules
         try:
-            self._load(rules)
+            if load_rules:
+                self._load(rules)
+            else:
+                self._check_served(rules)
         except BaseException:
             self.close()
             raise
@@ -178,6 +194,43 @@ class OpaEngine:
             )
             if done is not True:
                 raise self._fail(f"could not {action}")
+
+    def _read(self, ref: str) -> tuple[bool, Any]:
+        """(defined, value) of a data document on the server, e.g. "policy_set" or "system.bundles"."""
+        response = self._call(f"read data.{ref}", self._client.query_rule, {}, ref, query_params=QUERY_PARAMS)
+        if not isinstance(response, dict):
+            raise self._fail(f"reading data.{ref} gave a malformed response: {response!r:.200}")
+        return "result" in response, response.get("result")
+
+    def _check_served(self, rules: RuleSet) -> None:
+        """Fail unless the server already decides with `rules` (load_rules=False)."""
+        local = rules.policy_set
+        defined, served = self._read("policy_set")
+        if not defined:
+            raise self._fail(
+                f"the server has no data.policy_set: the rules are not loaded (is the bundle activated?); "
+                f"expected {local.get('name')} {local.get('version')}"
+            )
+        if served != local:
+            shown = f"{served.get('name')} {served.get('version')}" if isinstance(served, dict) else f"{served!r:.100}"
+            raise self._fail(
+                f"the server decides with {shown} (data.policy_set {served!r:.200}), "
+                f"not with these rules, {local.get('name')} {local.get('version')}"
+            )
+        expected = bundle_revision(rules)
+        _, bundles = self._read("system.bundles")
+        ours = sorted(
+            str(entry["manifest"]["revision"])
+            for entry in (bundles.values() if isinstance(bundles, dict) else [])
+            if isinstance(entry, dict)
+            and isinstance(entry.get("manifest"), dict)
+            and str(entry["manifest"].get("revision", "")).startswith(f"{local.get('name')}@")
+        )
+        if ours and expected not in ours:
+            raise self._fail(
+                f"the server's bundle revision is {', '.join(ours)}, these rules are {expected} "
+                f"(same version, other rules: rebuild the bundle or use the rules it was built from)"
+            )
 
     def decide(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         """Step results for batch["items"], in order; the batch ({profile, reading, items}) is the query's input."""
