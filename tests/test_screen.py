@@ -1,0 +1,162 @@
+"""`screen` decides exactly as `evaluate` does, in any partitioning, from JSON or
+JSON Lines, writes its output atomically, and keeps memory bounded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+
+from evaluator import evaluate, facts_from_document
+from evaluator.cli import main
+from evaluator.engines.embedded import EmbeddedEngine
+from evaluator.reports import decision_record
+from evaluator.rules import RuleSet
+from evaluator.screening import screen
+from evaluator.streaming import load_streaming
+
+from .conftest import AS_OF
+from .strategies import ownership_graphs
+
+
+def _evaluate_records(document: dict[str, Any], rules: RuleSet, engine: EmbeddedEngine) -> dict[str, Any]:
+    report = evaluate(facts_from_document(document), rules, engine, as_of=AS_OF)
+    return {item.entity.id: decision_record(report, item) for item in report.decisions}
+
+
+def _screen_records(facts_path: Path, rules: RuleSet, out: Path, workers: int = 1) -> dict[str, Any]:
+    facts = load_streaming([facts_path])
+    screen(facts, rules, EmbeddedEngine, as_of=AS_OF, out=out, workers=workers)
+    records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    return {record["entity"]: record for record in records}
+
+
+def _as_jsonl(document: dict[str, Any], path: Path) -> Path:
+    lines = [orjson.dumps(entity) for entity in document["entities"]]
+    lines += [orjson.dumps(link) for link in document.get("ownership", [])]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=ownership_graphs(max_entities=15))
+def test_screen_decides_exactly_as_evaluate(
+    graph: dict[str, Any], rules: RuleSet, engine: EmbeddedEngine, tmp_path_factory: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("screen")
+    expected = _evaluate_records(graph, rules, engine)
+    from_jsonl = _screen_records(_as_jsonl(graph, folder / "facts.jsonl"), rules, folder / "a.jsonl")
+    (folder / "facts.json").write_text(json.dumps(graph))
+    from_json = _screen_records(folder / "facts.json", rules, folder / "b.jsonl", workers=2)
+    assert from_jsonl == expected
+    assert from_json == expected
+
+
+def test_screen_cli_writes_json_lines_and_a_summary(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.jsonl"
+    out = tmp_path / "decisions.jsonl"
+    runner = CliRunner()
+    assert runner.invoke(main, ["synth", "--entities", "3000", "--seed", "7", "-o", str(registry)]).exit_code == 0
+    result = runner.invoke(
+        main, ["screen", str(registry), "--as-of", "2025-10-01", "--out", str(out), "--workers", "2"]
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stderr.strip().splitlines()[-1])
+    records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(records) == summary["entities"] == 3000
+    assert sum(summary["decisions"].values()) == 3000
+    assert {record["decision"] for record in records} == {"allow", "deny", "review"}
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no temporary leftovers
+
+
+def test_synth_is_reproducible(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for name in ("a.jsonl", "b.jsonl"):
+        assert (
+            runner.invoke(main, ["synth", "--entities", "2000", "--seed", "3", "-o", str(tmp_path / name)]).exit_code
+            == 0
+        )
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_bad_line_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.jsonl"
+    registry.write_text(
+        '{"id": "a", "type": "company", "headquarters": "SG"}\n'
+        '{"id": "b", "type": "company", "headquarters": "CN"}\n'
+        '{"owner": "b", "asset": "a", "percentage": "fifty"}\n'
+    )
+    out = tmp_path / "decisions.jsonl"
+    result = CliRunner().invoke(main, ["screen", str(registry), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "line 3" in result.stderr and "fifty" in result.stderr and str(registry) in result.stderr
+    assert not out.exists()
+
+
+def test_json_numbers_are_read_as_the_decimals_written(tmp_path: Path, rules: RuleSet) -> None:
+    # 16.67 + 16.67 + 16.66 is exactly 50 as decimals, and 49.999999999999 stays below it.
+    registry = tmp_path / "registry.jsonl"
+    lines = [
+        '{"id": "t1", "type": "company", "headquarters": "SG", "jurisdiction": "SG"}',
+        '{"id": "t2", "type": "company", "headquarters": "SG", "jurisdiction": "SG"}',
+    ]
+    for index, share in enumerate((16.67, 16.67, 16.66)):
+        lines.append(f'{{"id": "o{index}", "type": "company", "headquarters": "CN"}}')
+        lines.append(f'{{"owner": "o{index}", "asset": "t1", "percentage": {share}}}')
+    lines.append('{"owner": "o0", "asset": "t2", "percentage": 49.999999999999}')
+    registry.write_text("\n".join(lines) + "\n")
+    records = _screen_records(registry, rules, tmp_path / "out.jsonl")
+    assert records["t1"]["decision"] == "deny"
+    assert records["t2"]["decision"] == "allow"
+
+
+def test_a_literal_too_long_to_be_exact_is_refused_not_rounded(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.jsonl"
+    registry.write_text(
+        '{"id": "a", "type": "company", "headquarters": "SG"}\n'
+        '{"id": "b", "type": "company", "headquarters": "CN"}\n'
+        '{"owner": "b", "asset": "a", "percentage": 49.99999999999999999}\n'
+    )
+    result = CliRunner().invoke(main, ["screen", str(registry), "--out", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2
+    assert "49.99999999999999999" in result.stderr and "line 3" in result.stderr
+
+
+def test_screen_memory_stays_bounded_on_a_large_registry(tmp_path: Path) -> None:
+    """200,000 entities in a separate process: peak memory well under the 4 GiB budget
+    for 1,000,000 entities, and the output holds one line per entity."""
+    registry = tmp_path / "registry.jsonl"
+    out = tmp_path / "decisions.jsonl"
+    subprocess.run(["tos-policy", "synth", "--entities", "200000", "--seed", "11", "-o", str(registry)], check=True)
+    done = subprocess.run(
+        ["tos-policy", "screen", str(registry), "--as-of", "2025-10-01", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    summary = json.loads(done.stderr.strip().splitlines()[-1])
+    assert summary["entities"] == 200_000
+    assert summary["peak_rss_mib"] < 1024, summary
+    with out.open("rb") as handle:
+        assert sum(1 for _ in handle) == 200_000
+
+
+def test_as_of_applies_to_screen(tmp_path: Path, rules: RuleSet) -> None:
+    registry = tmp_path / "registry.jsonl"
+    registry.write_text(
+        '{"id": "a", "type": "company", "headquarters": "DE", "jurisdiction": "DE"}\n'
+        '{"id": "b", "type": "company", "headquarters": "RU", "jurisdiction": "RU"}\n'
+        '{"owner": "b", "asset": "a", "percentage": "100", "end_date": "2022-06-01"}\n'
+    )
+    facts = load_streaming([registry])
+    for day, expected in ((date(2022, 5, 31), "deny"), (date(2022, 6, 1), "allow")):
+        out = tmp_path / f"{day}.jsonl"
+        screen(facts, rules, EmbeddedEngine, as_of=day, out=out)
+        records = {r["entity"]: r for r in map(orjson.loads, out.read_bytes().splitlines())}
+        assert records["a"]["decision"] == expected
