@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from evaluator import load_rules
 from evaluator.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -45,10 +46,11 @@ def test_example_decisions(name: str) -> None:
     assert code == 0, err
     document = json.loads(out)
     assert {d["entity"]: d["decision"] for d in document["decisions"]} == EXPECTED[name]
-    assert document["policy"]["version"] == "2.0.0"
+    version = load_rules().version
+    assert document["policy"]["version"] == version
     assert document["policy"]["rules_digest"].startswith("sha256:")
     for decision in document["decisions"]:
-        assert decision["policy_version"] == "2.0.0"
+        assert decision["policy_version"] == version
         if decision["decision"] != "allow":
             assert decision["reasons"], decision
             assert all(reason["rule_id"].startswith("TOS-OWN-") for reason in decision["reasons"])

@@ -5,7 +5,8 @@ policy API (PUT /v1/policies/<id>, ids under ``tos-policy/`` so loading again
 replaces the previous version) and the data tree through the data API
 (PUT /v1/data/<key>, one top-level key at a time). Each batch is then decided by
 evaluating data.ownership.batch with the batch ({"profile", "reading", "items"})
-as input.
+as input; other rules (the access rules' data.access.result) through
+query(entrypoint, input), with the same error handling.
 
 With load_rules=False the engine loads nothing: the server already has the rules,
 typically from a bundle (`tos-policy bundle`, `opa run --server --bundle` or a bundle
@@ -255,6 +256,22 @@ class OpaEngine:
             return check_results(items, response["result"], self.name)
         except EngineError as exc:
             raise EngineError(f"{exc} (OPA server {self.url})") from None
+
+    def query(self, entrypoint: str, input: dict[str, Any]) -> Any:
+        """The value of one rule ("package/rule", e.g. "access/result") with `input` as the query's input.
+        Every failure, and an undefined value, raises EngineError: nothing here can fail open."""
+        package, _, rule = entrypoint.rpartition("/")
+        if not package or not rule:
+            raise self._fail(f"{entrypoint!r} is not an entrypoint (package/rule)")
+        ref = f"data.{package.replace('/', '.')}.{rule}"
+        response = self._call(
+            f"evaluate {ref}", self._client.query_rule, input, package, rule, query_params=QUERY_PARAMS
+        )
+        if not isinstance(response, dict):
+            raise self._fail(f"evaluating {ref} gave a malformed response: {response!r:.200}")
+        if "result" not in response:
+            raise self._fail(f"{ref} is undefined on the server (are these rules loaded, and is the input complete?)")
+        return response["result"]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a session cannot change a decision already made
