@@ -15,8 +15,10 @@ import click
 
 from . import commands
 from .cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
+from .decision_log import append_report
 from .evaluation import Report, evaluate
 from .facts import load_facts
+from .limits import Limits, watchdog, with_limit_options
 from .reports import explain_text, mermaid, table_rows, to_json
 from .rules import load_rules
 
@@ -36,14 +38,30 @@ def _run(
     engine_name: str,
     opa_url: str | None,
     timeout: float,
+    limits: Limits,
+    decision_log: Path | None,
 ) -> Report:
     rules = load_rules(rules_dir)
-    facts = load_facts([facts_file])
+    facts = load_facts([facts_file], limits=limits)
     engine = make_engine(engine_name, rules, opa_url, timeout)
     try:
-        return evaluate(facts, rules, engine, as_of=parse_as_of(as_of), profile=profile, entity_ids=list(entity))
+        with watchdog(limits.max_seconds):  # a backstop for one engine call that never returns
+            report = evaluate(
+                facts, rules, engine, as_of=parse_as_of(as_of), profile=profile, entity_ids=list(entity), limits=limits
+            )
     finally:
         engine.close()
+    if decision_log is not None:  # logged before anything is printed: no decision goes out unlogged
+        append_report(decision_log, report)
+    return report
+
+
+decision_log_option = click.option(
+    "--decision-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append one JSON line per decision (with policy, rules and facts digests, as-of date, engine) to this file.",
+)
 
 
 @main.command("evaluate")
@@ -58,8 +76,10 @@ def _run(
     default=None,
     help="Exit 1 if any decision is this (review also fails on deny).",
 )
+@decision_log_option
 @rules_option
 @with_engine_options
+@with_limit_options
 @fail_cleanly
 def evaluate_command(
     facts_file: Path,
@@ -68,13 +88,15 @@ def evaluate_command(
     fmt: str,
     profile: str | None,
     fail_on: str | None,
+    decision_log: Path | None,
     rules_dir: Path | None,
     engine: str,
     opa_url: str | None,
     timeout: float,
+    limits: Limits,
 ) -> None:
     """Decide every entity in FACTS_FILE (or those named by --entity)."""
-    report = _run(facts_file, rules_dir, entity, as_of, profile, engine, opa_url, timeout)
+    report = _run(facts_file, rules_dir, entity, as_of, profile, engine, opa_url, timeout, limits, decision_log)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
@@ -103,8 +125,10 @@ def _print_table(report: Report) -> None:
 @click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
 @click.option("--profile", default=None)
+@decision_log_option
 @rules_option
 @with_engine_options
+@with_limit_options
 @fail_cleanly
 def explain_command(
     facts_file: Path,
@@ -112,13 +136,15 @@ def explain_command(
     as_of: str | None,
     fmt: str,
     profile: str | None,
+    decision_log: Path | None,
     rules_dir: Path | None,
     engine: str,
     opa_url: str | None,
     timeout: float,
+    limits: Limits,
 ) -> None:
     """Explain one entity's decision in plain English, with its ownership paths."""
-    report = _run(facts_file, rules_dir, (entity,), as_of, profile, engine, opa_url, timeout)
+    report = _run(facts_file, rules_dir, (entity,), as_of, profile, engine, opa_url, timeout, limits, decision_log)
     item = report.decisions[0]
     click.echo(explain_text(report, item) if fmt == "text" else mermaid(report, item), nl=False)
 

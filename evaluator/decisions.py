@@ -7,6 +7,7 @@ decide, and the answer is review."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from .fixpoint import StepOutcome
 from .rules import RuleSet
 
 MAX_PATHS = 20
+_DONE: Any = object()  # end of an entity's owners to walk
 
 
 @dataclass(frozen=True)
@@ -58,28 +60,42 @@ def render_reason(
 
 
 def ownership_paths(entity_id: str, outcomes: dict[str, StepOutcome], limit: int = MAX_PATHS) -> list[list[str]]:
-    """Paths from the entities restricted on their own facts down to `entity_id`, through cited links."""
+    """Paths from the entities restricted on their own facts down to `entity_id`, through cited links.
+
+    Depth first with an explicit stack, so a chain of any length cannot overflow
+    Python's stack; the walk and the order of the paths are those of the plain
+    recursive walk."""
     found: list[list[str]] = []
-
-    def walk(current: str, suffix: list[str], seen: frozenset[str]) -> None:
-        if len(found) >= limit:
-            return
-        outcome = outcomes.get(current)
-        if outcome is None or not outcome.restricted:
-            return
-        path = [current, *suffix]
-        for reason in sorted(outcome.reasons, key=_reason_order):
-            cited = outcome.cited_links(reason)
-            if not cited:
-                if path not in found:
-                    found.append(path)
-                continue
-            for link in cited:
-                if link.owner not in seen:
-                    walk(link.owner, path, seen | {link.owner})
-
-    walk(entity_id, [], frozenset({entity_id}))
+    chain = [entity_id]  # from entity_id up to the entity being walked
+    on_chain = {entity_id}
+    stack = [_owners_to_walk(entity_id, outcomes)]
+    while stack and len(found) < limit:
+        owner = next(stack[-1], _DONE)
+        if owner is _DONE:
+            stack.pop()
+            on_chain.discard(chain.pop())
+        elif owner is None:
+            path = chain[::-1]
+            if path not in found:
+                found.append(path)
+        elif owner not in on_chain:
+            chain.append(owner)
+            on_chain.add(owner)
+            stack.append(_owners_to_walk(owner, outcomes))
     return found
+
+
+def _owners_to_walk(entity_id: str, outcomes: dict[str, StepOutcome]) -> Iterator[str | None]:
+    """The owners its reasons cite, in order; None where a reason cites none (a root)."""
+    outcome = outcomes.get(entity_id)
+    if outcome is None or not outcome.restricted:
+        return
+    for reason in sorted(outcome.reasons, key=_reason_order):
+        cited = outcome.cited_links(reason)
+        if not cited:
+            yield None
+        for link in cited:
+            yield link.owner
 
 
 def _reason_order(reason: dict[str, Any]) -> tuple[str, str, str]:

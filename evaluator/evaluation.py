@@ -4,16 +4,18 @@ other programs call."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
+
 from .decisions import Decision, decide
 from .engines import Engine
 from .errors import EngineError, InputError
-from .facts import Facts, check_share_totals
+from .facts import Facts, Link, check_share_totals
 from .fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from .limits import Limits, check_deadline
 from .rules import RuleSet
 
 
@@ -34,23 +36,54 @@ class Report:
         return counts
 
 
-def facts_digest(facts: Facts, raw_digests: Iterable[str] = ()) -> str:
+_DIGEST_CHUNK = 50_000
+
+
+def _link_row(link: Link) -> list[Any]:
+    share = link.share
+    return [
+        link.owner,
+        link.asset,
+        link.kind,
+        str(share.min),
+        str(share.max),
+        share.min_exclusive,
+        share.max_exclusive,
+        str(link.start_date),
+        str(link.end_date),
+        link.acting_jointly,
+    ]
+
+
+def facts_digest(facts: Facts) -> str:
+    """A digest of the facts' content (not their file layout): the same entities and
+    links give the same digest whether they came as JSON or JSON Lines."""
     hasher = hashlib.sha256()
-    for piece in raw_digests:
-        hasher.update(piece.encode())
-    for entity in facts.entities.values():
-        hasher.update(repr(entity).encode())
-    for link in facts.links:
-        hasher.update(repr(link).encode())
+    entities = list(facts.entities.values())
+    for start in range(0, len(entities), _DIGEST_CHUNK):  # chunks bound the memory a large input needs
+        chunk = entities[start : start + _DIGEST_CHUNK]
+        hasher.update(orjson.dumps([[e.id, e.type, e.name, e.headquarters, e.jurisdiction] for e in chunk]))
+    for start in range(0, len(facts.links), _DIGEST_CHUNK):
+        hasher.update(orjson.dumps([_link_row(link) for link in facts.links[start : start + _DIGEST_CHUNK]]))
     return "sha256:" + hasher.hexdigest()
 
 
 def both_readings(
-    graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int = 256
+    graph: OwnershipGraph,
+    engine: Engine,
+    cache: StepCache,
+    *,
+    profile: str,
+    batch_size: int = 256,
+    max_rounds: int | None = None,
 ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
     """The lower and upper fixpoints; every entity restricted in the lower one must be in the upper one."""
-    lower = run_fixpoint(graph, engine, cache, reading="lower", profile=profile, batch_size=batch_size)
-    upper = run_fixpoint(graph, engine, cache, reading="upper", profile=profile, batch_size=batch_size)
+    lower = run_fixpoint(
+        graph, engine, cache, reading="lower", profile=profile, batch_size=batch_size, max_rounds=max_rounds
+    )
+    upper = run_fixpoint(
+        graph, engine, cache, reading="upper", profile=profile, batch_size=batch_size, max_rounds=max_rounds
+    )
     for entity_id, outcome in lower.items():
         if outcome.restricted and not upper[entity_id].restricted:
             raise EngineError(
@@ -69,7 +102,13 @@ def evaluate(
     profile: str | None = None,
     entity_ids: list[str] | None = None,
     batch_size: int = 256,
+    limits: Limits | None = None,
 ) -> Report:
+    """Decide `entity_ids` (default: every entity). Within `limits` (default: Limits()):
+    chains longer than max_chain_depth raise LimitExceeded, and an evaluation longer
+    than max_seconds raises EvaluationTimeout, with nothing decided."""
+    limits = limits or Limits()
+    deadline = limits.deadline()
     profile_name = profile or str(rules.policy_set["default_profile"])
     rules.profile(profile_name)  # unknown profile: a clear error before any work
     if entity_ids:
@@ -79,10 +118,17 @@ def evaluate(
     links = facts.active_links(as_of)
     check_share_totals(links)
     graph = OwnershipGraph.build(facts.entities, links)
-    cache = StepCache()
-    lower, upper = both_readings(graph, engine, cache, profile=profile_name, batch_size=batch_size)
+    cache = StepCache(deadline=deadline, max_seconds=limits.max_seconds)
+    lower, upper = both_readings(
+        graph, engine, cache, profile=profile_name, batch_size=batch_size, max_rounds=limits.max_rounds
+    )
     chosen = entity_ids or list(facts.entities)
-    decisions = [decide(facts.entities[entity_id], lower, upper, facts.entities, rules) for entity_id in chosen]
+    decisions = []
+    for position, entity_id in enumerate(chosen):
+        if position % 1024 == 0:
+            check_deadline(deadline, limits.max_seconds)
+        decisions.append(decide(facts.entities[entity_id], lower, upper, facts.entities, rules))
+    check_deadline(deadline, limits.max_seconds)
     policy = {
         "name": rules.policy_set["name"],
         "version": rules.version,

@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from .engines import Engine
-from .errors import NonMonotoneRuleError
+from .engines import Engine, check_results
+from .errors import EngineError, NonMonotoneRuleError
 from .facts import Entity, Link
+from .limits import check_deadline, exceeded
 from .steps import build_step_input
 
 
@@ -35,12 +36,18 @@ class StepOutcome:
 
 
 class StepCache:
-    """Decisions by canonical step input: identical situations cost one rule call."""
+    """Decisions by canonical step input: identical situations cost one rule call.
 
-    def __init__(self) -> None:
+    Every engine answer is checked (one well-formed result per item) and every
+    engine failure becomes an EngineError, whatever the engine: nothing an engine
+    does can read as allow. Past `deadline` (time.monotonic()), EvaluationTimeout."""
+
+    def __init__(self, deadline: float | None = None, max_seconds: float | None = None) -> None:
         self._results: dict[bytes, dict[str, Any]] = {}
         self.hits = 0
         self.calls = 0
+        self.deadline = deadline
+        self.max_seconds = max_seconds
 
     def decide(self, engine: Engine, payloads: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
         keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS) for payload in payloads]
@@ -55,12 +62,24 @@ class StepCache:
             for start in range(0, len(pending), batch_size):
                 chunk = pending[start : start + batch_size]
                 items = [{k: v for k, v in payload.items() if k not in ("profile", "reading")} for _, payload in chunk]
-                results = engine.decide({"profile": profile, "reading": reading, "items": items})
+                results = self._ask(engine, {"profile": profile, "reading": reading, "items": items})
                 self.calls += len(chunk)
                 for (key, _), result in zip(chunk, results, strict=True):
                     self._results[key] = result
         self.hits += len(keys) - sum(len(group) for group in missing.values())
         return [self._results[key] for key in keys]
+
+    def _ask(self, engine: Engine, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        check_deadline(self.deadline, self.max_seconds)
+        try:
+            results = engine.decide(batch)
+        except EngineError:
+            raise
+        except Exception as exc:  # an engine's own failure: fail closed, never a partial answer
+            raise EngineError(f"{engine.name}: evaluation failed: {type(exc).__name__}: {exc}") from None
+        checked = check_results(batch["items"], results, engine.name)
+        check_deadline(self.deadline, self.max_seconds)  # an answer that came too late is not used
+        return checked
 
 
 @dataclass
@@ -91,7 +110,11 @@ def run_fixpoint(
     batch_size: int = 256,
     max_rounds: int | None = None,
 ) -> dict[str, StepOutcome]:
-    """Every entity's status in one reading (lower or upper)."""
+    """Every entity's status in one reading (lower or upper).
+
+    At most `max_rounds` rounds (Limits.max_rounds: the first, and one per link of
+    the longest chain a restriction travels); past it, LimitExceeded naming the
+    entities still being decided. The cache's deadline is checked every round."""
     entities = graph.entities
     order = {entity_id: position for position, entity_id in enumerate(entities)}
     restricted_in: dict[str, list[Link]] = defaultdict(list)
@@ -105,9 +128,22 @@ def run_fixpoint(
                 restricted_in[link.asset].append(link)
                 touched.add(link.asset)
         dirty = sorted(touched, key=order.__getitem__)
+        if not dirty:
+            break
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
-            raise NonMonotoneRuleError(f"the fixpoint did not settle within {max_rounds} rounds")
+            file, _, path = entities[dirty[0]].path.rpartition(":")
+            raise exceeded(
+                f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
+                f"({reading} reading) and reaches this entity",
+                "max_chain_depth",
+                max_rounds - 1,
+                "links",
+                file=file or "<facts>",
+                path=path,
+                value=dirty[0],
+            )
+        check_deadline(cache.deadline, cache.max_seconds)
         inputs = [
             build_step_input(entities[entity_id], restricted_in[entity_id], entities, reading, profile)
             for entity_id in dirty

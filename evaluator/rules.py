@@ -19,9 +19,14 @@ from .errors import RulesError
 from .facts import json_path
 from .resources import default_rules_dir, schema
 
-# Built-ins that reach the network, the clock, randomness or the environment.
-# Rules must decide from their input and data alone, so the same facts always
-# give the same decision.
+# Built-ins that reach the network, the clock, randomness or the environment, or
+# print. Rules must decide from their input and data alone, so the same facts
+# always give the same decision. This covers every built-in OPA itself marks
+# non-deterministic (`opa capabilities --current`), and those that read the
+# clock without saying so (certificate and token checks, request signing).
+# opa/capabilities.json is OPA's list of built-ins less exactly these; `opa check
+# --capabilities opa/capabilities.json` enforces it for the OPA toolchain, and
+# check_sandbox below for the embedded engine. A test keeps the two in step.
 FORBIDDEN_BUILTINS = (
     "http.send",
     "net.*",
@@ -30,12 +35,29 @@ FORBIDDEN_BUILTINS = (
     "rand.*",
     "uuid.*",
     "io.jwt.decode_verify",
+    "io.jwt.encode_sign",
+    "io.jwt.encode_sign_raw",
+    "json.match_schema",
+    "json.verify_schema",
+    "crypto.x509.parse_and_verify_certificates",
+    "crypto.x509.parse_and_verify_certificates_with_options",
+    "providers.aws.sign_req",
     "trace",
     "print",
 )
+# A forbidden name as a whole reference, called or not: `time.now_ns()`, `opa.runtime`.
 _FORBIDDEN_RE = re.compile(
-    r"(?<![\w.])(" + "|".join(re.escape(name).replace(r"\*", r"\w+") for name in FORBIDDEN_BUILTINS) + r")\s*\("
+    r"(?<![\w.])("
+    + "|".join(re.escape(name).replace(r"\*", r"[A-Za-z_]\w*") for name in FORBIDDEN_BUILTINS)
+    + r")(?![\w])"
 )
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*\Z")
+
+
+def is_forbidden_builtin(name: str) -> bool:
+    """True when `name` (e.g. "net.lookup_ip_addr") is one of FORBIDDEN_BUILTINS."""
+    match = _FORBIDDEN_RE.match(name)
+    return match is not None and match.end() == len(name)
 
 
 @dataclass(frozen=True)
@@ -141,16 +163,157 @@ def _rule_infos(modules: dict[str, str]) -> dict[str, RuleInfo]:
 
 
 def check_sandbox(file: str, source: str) -> None:
-    for number, line in enumerate(source.splitlines(), start=1):
-        code = line.split("#", 1)[0]
-        match = _FORBIDDEN_RE.search(code)
-        if match:
-            raise RulesError(
-                f"rules may not use the non-deterministic built-in {match.group(1)!r} (line {number})",
-                file=file,
-                path=f"line {number}",
-                value=line.strip(),
-            )
+    """Refuse a Rego module that names a forbidden built-in anywhere in its code.
+
+    The module is read as tokens, comments and strings apart, and every reference
+    is spelled out as a dotted name, however it is written: `time.now_ns()`,
+    `time["now_ns"]()`, `time [ "now_ns" ] ()` (rego-cpp accepts all three),
+    `opa.runtime` without a call, or code inside a template string
+    (`$"{time.now_ns()}"`). Where the source cannot be read as Rego (an
+    unterminated string), the rest counts as code: the check errs on the side of
+    refusing."""
+    for name, offset in _references(source):
+        parts = name.split(".")
+        for size in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:size])
+            if is_forbidden_builtin(prefix):
+                number = source.count("\n", 0, offset) + 1
+                line = source.splitlines()[number - 1]
+                raise RulesError(
+                    f"rules may not use the non-deterministic built-in {prefix!r} (line {number})",
+                    file=file,
+                    path=f"line {number}",
+                    value=line.strip(),
+                )
+
+
+_CODE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
+
+
+def _references(source: str) -> list[tuple[str, int]]:
+    """Every reference in the module's code as (dotted name, offset): `a.b["c"].d` is "a.b.c.d"."""
+    out = list(source)
+    strings: list[tuple[int, int, str]] = []  # (start, end, text) of the string literals in code
+    _scan_code(source, 0, out, strings, in_template=False)
+    view = "".join(out)
+    tokens = [(match.start(), match.group()) for match in _CODE_TOKEN.finditer(view)]
+    tokens += [(start, '"' + text) for start, _, text in strings]  # a string token starts with a quote
+    tokens.sort()
+    found: list[tuple[str, int]] = []
+    index = 0
+    while index < len(tokens):
+        start, token = tokens[index]
+        after_dot = index > 0 and tokens[index - 1][1] == "."
+        if not _IDENTIFIER.match(token) or after_dot:
+            index += 1
+            continue
+        parts = [token]
+        index += 1
+        while index < len(tokens):
+            following = [text for _, text in tokens[index : index + 3]]
+            if len(following) >= 2 and following[0] == "." and _IDENTIFIER.match(following[1]):
+                parts.append(following[1])
+                index += 2
+            elif len(following) == 3 and following[0] == "[" and following[1][:1] == '"' and following[2] == "]":
+                parts.append(following[1][1:])
+                index += 3
+            else:
+                break
+        found.append((".".join(parts), start))
+    return found
+
+
+def _blank(out: list[str], start: int, end: int) -> None:
+    for index in range(start, end):
+        if out[index] != "\n":
+            out[index] = " "
+
+
+def _scan_code(source: str, index: int, out: list[str], strings: list[tuple[int, int, str]], in_template: bool) -> int:
+    """Scan code from `index`; blank comments and strings in `out`. In a template's
+    `{...}`, stop at the closing brace and return its position."""
+    depth = 0
+    length = len(source)
+    while index < length:
+        char = source[index]
+        if char == "#":
+            end = source.find("\n", index)
+            end = length if end < 0 else end
+            _blank(out, index, end)
+            index = end
+        elif char == "$" and source.startswith(('$"', "$`"), index):
+            index = _scan_template(source, index, out, strings)
+        elif char == '"':
+            end = _string_end(source, index)
+            if end < 0:
+                return length  # unterminated: leave the rest as code
+            strings.append((index, end, _string_text(source[index:end])))
+            _blank(out, index, end)
+            index = end
+        elif char == "`":
+            end = source.find("`", index + 1)
+            if end < 0:
+                return length
+            strings.append((index, end + 1, source[index + 1 : end]))
+            _blank(out, index, end + 1)
+            index = end + 1
+        elif in_template and char == "{":
+            depth += 1
+            index += 1
+        elif in_template and char == "}":
+            if depth == 0:
+                return index
+            depth -= 1
+            index += 1
+        else:
+            index += 1
+    return index
+
+
+def _string_end(source: str, start: int) -> int:
+    """The index just past the double-quoted string that starts at `start`, or -1."""
+    index = start + 1
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            index += 2
+        elif char == '"':
+            return index + 1
+        elif char == "\n":
+            return -1
+        else:
+            index += 1
+    return -1
+
+
+def _string_text(literal: str) -> str:
+    try:
+        text = json.loads(literal)
+    except ValueError:
+        return ""
+    return text if isinstance(text, str) else ""
+
+
+def _scan_template(source: str, start: int, out: list[str], strings: list[tuple[int, int, str]]) -> int:
+    """Blank a template string's text but scan the code in its `{...}` parts; return the index past it."""
+    quote = source[start + 1]
+    index = start + 2
+    text_from = start
+    while index < len(source):
+        char = source[index]
+        if quote == '"' and char == "\\":
+            index += 2
+        elif char == quote:
+            _blank(out, text_from, index + 1)
+            return index + 1
+        elif char == "{":
+            _blank(out, text_from, index)
+            close = _scan_code(source, index + 1, out, strings, in_template=True)
+            index = close + 1
+            text_from = index
+        else:
+            index += 1
+    return len(source)  # unterminated: what was not blanked stays code
 
 
 def load_rules(root: str | Path | None = None) -> RuleSet:

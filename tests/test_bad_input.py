@@ -22,7 +22,7 @@ CN = {"id": "b", "type": "company", "headquarters": "CN", "jurisdiction": "CN"}
 
 CASES: dict[str, tuple[str, str, str]] = {
     # name: (file content, expected JSON path, expected value text)
-    "not json": ('{"entities": [', "$", "line 1 column 15"),
+    "not json": ('{"entities": [', "$.entities[0]", "line 1 column 15"),
     "nan percentage": (
         '{"entities": [{"id": "a", "type": "company"}, {"id": "b", "type": "company"}],'
         ' "ownership": [{"owner": "b", "asset": "a", "percentage": NaN}]}',
