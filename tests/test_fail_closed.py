@@ -201,11 +201,6 @@ def _replace(pattern: str, replacement: str) -> Callable[[str], str]:
     return edit
 
 
-MULTI_LINE_COMPILE_ERRORS = pytest.mark.xfail(
-    strict=True,
-    reason="regopy's compile errors span lines (and regopy also writes them to fd 1, stdout): embedded.py or "
-    "cli_support.fail_cleanly should fold an error into one line; the command does exit 3 with no decision",
-)
 BROKEN_RULES = {
     "batch undefined": _replace(r"^batch := ", "batch := [] if false\n\n_batch_unused := "),
     "verdict not a boolean": _replace(r'"restricted": count\(reasons\) > 0', '"restricted": "no"'),
@@ -215,10 +210,7 @@ BROKEN_RULES = {
     ),
     "rules do not compile": lambda source: source + "\nthis is not rego {\n",
 }
-BROKEN_RULES_CASES = [
-    pytest.param(name, marks=MULTI_LINE_COMPILE_ERRORS if name == "rules do not compile" else ())
-    for name in sorted(BROKEN_RULES)
-]
+BROKEN_RULES_CASES = sorted(BROKEN_RULES)
 
 
 @pytest.mark.parametrize("fault", BROKEN_RULES_CASES)
@@ -228,11 +220,20 @@ def test_broken_rules_exit_3_with_nothing_decided(tmp_path: Path, fault: str) ->
     _assert_failed_closed(result, 3, "regopy")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='rego-cpp (regopy 1.5) reads a built-in error in a comparison as false (`to_number("x") > 0` is '
-    "false, where OPA with strict built-in errors fails the query), so such a rule bug would read as unrestricted",
-)
+def test_compile_errors_go_to_stderr_not_stdout(tmp_path: Path) -> None:
+    """rego-cpp prints compile errors on file descriptor 1; stdout must still hold nothing."""
+    rules_dir = _rules_copy(tmp_path, BROKEN_RULES["rules do not compile"])
+    done = subprocess.run(
+        ["tos-policy", "evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--rules", str(rules_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].startswith("tos-policy: error: regopy: the rules do not compile")
+
+
 def test_a_built_in_error_in_the_verdict_is_not_read_as_unrestricted(tmp_path: Path) -> None:
     edit = _replace(r'"restricted": count\(reasons\) > 0', '"restricted": to_number("not a number") > 0')
     result = CliRunner().invoke(

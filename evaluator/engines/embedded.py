@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -19,18 +23,42 @@ ACCESS_ENTRYPOINT = "access/result"
 ENTRYPOINTS = (BATCH_ENTRYPOINT, ACCESS_ENTRYPOINT)
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _first_line(message: str) -> str:
+    """rego-cpp's compile errors run over many lines; keep the one that says what is wrong."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    useful = [line for line in lines if "errormsg" in line or line.startswith("--")]
+    chosen = useful[0] if useful else (lines[0] if lines else "unknown error")
+    return " ".join(chosen.replace("(errormsg", "").rstrip(")").split())
+
+
 class EmbeddedEngine:
     name = "regopy"
 
     def __init__(self, rules: RuleSet) -> None:
         self._rego = Interpreter()
+        # A built-in's error must fail the query (as OPA's strict-builtin-errors does),
+        # not quietly read as undefined or false.
+        self._rego.strict_built_in_errors = True
         try:
-            for path, source in sorted(rules.modules.items()):
-                self._rego.add_module(path, source)
-            self._rego.add_data_json(orjson.dumps(rules.data).decode())
-            self._bundle = self._rego.build(None, list(ENTRYPOINTS))
+            with _stdout_to_stderr():  # rego-cpp prints compile errors on fd 1, where decisions go
+                for path, source in sorted(rules.modules.items()):
+                    self._rego.add_module(path, source)
+                self._rego.add_data_json(orjson.dumps(rules.data).decode())
+                self._bundle = self._rego.build(None, list(ENTRYPOINTS))
         except Exception as exc:  # regopy raises its own error types
-            raise EngineError(f"regopy: the rules do not compile: {exc}") from None
+            raise EngineError(f"regopy: the rules do not compile: {_first_line(str(exc))}") from None
         if not self._bundle.ok():
             raise EngineError("regopy: the rules do not compile")
 
