@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from opa_client.opa import OpaClient
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "bin" / "opa"
 HOST = "127.0.0.1"
@@ -142,6 +140,8 @@ def _launch(binary: Path, port: int, bundle: Path | None) -> OpaServer:
 
 def _wait_healthy(server: OpaServer, ready_timeout: float) -> bool:
     """True once GET /health answers 200; False if the process exits first. Raises after `ready_timeout`."""
+    from opa_client.opa import OpaClient  # imported late: see engines/opa.py
+
     client = OpaClient(host=server.host, port=server.port, timeout=1.0, retries=0)
     deadline = time.monotonic() + ready_timeout
     try:

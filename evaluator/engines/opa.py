@@ -30,7 +30,6 @@ from urllib.parse import quote, urlsplit
 
 import requests  # type: ignore[import-untyped, unused-ignore]  # opa-python-client's transport
 import urllib3
-from opa_client.opa import OpaClient
 
 from ..bundle import bundle_revision
 from ..errors import EngineError, InputError
@@ -135,6 +134,11 @@ class OpaEngine:
         self.url = url.strip().rstrip("/")
         self.timeout = timeout
         # retries=0: a failing call fails now, within one timeout, and is reported.
+        # Imported here, not at module level: the opa_client package also imports aiohttp,
+        # which in this process roughly doubles the memory rego-cpp's allocations take
+        # (measured: 1M-entity screen peak 1.7 GiB without it, 3.4 GiB with it).
+        from opa_client.opa import OpaClient
+
         self._client: Any = OpaClient(host=host, port=port, ssl=tls, timeout=timeout, retries=retries)
         self.load_rules = load_rules
         try:
