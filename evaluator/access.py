@@ -68,7 +68,7 @@ class AccessDecision:
     request_id: str | None
     decision: str  # allow | deny | review
     reasons: list[dict[str, Any]]
-    organisation: dict[str, Any] | None  # {id, name?, decision, reasons, paths}; None for an individual
+    organisation: dict[str, Any] | None  # {id, name?, decision, reasons, paths, exceptions?}; None: an individual
     signals: dict[str, Any]
     policy: dict[str, Any]
     as_of: date
@@ -225,6 +225,8 @@ def decide_access(
         organisation = {"id": item.entity.id, "decision": item.decision, "reasons": item.reasons, "paths": item.paths}
         if item.entity.name:
             organisation["name"] = item.entity.name
+        if item.exceptions:  # an exception that changed the organisation's decision is cited, never hidden
+            organisation["exceptions"] = item.exceptions
     result = querying.query(ACCESS_ENTRYPOINT, access_input(request, policy_name, organisation))
     decision, reasons = check_access_result(result, policy_name, engine.name)
     package = rules.rules.get(PACKAGE_RULE_ID)

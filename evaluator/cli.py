@@ -17,9 +17,11 @@ from . import commands
 from .cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
 from .decision_log import append_report
 from .evaluation import Report, evaluate
+from .exceptions import ExceptionBook
 from .facts import load_facts
+from .history import rules_dir_at
 from .limits import Limits, watchdog, with_limit_options
-from .reports import explain_text, mermaid, table_rows, to_json
+from .reports import exceptions_text, explain_text, mermaid, table_rows, to_json
 from .rules import load_rules
 
 
@@ -62,6 +64,12 @@ decision_log_option = click.option(
     default=None,
     help="Append one JSON line per decision (with policy, rules and facts digests, as-of date, engine) to this file.",
 )
+rules_ref_option = click.option(
+    "--rules-ref",
+    default=None,
+    help="Decide with the rules as they were at this git revision or tag (e.g. policy-v2.0.0), read from git "
+    "without a checkout, from the repository holding --rules (default: the current directory).",
+)
 
 
 @main.command("evaluate")
@@ -78,6 +86,7 @@ decision_log_option = click.option(
 )
 @decision_log_option
 @rules_option
+@rules_ref_option
 @with_engine_options
 @with_limit_options
 @fail_cleanly
@@ -90,13 +99,15 @@ def evaluate_command(
     fail_on: str | None,
     decision_log: Path | None,
     rules_dir: Path | None,
+    rules_ref: str | None,
     engine: str,
     opa_url: str | None,
     timeout: float,
     limits: Limits,
 ) -> None:
     """Decide every entity in FACTS_FILE (or those named by --entity)."""
-    report = _run(facts_file, rules_dir, entity, as_of, profile, engine, opa_url, timeout, limits, decision_log)
+    with rules_dir_at(rules_ref, rules_dir) as rules_at:  # --rules-ref: the rules of REF stand in for --rules
+        report = _run(facts_file, rules_at, entity, as_of, profile, engine, opa_url, timeout, limits, decision_log)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
@@ -116,7 +127,10 @@ def _print_table(report: Report) -> None:
     styles = {"deny": "red", "review": "yellow", "allow": "green"}
     for entity_id, name, decision, reasons in table_rows(report):
         table.add_row(entity_id, name, f"[{styles[decision]}]{decision}[/]", reasons)
-    Console(width=120).print(table)
+    console = Console(width=120)
+    console.print(table)
+    for line in exceptions_text(report):
+        console.print(line, markup=False, highlight=False)
 
 
 @main.command("explain")
@@ -127,6 +141,7 @@ def _print_table(report: Report) -> None:
 @click.option("--profile", default=None)
 @decision_log_option
 @rules_option
+@rules_ref_option
 @with_engine_options
 @with_limit_options
 @fail_cleanly
@@ -138,13 +153,15 @@ def explain_command(
     profile: str | None,
     decision_log: Path | None,
     rules_dir: Path | None,
+    rules_ref: str | None,
     engine: str,
     opa_url: str | None,
     timeout: float,
     limits: Limits,
 ) -> None:
     """Explain one entity's decision in plain English, with its ownership paths."""
-    report = _run(facts_file, rules_dir, (entity,), as_of, profile, engine, opa_url, timeout, limits, decision_log)
+    with rules_dir_at(rules_ref, rules_dir) as rules_at:
+        report = _run(facts_file, rules_at, (entity,), as_of, profile, engine, opa_url, timeout, limits, decision_log)
     item = report.decisions[0]
     click.echo(explain_text(report, item) if fmt == "text" else mermaid(report, item), nl=False)
 
@@ -156,6 +173,7 @@ def explain_command(
 def validate_command(facts_files: tuple[Path, ...], rules_dir: Path | None) -> None:
     """Check the rules' data and the given facts files against the schemas."""
     rules = load_rules(rules_dir)
+    ExceptionBook.of(rules, parse_as_of(None))  # rules/exceptions/data.json against its schema and the rules
     click.echo(f"rules: {rules.root} (policy {rules.version}, {len(rules.modules)} modules) OK")
     for path in facts_files:
         facts = load_facts([path])

@@ -7,11 +7,12 @@ decide, and the answer is review."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .exceptions import PolicyException, exception_records
 from .facts import Entity, Link
 from .fixpoint import StepOutcome
 from .rules import RuleSet
@@ -26,6 +27,8 @@ class Decision:
     decision: str  # allow | deny | review
     reasons: list[dict[str, Any]]
     paths: list[list[str]]
+    # The exceptions that waived some of its reasons, each citing what it waived (usually none).
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _plain(value: Decimal) -> str:
@@ -59,7 +62,7 @@ def render_reason(
     return rendered
 
 
-def ownership_paths(entity_id: str, outcomes: dict[str, StepOutcome], limit: int = MAX_PATHS) -> list[list[str]]:
+def ownership_paths(entity_id: str, outcomes: Mapping[str, StepOutcome], limit: int = MAX_PATHS) -> list[list[str]]:
     """Paths from the entities restricted on their own facts down to `entity_id`, through cited links.
 
     Depth first with an explicit stack, so a chain of any length cannot overflow
@@ -85,7 +88,7 @@ def ownership_paths(entity_id: str, outcomes: dict[str, StepOutcome], limit: int
     return found
 
 
-def _owners_to_walk(entity_id: str, outcomes: dict[str, StepOutcome]) -> Iterator[str | None]:
+def _owners_to_walk(entity_id: str, outcomes: Mapping[str, StepOutcome]) -> Iterator[str | None]:
     """The owners its reasons cite, in order; None where a reason cites none (a root)."""
     outcome = outcomes.get(entity_id)
     if outcome is None or not outcome.restricted:
@@ -104,11 +107,15 @@ def _reason_order(reason: dict[str, Any]) -> tuple[str, str, str]:
 
 def decide(
     entity: Entity,
-    lower: dict[str, StepOutcome],
-    upper: dict[str, StepOutcome],
+    lower: Mapping[str, StepOutcome],
+    upper: Mapping[str, StepOutcome],
     entities: dict[str, Entity],
     rules: RuleSet,
+    exceptions: Sequence[PolicyException] = (),
 ) -> Decision:
+    """The decision for `entity` from its two readings; `exceptions` are those in force for it."""
+    if exceptions:
+        return _decide_excepted(entity, lower, upper, entities, rules, exceptions)
     low, high = lower[entity.id], upper[entity.id]
     if low.restricted:
         verdict, outcome, outcomes = "deny", low, lower
@@ -118,3 +125,56 @@ def decide(
         verdict, outcome, outcomes = "review", high, upper
     reasons = [render_reason(reason, outcome, entities, rules) for reason in sorted(outcome.reasons, key=_reason_order)]
     return Decision(entity, verdict, reasons, ownership_paths(entity.id, outcomes))
+
+
+def _decide_excepted(
+    entity: Entity,
+    lower: Mapping[str, StepOutcome],
+    upper: Mapping[str, StepOutcome],
+    entities: dict[str, Entity],
+    rules: RuleSet,
+    exceptions: Sequence[PolicyException],
+) -> Decision:
+    """The decision with the excepted rules' reasons taken out of this entity's own readings."""
+    before = decide(entity, lower, upper, entities, rules)
+    waived_rules = {item.rule_id for item in exceptions}
+    # The reasons each exception waives, as the decision without exceptions showed them
+    # (from its reading; the strict reading for an entity that was allowed or denied on other grounds).
+    shown = before.reasons if before.decision != "allow" else []
+    strict = [render_reason(reason, upper[entity.id], entities, rules) for reason in upper[entity.id].reasons]
+    waived: dict[str, list[dict[str, Any]]] = {}
+    for rule_id in sorted(waived_rules):
+        cited = [reason for reason in shown if reason.get("rule_id") == rule_id]
+        waived[rule_id] = cited or sorted(
+            (reason for reason in strict if reason.get("rule_id") == rule_id), key=_reason_order
+        )
+    records = exception_records(exceptions, waived)
+    if not records:
+        return before
+    own_lower = _without(lower[entity.id], waived_rules)
+    own_upper = _without(upper[entity.id], waived_rules)
+    after = decide(
+        entity, _Overlay(lower, entity.id, own_lower), _Overlay(upper, entity.id, own_upper), entities, rules
+    )
+    return Decision(entity, after.decision, after.reasons, after.paths, records)
+
+
+def _without(outcome: StepOutcome, rule_ids: set[str]) -> StepOutcome:
+    kept = tuple(reason for reason in outcome.reasons if reason.get("rule_id") not in rule_ids)
+    return StepOutcome(restricted=bool(kept), reasons=kept, links=outcome.links)
+
+
+class _Overlay(Mapping[str, StepOutcome]):
+    """A reading with one entity's own outcome replaced; every other entity as it was."""
+
+    def __init__(self, base: Mapping[str, StepOutcome], entity_id: str, outcome: StepOutcome) -> None:
+        self._base, self._entity_id, self._outcome = base, entity_id, outcome
+
+    def __getitem__(self, key: str) -> StepOutcome:
+        return self._outcome if key == self._entity_id else self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._base)
+
+    def __len__(self) -> int:
+        return len(self._base)

@@ -13,6 +13,7 @@ import orjson
 from .decisions import Decision, decide
 from .engines import Engine
 from .errors import EngineError, InputError
+from .exceptions import ExceptionBook
 from .facts import Facts, Link, check_share_totals
 from .fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
 from .limits import Limits, check_deadline
@@ -28,6 +29,7 @@ class Report:
     decisions: list[Decision]
     stats: dict[str, int] = field(default_factory=dict)
     graph: OwnershipGraph | None = None
+    exceptions: ExceptionBook | None = None  # the rules' exceptions read at as_of (evaluator/exceptions.py)
 
     def counts(self) -> dict[str, int]:
         counts = {"allow": 0, "deny": 0, "review": 0}
@@ -111,6 +113,7 @@ def evaluate(
     deadline = limits.deadline()
     profile_name = profile or str(rules.policy_set["default_profile"])
     rules.profile(profile_name)  # unknown profile: a clear error before any work
+    book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
     if entity_ids:
         for entity_id in entity_ids:
             if entity_id not in facts.entities:
@@ -127,7 +130,8 @@ def evaluate(
     for position, entity_id in enumerate(chosen):
         if position % 1024 == 0:
             check_deadline(deadline, limits.max_seconds)
-        decisions.append(decide(facts.entities[entity_id], lower, upper, facts.entities, rules))
+        excepted = book.for_entity(entity_id)
+        decisions.append(decide(facts.entities[entity_id], lower, upper, facts.entities, rules, excepted))
     check_deadline(deadline, limits.max_seconds)
     policy = {
         "name": rules.policy_set["name"],
@@ -144,4 +148,5 @@ def evaluate(
         decisions=decisions,
         stats={"rule_calls": cache.calls, "cache_hits": cache.hits},
         graph=graph,
+        exceptions=book,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from .decisions import Decision
 from .evaluation import Report
+from .exceptions import ExceptionBook, summary_lines
 from .facts import Entity
 
 COUNTRY_FIELD_WORDS = {"headquarters": "headquartered in", "jurisdiction": "incorporated in"}
@@ -22,6 +23,7 @@ def decision_record(report: Report, item: Decision) -> dict[str, Any]:
             "decision": item.decision,
             "reasons": item.reasons,
             "paths": item.paths,
+            "exceptions": item.exceptions,
             "policy_version": report.policy["version"],
             "rules_digest": report.policy["rules_digest"],
             "profile": report.policy["profile"],
@@ -37,10 +39,22 @@ def to_json(report: Report) -> str:
         "as_of": report.as_of.isoformat(),
         "engine": report.engine,
         "facts_digest": report.facts_digest,
-        "summary": report.counts(),
+        "summary": {**report.counts(), "excepted": sum(1 for item in report.decisions if item.exceptions)},
+        "exceptions": exceptions_summary(report),
         "decisions": [decision_record(report, item) for item in report.decisions],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def exceptions_summary(report: Report) -> dict[str, Any]:
+    """Every exception of the rules with its status on the report's as-of date, counted."""
+    book = report.exceptions or ExceptionBook(report.as_of)
+    return book.summary(report.decisions)
+
+
+def exceptions_text(report: Report) -> list[str]:
+    """The exceptions section of a plain-text report (counts, then one line each)."""
+    return summary_lines(exceptions_summary(report))
 
 
 def _label(entity: Entity) -> str:
@@ -112,8 +126,12 @@ def explain_text(report: Report, item: Decision) -> str:
         f"{_label(item.entity)}: {item.decision.upper()}",
         f"Policy {policy['name']} {policy['version']} (profile {policy['profile']}), as of {report.as_of.isoformat()}.",
     ]
-    if item.decision == "allow":
+    if item.decision == "allow" and not item.exceptions:
         lines.append("No rule restricts it, even reading every unknown fact in the most restrictive way.")
+        return "\n".join(lines) + "\n"
+    lines.extend(_exception_lines(item))
+    if item.decision == "allow":
+        lines.append("No other rule restricts it, even reading every unknown fact in the most restrictive way.")
         return "\n".join(lines) + "\n"
     if item.decision == "review":
         lines.append("The facts cannot decide: it is restricted only if unknown facts are read against it.")
@@ -129,13 +147,40 @@ def explain_text(report: Report, item: Decision) -> str:
         lines.append("Ownership paths from the restricted root(s):")
         for path in item.paths:
             lines.append(f"  {path_text(report, path, entities)}")
+    lines.extend(_inherited_exception_lines(report, item, entities))
     return "\n".join(lines) + "\n"
+
+
+def _exception_lines(item: Decision) -> list[str]:
+    lines = []
+    for record in item.exceptions:
+        lines.append(str(record["note"]))
+        for reason in record.get("waived", []):
+            lines.append(f"  waived: Rule {reason.get('rule_id')}: {reason_sentence(item.entity, reason)}")
+    return lines
+
+
+def _inherited_exception_lines(report: Report, item: Decision, entities: dict[str, Entity]) -> list[str]:
+    """A note for each owner on the paths that holds an exception: exceptions are not inherited."""
+    if report.exceptions is None:
+        return []
+    owners = {entity_id for path in item.paths for entity_id in path if entity_id != item.entity.id}
+    lines = []
+    for owner in sorted(owners):
+        for exception in report.exceptions.for_entity(owner):
+            lines.append(
+                f"Note: {_label(entities[owner])} holds exception {exception.id} ({exception.rule_id}); an exception "
+                f"covers only the entity it names, not the entities it owns."
+            )
+    return lines
 
 
 def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     rows = []
     for item in report.decisions:
         codes = ", ".join(sorted({f"{r.get('rule_id')} {r.get('code')}" for r in item.reasons}))
+        excepted = ", ".join(f"EXCEPTED {record['id']} ({record['rule_id']})" for record in item.exceptions)
+        codes = ", ".join(part for part in (codes, excepted) if part)
         rows.append((item.entity.id, item.entity.name or "", item.decision, codes))
     return rows
 

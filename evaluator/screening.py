@@ -23,6 +23,7 @@ import orjson
 from .decisions import decide
 from .engines import Engine
 from .evaluation import Report, both_readings, facts_digest
+from .exceptions import ExceptionBook
 from .facts import Facts, Link, check_share_totals
 from .fixpoint import OwnershipGraph, StepCache
 from .reports import decision_record
@@ -42,6 +43,7 @@ class ScreenSummary:
     cache_hits: int = 0
     seconds: float = 0.0
     peak_rss_mib: float = 0.0
+    exceptions: dict[str, Any] = field(default_factory=dict)  # ExceptionBook.summary: listed, counted
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class ScreenSummary:
             "cache_hits": self.cache_hits,
             "seconds": round(self.seconds, 3),
             "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "exceptions": self.exceptions,
         }
 
 
@@ -91,7 +94,7 @@ def partition(groups: list[list[str]], parts: int) -> list[list[str]]:
 _SHARED: dict[str, Any] = {}
 
 
-def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int]:
+def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]:
     """Decide one partition; write its JSON Lines to a temporary file; return counts."""
     state = _SHARED
     facts: Facts = state["facts"]
@@ -112,13 +115,16 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int]:
         lower, upper = both_readings(graph, engine, cache, profile=profile, batch_size=state["batch_size"])
     finally:
         engine.close()
+    book: ExceptionBook = state["exceptions"]
     report = Report(state["policy"], state["as_of"], engine.name, state["facts_digest"], [], graph=graph)
+    applied: list[tuple[str, str]] = []
     counts = {"allow": 0, "deny": 0, "review": 0}
     handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
     with os.fdopen(handle, "wb") as out:
         lines: list[bytes] = []
         for entity in entities.values():
-            item = decide(entity, lower, upper, entities, rules)
+            item = decide(entity, lower, upper, entities, rules, book.for_entity(entity.id))
+            applied.extend((str(record["id"]), entity.id) for record in item.exceptions)
             counts[item.decision] += 1
             lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
             if len(lines) >= 10_000:
@@ -126,7 +132,7 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int]:
                 lines.clear()
         if lines:
             out.write(b"\n".join(lines) + b"\n")
-    return index, name, counts, cache.calls, cache.hits
+    return index, name, counts, cache.calls, cache.hits, applied
 
 
 def screen(
@@ -145,6 +151,7 @@ def screen(
     started = time.perf_counter()
     profile_name = profile or str(rules.policy_set["default_profile"])
     rules.profile(profile_name)
+    book = ExceptionBook.of(rules, as_of)
     links = facts.active_links(as_of)
     check_share_totals(links)
     entity_ids = list(facts.entities)
@@ -162,6 +169,7 @@ def screen(
         profile=profile_name,
         batch_size=batch_size,
         as_of=as_of,
+        exceptions=book,
         out_dir=str(out.parent),
         facts_digest=facts_digest(facts),
         policy={
@@ -172,7 +180,7 @@ def screen(
             "rules_digest": rules.digest,
         },
     )
-    results: list[tuple[int, str, dict[str, int], int, int]] = []
+    results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]] = []
     try:
         if len(parts) == 1:
             results.append(_decide_partition(0))
@@ -180,6 +188,7 @@ def screen(
             with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
                 results = pool.map(_decide_partition, range(len(parts)))
         summary = _assemble(results, out)
+        summary.exceptions = book.summary_of(pair for result in results for pair in result[5])
     except BaseException:
         for _, name, *_rest in results:
             Path(name).unlink(missing_ok=True)
@@ -195,13 +204,15 @@ def screen(
     return summary
 
 
-def _assemble(results: list[tuple[int, str, dict[str, int], int, int]], out: Path) -> ScreenSummary:
+def _assemble(
+    results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]], out: Path
+) -> ScreenSummary:
     """Concatenate partition files in partition order into `out`, atomically."""
     summary = ScreenSummary()
     handle, temporary = tempfile.mkstemp(prefix=".screen-", dir=str(out.parent))
     try:
         with os.fdopen(handle, "wb") as target:
-            for _, name, counts, calls, hits in sorted(results):
+            for _, name, counts, calls, hits, _applied in sorted(results):
                 with open(name, "rb") as part:
                     while chunk := part.read(1 << 20):
                         target.write(chunk)

@@ -78,7 +78,8 @@ def screen_command(
     click.echo(
         f"screened {summary.entities} entities, {summary.links} links in {summary.seconds:.1f}s "
         f"(peak {summary.peak_rss_mib:.0f} MiB): {counts['deny']} deny, {counts['review']} review, "
-        f"{counts['allow']} allow",
+        f"{counts['allow']} allow; exceptions: {summary.exceptions['in_force']} in force, "
+        f"{summary.exceptions['excepted_decisions']} decision(s) excepted",
         err=True,
     )
     click.echo(orjson.dumps(summary.as_json(), option=orjson.OPT_SORT_KEYS).decode(), err=True)

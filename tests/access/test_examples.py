@@ -13,7 +13,7 @@ from evaluator.access import decide_access, load_request
 from evaluator.cli import main
 from evaluator.engines.embedded import EmbeddedEngine
 from evaluator.facts import load_facts
-from evaluator.rules import RuleSet
+from evaluator.rules import RuleSet, load_rules
 
 from ..conftest import AS_OF
 
@@ -68,7 +68,7 @@ def test_example_decision_and_reasons_through_the_cli(name: str) -> None:
     assert record["decision"] == decision
     assert signals_of(record) == reasons
     assert record["request"] == name.removesuffix(".json")
-    assert record["policy"]["version"] == "2.1.0"
+    assert record["policy"]["version"] == load_rules().version
     assert record["policy"]["access_rules_version"] == "1.0.0"
     assert record["policy"]["access_policy"] == "terms_of_service"
     assert record["policy"]["rules_digest"].startswith("sha256:")

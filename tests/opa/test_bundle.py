@@ -156,7 +156,11 @@ def test_the_revision_names_policy_version_and_rules_digest(bundle_path: Path, s
 
 
 def test_the_roots_are_the_rules_top_level_names(bundle_path: Path, shipped: RuleSet) -> None:
-    assert manifest_of(bundle_path)["roots"] == ["access", "ownership", "policy_set"] == bundle_roots(shipped)
+    assert (
+        manifest_of(bundle_path)["roots"]
+        == ["access", "exceptions", "ownership", "policy_set"]
+        == bundle_roots(shipped)
+    )
 
 
 def test_no_rego_tests_and_exactly_the_loaded_rules(bundle_path: Path, shipped: RuleSet) -> None:
@@ -184,7 +188,9 @@ def test_roots_are_computed_from_the_rules(tmp_path: Path) -> None:
     (rules_dir / "registers" / "lists.json").write_text('{"sanctions": ["x"]}\n')
     rules = load_rules(rules_dir)
     built = build_bundle(rules, tmp_path / "out" / "bundle.tar.gz")
-    assert built.roots == ["access", "audit", "ownership", "policy_set", "registers"] == bundle_roots(rules)
+    assert (
+        built.roots == ["access", "audit", "exceptions", "ownership", "policy_set", "registers"] == bundle_roots(rules)
+    )
     assert manifest_of(built.path)["roots"] == built.roots
     assert "/audit/log.rego" in read_bundle(built.path)
 

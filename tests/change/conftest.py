@@ -1,0 +1,113 @@
+"""A real temporary git repository holding a copy of the policy: rules/, schemas/,
+CHANGELOG.md and the decision corpus, committed on `main`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from evaluator.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PROFILE = Path("rules/ownership/profiles/terms_of_service/data.json")
+OWNERSHIP_REGO = Path("rules/ownership/ownership.rego")
+
+# The corpus entities whose decision changes when the threshold goes from 50% to 40%.
+FLIPS_AT_40 = {
+    ("tests/corpus/threshold-edges.json", "sg-just-under"): ("allow", "deny"),  # 49.99%
+    ("tests/corpus/threshold-edges.json", "de-forty-five"): ("allow", "deny"),  # 45%
+    ("tests/corpus/threshold-edges.json", "fr-forty"): ("allow", "deny"),  # exactly 40%
+    ("tests/corpus/chains.json", "us-minority"): ("allow", "deny"),  # 40% held by the Iranian parent
+    ("tests/corpus/chains.json", "sg-clean-sub"): ("allow", "deny"),  # 100% held by us-minority, now restricted
+    ("tests/corpus/chains.json", "in-diluted"): ("allow", "deny"),  # 35% + 10% through restricted intermediaries
+    ("tests/corpus/cross-country.json", "pt-four-way-short"): ("allow", "deny"),  # 20 + 15 + 10 + 4.99
+    ("tests/corpus/cross-country.json", "at-partnership"): ("allow", "deny"),  # 24% RU + 24% IR
+    ("tests/corpus/psc-bands.json", "gb-below-half"): ("allow", "review"),  # more than 25%, less than 50%
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def edit_json(path: Path, change: Callable[[Any], None]) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def set_threshold(repo: Path, percent: int) -> None:
+    edit_json(repo / PROFILE, lambda profile: profile.__setitem__("threshold_percent", percent))
+
+
+def set_policy_version(repo: Path, version: str, effective: str | None = None) -> None:
+    def change(manifest: dict[str, Any]) -> None:
+        manifest["policy_set"]["version"] = version
+        if effective:
+            manifest["policy_set"]["effective_date"] = effective
+
+    edit_json(repo / "rules" / "manifest.json", change)
+
+
+def set_package_version(repo: Path, version: str, effective: str) -> None:
+    path = repo / OWNERSHIP_REGO
+    source = path.read_text()
+    head, _, rest = source.partition("package ownership")
+    lines = [f"#   version: {version}" if line.startswith("#   version:") else line for line in head.splitlines()]
+    lines = [f'#   effective_date: "{effective}"' if line.startswith("#   effective_date:") else line for line in lines]
+    path.write_text("\n".join(lines) + "\npackage ownership" + rest)
+
+
+def add_changelog(repo: Path, version: str, effective: str, level: str, text: str) -> None:
+    path = repo / "CHANGELOG.md"
+    source = path.read_text()
+    marker = source.index("\n## ", source.index("## Unreleased")) + 1
+    entry = f"## {version} — effective {effective}\n\n- **{level}.** {text}\n\n"
+    path.write_text(source[:marker] + entry + source[marker:])
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits work on CI, whatever the machine's git configuration."""
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Policy Tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "policy-tests@example.com")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git_identity: None) -> Path:
+    """The policy in a fresh repository, one commit on main."""
+    root = tmp_path / "policy"
+    root.mkdir()
+    for name in ("rules", "schemas"):
+        shutil.copytree(ROOT / name, root / name)
+    shutil.copytree(ROOT / "tests" / "corpus", root / "tests" / "corpus")
+    shutil.copy(ROOT / "CHANGELOG.md", root / "CHANGELOG.md")
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "The policy as shipped")
+    return root

@@ -1,0 +1,35 @@
+"""The decision corpus: the current rules give exactly the decisions in expected.json."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from evaluator.corpus import corpus_dir, evaluate_sets, load_corpus, mismatches
+from evaluator.rules import RuleSet
+
+from .conftest import ROOT, run
+
+
+def test_the_rules_give_exactly_the_expected_decisions(rules: RuleSet) -> None:
+    corpus = load_corpus(corpus_dir(ROOT), ROOT)
+    reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
+    assert mismatches(corpus, reports) == []
+    decided = {label: {item.entity.id for item in report.decisions} for label, report in reports.items()}
+    assert {label.rsplit("/", 1)[1]: ids for label, ids in decided.items()} == {
+        name: set(decisions) for name, decisions in corpus.expected.items()
+    }
+
+
+def test_the_corpus_covers_every_outcome_and_rule(rules: RuleSet) -> None:
+    corpus = load_corpus(corpus_dir(ROOT), ROOT)
+    outcomes = Counter(decision for decisions in corpus.expected.values() for decision in decisions.values())
+    assert set(outcomes) == {"allow", "deny", "review"}
+    reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of)
+    cited = {reason["rule_id"] for report in reports.values() for item in report.decisions for reason in item.reasons}
+    assert cited == {"TOS-OWN-1", "TOS-OWN-2", "TOS-OWN-3", "TOS-OWN-4"}
+
+
+def test_the_corpus_command_checks_it() -> None:
+    code, out, err = run("corpus", "--dir", str(ROOT / "tests" / "corpus"))
+    assert code == 0, err
+    assert out.startswith("corpus: 6 files, 62 decisions as expected")

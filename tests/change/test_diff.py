@@ -1,0 +1,115 @@
+"""`tos-policy diff`: the entities whose decision changes, from two revisions read from
+git without a checkout, as text, JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import FLIPS_AT_40, PROFILE, ROOT, commit, git, run, set_threshold
+
+
+def diff(repo: Path, *extra: str) -> str:
+    code, out, err = run("diff", "--repo", str(repo), *extra)
+    assert code == 0, err
+    return out
+
+
+def test_json_lists_exactly_the_entities_that_flip(repo: Path) -> None:
+    set_threshold(repo, 40)
+    report = json.loads(diff(repo, "--format", "json"))
+    changed = {
+        (item["file"], item["entity"]): (item["old"]["decision"], item["new"]["decision"]) for item in report["changes"]
+    }
+    assert changed == FLIPS_AT_40
+    assert report["summary"]["decisions_changed"] == len(FLIPS_AT_40)
+    assert report["summary"]["allow_deny_flips"] == 8
+    assert report["summary"]["by_change"] == {"allow -> deny": 8, "allow -> review": 1}
+    assert report["summary"]["entities"] == 62
+    assert report["head"]["rev"] == "WORKTREE" and report["base"]["version"] == "2.2.0"
+    flip = next(item for item in report["changes"] if item["entity"] == "sg-just-under")
+    assert flip["old"]["reasons"] == []
+    [reason] = flip["new"]["reasons"]
+    assert reason["rule_id"] == "TOS-OWN-2" and reason["threshold_percent"] == 40 and reason["share_min"] == "49.99"
+    assert report["exceptions"]["head"]["in_force"] == 0
+
+
+def test_text_names_each_flip_with_old_and_new_reasons(repo: Path) -> None:
+    set_threshold(repo, 40)
+    out = diff(repo)
+    assert "9 decision(s) change: 8 allow -> deny, 1 allow -> review." in out
+    assert "tests/corpus/threshold-edges.json: Merlion Analytics Pte Ltd (sg-just-under): ALLOW -> DENY" in out
+    assert "  before: no reason: not restricted" in out
+    assert "Restricted owners hold 49.99% of Merlion Analytics Pte Ltd (sg-just-under) together (threshold 40%)" in out
+    assert "tests/corpus/psc-bands.json: Oxford Imaging Ltd (gb-below-half): ALLOW -> REVIEW" in out
+    assert "Exceptions, head: 0 in force (none)" in out
+    for _, entity in FLIPS_AT_40:
+        assert f"({entity}): ALLOW -> " in out
+    assert "sg-exactly-half" not in out.split("keep their decision")[0]  # denied before and after
+
+
+def test_markdown_is_a_pull_request_comment(repo: Path) -> None:
+    set_threshold(repo, 40)
+    out = diff(repo, "--format", "markdown")
+    assert out.startswith("## Policy impact: 2.2.0 → 2.2.0")
+    assert "**9 decision(s) change** (8 between allow and deny)" in out
+    assert (
+        "| `tests/corpus/threshold-edges.json` | Merlion Analytics Pte Ltd (`sg-just-under`) | allow | **deny** |"
+        in out
+    )
+    assert "<details><summary>Reasons before the change</summary>" in out
+    assert "### Exceptions" in out
+    rows = [line for line in out.splitlines() if line.startswith("| `tests/corpus/")]
+    assert len(rows) == len(FLIPS_AT_40)
+
+
+def test_no_change_says_so(repo: Path) -> None:
+    assert "No decision changes." in diff(repo, "--base", "HEAD")
+    assert "**No decision changes.**" in diff(repo, "--base", "HEAD", "--format", "markdown")
+
+
+def test_two_commits_with_explicit_facts_and_no_checkout(repo: Path) -> None:
+    before = git(repo, "rev-parse", "HEAD").strip()
+    set_threshold(repo, 51)
+    after = commit(repo, "Threshold 51%")
+    git(repo, "checkout", "-q", before)  # the working tree is at the old rules ...
+    facts = ROOT / "examples" / "chain.json"
+    report = json.loads(
+        diff(repo, "--base", before, "--head", after, "--as-of", "2025-10-01", "--format", "json", str(facts))
+    )
+    changed = {item["entity"]: (item["old"]["decision"], item["new"]["decision"]) for item in report["changes"]}
+    # ... and the head's rules are still read from git: 50% no longer restricts at 51%
+    assert changed == {"ae-holding": ("deny", "allow"), "vg-spv": ("deny", "allow"), "nl-opco": ("deny", "allow")}
+    assert [Path(label).name for label in report["facts"]] == ["chain.json"]
+    assert json.loads((repo / PROFILE).read_text())["threshold_percent"] == 50
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_an_excepted_entity_shows_its_exception(repo: Path) -> None:
+    exceptions = repo / "rules" / "exceptions" / "data.json"
+    exceptions.write_text(
+        json.dumps(
+            {
+                "granted": [
+                    {
+                        "id": "EXC-2026-007",
+                        "entity": "sg-exactly-half",
+                        "rule_id": "TOS-OWN-2",
+                        "reason": "Divestment to 49% signed, completion pending regulatory approval",
+                        "approver": "A. Counsel, Legal",
+                        "granted": "2026-11-01",
+                        "expires": "2027-02-01",
+                    }
+                ]
+            }
+        )
+    )
+    report = json.loads(diff(repo, "--format", "json"))
+    [change] = report["changes"]
+    assert change["entity"] == "sg-exactly-half" and change["change"] == "deny -> allow"
+    [record] = change["new"]["exceptions"]
+    assert record["id"] == "EXC-2026-007" and record["note"].startswith("EXCEPTED: exception EXC-2026-007")
+    assert report["exceptions"]["head"]["in_force"] == 1
+    assert report["exceptions"]["head"]["exceptions"][0]["applied_to"] == ["sg-exactly-half"]
+    out = diff(repo, "--format", "markdown")
+    assert "| EXC-2026-007 | `sg-exactly-half` | TOS-OWN-2 | in_force | 2027-02-01 | A. Counsel, Legal |" in out
