@@ -95,6 +95,17 @@ def both_readings(
     return lower, upper
 
 
+def policy_summary(rules: RuleSet, profile: str) -> dict[str, Any]:
+    """What every report says about the rules that decided it."""
+    return {
+        "name": rules.policy_set["name"],
+        "version": rules.version,
+        "effective_date": rules.policy_set["effective_date"],
+        "profile": profile,
+        "rules_digest": rules.digest,
+    }
+
+
 def evaluate(
     facts: Facts,
     rules: RuleSet,
@@ -133,13 +144,7 @@ def evaluate(
         excepted = book.for_entity(entity_id)
         decisions.append(decide(facts.entities[entity_id], lower, upper, facts.entities, rules, excepted))
     check_deadline(deadline, limits.max_seconds)
-    policy = {
-        "name": rules.policy_set["name"],
-        "version": rules.version,
-        "effective_date": rules.policy_set["effective_date"],
-        "profile": profile_name,
-        "rules_digest": rules.digest,
-    }
+    policy = policy_summary(rules, profile_name)
     return Report(
         policy=policy,
         as_of=as_of,

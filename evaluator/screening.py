@@ -22,7 +22,7 @@ import orjson
 
 from .decisions import decide
 from .engines import Engine
-from .evaluation import Report, both_readings, facts_digest
+from .evaluation import Report, both_readings, facts_digest, policy_summary
 from .exceptions import ExceptionBook
 from .facts import Facts, Link, check_share_totals
 from .fixpoint import OwnershipGraph, StepCache
@@ -172,13 +172,7 @@ def screen(
         exceptions=book,
         out_dir=str(out.parent),
         facts_digest=facts_digest(facts),
-        policy={
-            "name": rules.policy_set["name"],
-            "version": rules.version,
-            "effective_date": rules.policy_set["effective_date"],
-            "profile": profile_name,
-            "rules_digest": rules.digest,
-        },
+        policy=policy_summary(rules, profile_name),
     )
     results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]] = []
     try:
