@@ -86,7 +86,10 @@ def reason_sentence(entity: Entity, reason: dict[str, Any]) -> str:
     owners = "; ".join(_owner_text(owner) for owner in reason.get("owners", []))
     if code == "OWNED_BY_RESTRICTED":
         low, high = reason.get("share_min"), reason.get("share_max")
-        total = f"{low}%" if low == high else f"between {low}% and {high}%"
+        cited = reason.get("owners", [])
+        above = "more than" if any(owner.get("min_exclusive") for owner in cited) else "at least"
+        below = "less than" if any(owner.get("max_exclusive") for owner in cited) else "at most"
+        total = f"{low}%" if low == high else f"{above} {low}% and {below} {high}%"
         return (
             f"Restricted owners hold {total} of {_label(entity)} together "
             f"(threshold {reason.get('threshold_percent')}%): {owners}."
@@ -135,6 +138,8 @@ def explain_text(report: Report, item: Decision) -> str:
         return "\n".join(lines) + "\n"
     if item.decision == "review":
         lines.append("The facts cannot decide: it is restricted only if unknown facts are read against it.")
+        if item.entity.type == "unknown":
+            lines.append("Its type is unknown: it is restricted if it is an organisation, not if it is a person.")
     lines.append("Reasons:")
     for reason in item.reasons:
         where = f"Rule {reason.get('rule_id')}"
@@ -185,6 +190,14 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _mermaid_text(text: str) -> str:
+    """A label Mermaid shows as text: one line, quotes and markup characters as entities."""
+    flat = " ".join(text.split())
+    for char, entity in (('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("[", "#91;"), ("]", "#93;")):
+        flat = flat.replace(char, entity)
+    return flat
+
+
 def mermaid(report: Report, item: Decision) -> str:
     """The ownership paths behind one decision as a Mermaid flowchart."""
     entities = report.graph.entities if report.graph else {item.entity.id: item.entity}
@@ -199,14 +212,13 @@ def mermaid(report: Report, item: Decision) -> str:
     edges: list[str] = []
     for path in item.paths:
         for owner, asset in itertools.pairwise(path):
-            label = _hop_text(report, owner, asset).strip("->")
+            label = _mermaid_text(_hop_text(report, owner, asset).strip("->"))
             edge = f'  {node(owner)} -- "{label}" --> {node(asset)}'
             if edge not in edges:
                 edges.append(edge)
     node(item.entity.id)
     for entity_id, name in node_ids.items():
-        text = _label(entities[entity_id]).replace('"', "'")
-        lines.append(f'  {name}["{text}"]')
+        lines.append(f'  {name}["{_mermaid_text(_label(entities[entity_id]))}"]')
     lines.extend(edges)
     lines.append(f"  class {node_ids[item.entity.id]} {item.decision}")
     lines.append("  classDef deny fill:#f8d7da,stroke:#842029")

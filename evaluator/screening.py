@@ -7,12 +7,13 @@ as `evaluate`, in this process or in worker processes (fork)."""
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 import os
 import resource
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -181,7 +182,7 @@ def screen(
         else:
             with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
                 results = pool.map(_decide_partition, range(len(parts)))
-        summary = _assemble(results, out)
+        summary = _assemble(results, out, _SHARED.get("order") or {})
         summary.exceptions = book.summary_of(pair for result in results for pair in result[5])
     except BaseException:
         for _, name, *_rest in results:
@@ -198,18 +199,35 @@ def screen(
     return summary
 
 
+def _merged_lines(names: list[str], order: dict[str, int]) -> Iterator[bytes]:
+    """The partitions' lines in input order: each partition file is in input order already."""
+    handles = [open(name, "rb") for name in names]  # noqa: SIM115 - closed below
+    try:
+        streams = [((order[orjson.loads(line)["entity"]], line) for line in handle) for handle in handles]
+        for _, line in heapq.merge(*streams, key=lambda pair: pair[0]):
+            yield line
+    finally:
+        for handle in handles:
+            handle.close()
+
+
 def _assemble(
-    results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]], out: Path
+    results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]], out: Path, order: dict[str, int]
 ) -> ScreenSummary:
-    """Concatenate partition files in partition order into `out`, atomically."""
+    """Write the partitions' decisions into `out` atomically, in input order whatever the
+    number of workers, so the same input gives the same bytes."""
     summary = ScreenSummary()
     handle, temporary = tempfile.mkstemp(prefix=".screen-", dir=str(out.parent))
     try:
         with os.fdopen(handle, "wb") as target:
-            for _, name, counts, calls, hits, _applied in sorted(results):
-                with open(name, "rb") as part:
+            ordered = sorted(results)
+            if len(ordered) == 1:
+                with open(ordered[0][1], "rb") as part:
                     while chunk := part.read(1 << 20):
                         target.write(chunk)
+            else:
+                target.writelines(_merged_lines([name for _, name, *_rest in ordered], order))
+            for _, _name, counts, calls, hits, _applied in ordered:
                 for key, value in counts.items():
                     summary.counts[key] += value
                 summary.rule_calls += calls

@@ -160,3 +160,16 @@ def test_as_of_applies_to_screen(tmp_path: Path, rules: RuleSet) -> None:
         screen(facts, rules, EmbeddedEngine, as_of=day, out=out)
         records = {r["entity"]: r for r in map(orjson.loads, out.read_bytes().splitlines())}
         assert records["a"]["decision"] == expected
+
+
+def test_the_same_input_gives_the_same_bytes_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.jsonl"
+    runner = CliRunner()
+    assert runner.invoke(main, ["synth", "--entities", "4000", "--seed", "5", "-o", str(registry)]).exit_code == 0
+    outputs = []
+    for workers in ("1", "2", "3"):
+        out = tmp_path / f"decisions-{workers}.jsonl"
+        result = runner.invoke(main, ["screen", str(registry), "--as-of", "2025-10-01", "--out", str(out), "--workers", workers])
+        assert result.exit_code == 0, result.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
