@@ -30,6 +30,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .atomic import replaced_atomically
 from .errors import TosPolicyError
 from .opa_server import OpaServerError, opa_binary
 from .rules import RuleSet
@@ -157,22 +158,14 @@ def build_bundle(rules: RuleSet, output: Path, *, opa: Path | None = None) -> Bu
         modules = stage(rules, staging, revision, roots)
         _run_opa(binary, ["check", "--strict", "-b", "."], staging, "opa check --strict")
         try:
-            handle, temporary_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        except OSError as exc:
-            raise BundleError(f"cannot write in {output.parent}: {exc.strerror}") from None
-        os.close(handle)
-        temporary = Path(temporary_name)
-        try:
-            _run_opa(
-                binary,
-                ["build", "-b", ".", "--revision", revision, "-o", str(temporary.resolve())],
-                staging,
-                "opa build",
-            )
-            os.chmod(temporary, BUNDLE_MODE)  # mkstemp makes it 0600; a bundle server must be able to read it
-            os.replace(temporary, output)
+            with replaced_atomically(output) as temporary:
+                _run_opa(
+                    binary,
+                    ["build", "-b", ".", "--revision", revision, "-o", str(temporary.resolve())],
+                    staging,
+                    "opa build",
+                )
+                os.chmod(temporary, BUNDLE_MODE)  # mkstemp makes it 0600; a bundle server must be able to read it
         except OSError as exc:
             raise BundleError(f"cannot write the bundle {output}: {exc.strerror}") from None
-        finally:
-            temporary.unlink(missing_ok=True)
     return BuiltBundle(path=output, revision=revision, roots=roots, modules=modules)

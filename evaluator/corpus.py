@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .atomic import replaced_atomically
 from .engines.embedded import EmbeddedEngine
 from .errors import InputError
 from .evaluation import Report, evaluate
@@ -151,11 +150,6 @@ def write_expected(corpus: Corpus, reports: dict[str, Report]) -> Path:
         for label, report in sorted(reports.items())
     }
     target = corpus.root / EXPECTED_FILE
-    handle, temporary = tempfile.mkstemp(prefix=".expected-", dir=str(corpus.root))
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with replaced_atomically(target) as temporary:
+        temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return target

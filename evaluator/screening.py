@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from .atomic import replaced_atomically
 from .decisions import decide
 from .engines import Engine
 from .evaluation import Report, both_readings, facts_digest, policy_summary
@@ -217,24 +218,19 @@ def _assemble(
     """Write the partitions' decisions into `out` atomically, in input order whatever the
     number of workers, so the same input gives the same bytes."""
     summary = ScreenSummary()
-    handle, temporary = tempfile.mkstemp(prefix=".screen-", dir=str(out.parent))
+    ordered = sorted(results)
     try:
-        with os.fdopen(handle, "wb") as target:
-            ordered = sorted(results)
-            if len(ordered) == 1:
-                with open(ordered[0][1], "rb") as part:
-                    while chunk := part.read(1 << 20):
-                        target.write(chunk)
-            else:
+        if len(ordered) == 1:
+            os.replace(ordered[0][1], out)  # one partition is already the whole file, beside `out`
+        else:
+            with replaced_atomically(out) as temporary, temporary.open("wb") as target:
                 target.writelines(_merged_lines([name for _, name, *_rest in ordered], order))
-            for _, _name, counts, calls, hits, _applied in ordered:
-                for key, value in counts.items():
-                    summary.counts[key] += value
-                summary.rule_calls += calls
-                summary.cache_hits += hits
-        os.replace(temporary, out)
     finally:
-        Path(temporary).unlink(missing_ok=True)
         for _, name, *_rest in results:
             Path(name).unlink(missing_ok=True)
+    for _, _name, counts, calls, hits, _applied in ordered:
+        for key, value in counts.items():
+            summary.counts[key] += value
+        summary.rule_calls += calls
+        summary.cache_hits += hits
     return summary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import click
 import orjson
 
+from ..atomic import replaced_atomically
 from ..cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
 from ..engines import Engine
 from ..rules import RuleSet, load_rules
@@ -125,15 +125,10 @@ class _progress:
 def synth_command(entities: int, seed: int, output: Path) -> None:
     """Generate a synthetic ownership registry for benchmarks and scale tests."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".synth-", dir=str(output.parent))
-    try:
-        with os.fdopen(handle, "wb") as target:
-            for record in generate(SynthOptions(entities=entities, seed=seed)):
-                target.write(orjson.dumps(record))
-                target.write(b"\n")
-        os.replace(temporary, output)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with replaced_atomically(output) as temporary, temporary.open("wb") as target:
+        for record in generate(SynthOptions(entities=entities, seed=seed)):
+            target.write(orjson.dumps(record))
+            target.write(b"\n")
     click.echo(f"wrote {output}", err=True)
 
 

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from ..atomic import replaced_atomically
 from ..countries import normalise_country
 from ..errors import InputError
 from ..facts import facts_from_document, json_path, validate_document
@@ -535,18 +535,11 @@ def write_atomically(document: dict[str, Any], output: Path) -> None:
     directory = output.resolve().parent
     if not directory.is_dir():
         raise InputError("the output directory does not exist", file=str(output), path="-o", value=str(directory))
-    handle: IO[str]
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, indent=1)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(output) as temporary, temporary.open("w", encoding="utf-8") as handle:
+        json.dump(document, handle, ensure_ascii=False, indent=1)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def schema_error(message: str, file: str, number: int, error_path: Any, value: Any) -> InputError:
