@@ -84,20 +84,20 @@ class StepCache:
 
 @dataclass
 class OwnershipGraph:
-    """Active links of a facts set, indexed both ways."""
+    """Active links of a facts set by owner, and each entity's position in the input
+    (the order in which every round decides, so results never depend on set order)."""
 
     entities: dict[str, Entity]
-    incoming: dict[str, list[Link]]
     outgoing: dict[str, list[Link]]
+    order: dict[str, int]
 
     @classmethod
     def build(cls, entities: dict[str, Entity], links: Iterable[Link]) -> OwnershipGraph:
-        incoming: dict[str, list[Link]] = defaultdict(list)
         outgoing: dict[str, list[Link]] = defaultdict(list)
         for link in links:
-            incoming[link.asset].append(link)
             outgoing[link.owner].append(link)
-        return cls(entities, dict(incoming), dict(outgoing))
+        order = {entity_id: position for position, entity_id in enumerate(entities)}
+        return cls(entities, dict(outgoing), order)
 
 
 def run_fixpoint(
@@ -116,7 +116,6 @@ def run_fixpoint(
     the longest chain a restriction travels); past it, LimitExceeded naming the
     entities still being decided. The cache's deadline is checked every round."""
     entities = graph.entities
-    order = {entity_id: position for position, entity_id in enumerate(entities)}
     restricted_in: dict[str, list[Link]] = defaultdict(list)
     outcomes = _first_round(entities, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
     newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
@@ -127,7 +126,7 @@ def run_fixpoint(
             for link in graph.outgoing.get(owner, ()):
                 restricted_in[link.asset].append(link)
                 touched.add(link.asset)
-        dirty = sorted(touched, key=order.__getitem__)
+        dirty = sorted(touched, key=graph.order.__getitem__)
         if not dirty:
             break
         rounds += 1
