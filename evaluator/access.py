@@ -25,12 +25,11 @@ from typing import Any, Protocol, runtime_checkable
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from .countries import normalise_country
 from .decisions import Decision
 from .engines import Engine
 from .errors import EngineError, InputError, RulesError
 from .evaluation import Report, evaluate
-from .facts import Facts, json_path, parse_json_bytes
+from .facts import Facts, country_code, json_path, parse_json_bytes
 from .resources import schema
 from .rules import RuleSet
 
@@ -116,27 +115,20 @@ def request_from_document(document: Any, file: str = "<request>") -> AccessReque
     if error is not None:
         raise InputError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
     given: dict[str, Any] = document["signals"]
-    signals: dict[str, Any] = {name: _country(given.get(name), file, f"$.signals.{name}") for name in COUNTRY_SIGNALS}
+    signals: dict[str, Any] = {
+        name: country_code(given.get(name), file, f"$.signals.{name}") for name in COUNTRY_SIGNALS
+    }
     signals.update({name: bool(given.get(name, False)) for name in FLAG_SIGNALS})
     reseller = given.get("reseller")
     if reseller is not None:
         reseller = {
             "name": reseller["name"],
-            **{key: _country(reseller.get(key), file, f"$.signals.reseller.{key}") for key in RESELLER_COUNTRIES},
+            **{key: country_code(reseller.get(key), file, f"$.signals.reseller.{key}") for key in RESELLER_COUNTRIES},
         }
     signals["reseller"] = reseller
     return AccessRequest(
         organisation=document["organisation"], signals=signals, request_id=document.get("id"), file=file
     )
-
-
-def _country(value: str | None, file: str, path: str) -> str | None:
-    if value is None:
-        return None
-    code = normalise_country(value)
-    if code is None:
-        raise InputError("unknown country (use ISO 3166-1 code or name)", file=file, path=path, value=value)
-    return code
 
 
 def check_organisation(request: AccessRequest, facts: Facts | None) -> None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from .exceptions import PolicyException, exception_records
-from .facts import Entity, Link
+from .facts import Entity, Link, plain_decimal
 from .fixpoint import StepOutcome
 from .rules import RuleSet
 
@@ -29,10 +29,6 @@ class Decision:
     paths: list[list[str]]
     # The exceptions that waived some of its reasons, each citing what it waived (usually none).
     exceptions: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def _owner_record(link: Link, entities: dict[str, Entity]) -> dict[str, Any]:
@@ -58,7 +54,7 @@ def render_reason(
     scale = reason.get("scale")
     for key in ("share_min", "share_max"):
         if key in reason and isinstance(scale, int) and scale > 0:
-            rendered[key] = _plain(Decimal(reason[key]) / Decimal(scale))
+            rendered[key] = plain_decimal(Decimal(reason[key]) / Decimal(scale))
     return rendered
 
 

@@ -46,17 +46,17 @@ class Share(NamedTuple):
 
     def text(self) -> str:
         if self.exact:
-            return f"{_plain(self.min)}%"
-        low = ("more than " if self.min_exclusive else "") + f"{_plain(self.min)}%"
-        high = ("less than " if self.max_exclusive else "at most ") + f"{_plain(self.max)}%"
+            return f"{plain_decimal(self.min)}%"
+        low = ("more than " if self.min_exclusive else "") + f"{plain_decimal(self.min)}%"
+        high = ("less than " if self.max_exclusive else "at most ") + f"{plain_decimal(self.max)}%"
         return f"{low} to {high}"
 
     def as_json(self) -> dict[str, Any]:
         if self.exact:
-            return {"percentage": _plain(self.min)}
+            return {"percentage": plain_decimal(self.min)}
         return {
-            "percentage_min": _plain(self.min),
-            "percentage_max": _plain(self.max),
+            "percentage_min": plain_decimal(self.min),
+            "percentage_max": plain_decimal(self.max),
             "min_exclusive": self.min_exclusive,
             "max_exclusive": self.max_exclusive,
         }
@@ -103,12 +103,12 @@ class Facts:
         return [link for link in self.links if link.active_on(as_of)]
 
 
-def _plain(value: Decimal) -> str:
+def plain_decimal(value: Decimal) -> str:
     """A decimal without exponent or trailing zeros: 60, 33.33."""
     return format(value.normalize(), "f")
 
 
-def _reject_constant(name: str) -> Any:
+def reject_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number allowed in facts")
 
 
@@ -118,7 +118,7 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
@@ -229,8 +229,8 @@ def parse_json_bytes(raw: bytes, file: str, *, max_depth: int | None = None) -> 
         document = json.loads(
             text,
             parse_float=Decimal,
-            parse_constant=_reject_constant,
-            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=reject_json_constant,
+            object_pairs_hook=object_without_duplicate_keys,
         )
     except json.JSONDecodeError as exc:
         snippet = text[max(0, exc.pos - 10) : exc.pos + 10]
@@ -374,7 +374,8 @@ def add_document(facts: Facts, document: Any, file: str, *, limits: Limits | Non
         facts.links.append(_link(record, file, f"$.ownership[{index}]"))
 
 
-def _country(value: str | None, file: str, path: str) -> str | None:
+def country_code(value: str | None, file: str, path: str) -> str | None:
+    """The ISO alpha-2 code for a country in the input, None for null; an unknown name is an InputError."""
     if value is None:
         return None
     code = normalise_country(value)
@@ -388,8 +389,8 @@ def _entity(record: Mapping[str, Any], file: str, path: str) -> Entity:
         id=record["id"],
         type=record["type"],
         name=record.get("name"),
-        headquarters=_country(record.get("headquarters"), file, f"{path}.headquarters"),
-        jurisdiction=_country(record.get("jurisdiction"), file, f"{path}.jurisdiction"),
+        headquarters=country_code(record.get("headquarters"), file, f"{path}.headquarters"),
+        jurisdiction=country_code(record.get("jurisdiction"), file, f"{path}.jurisdiction"),
         path=f"{file}:{path}",
     )
 
@@ -477,8 +478,8 @@ def check_share_totals(links: Iterable[Link]) -> None:
         if total > HUNDRED:
             file, path = _split(link.path)
             raise InputError(
-                f"shares held in {link.asset!r} add up to {_plain(total)}%, over 100%",
+                f"shares held in {link.asset!r} add up to {plain_decimal(total)}%, over 100%",
                 file=file,
                 path=f"{path}.percentage",
-                value=_plain(link.share.min),
+                value=plain_decimal(link.share.min),
             )

@@ -28,7 +28,14 @@ from typing import Any
 from ..atomic import replaced_atomically
 from ..countries import normalise_country
 from ..errors import InputError
-from ..facts import facts_from_document, json_path, validate_document
+from ..facts import (
+    facts_from_document,
+    json_path,
+    object_without_duplicate_keys,
+    plain_decimal,
+    reject_json_constant,
+    validate_document,
+)
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -79,20 +86,10 @@ class Progress:
 # whole but decoded item by item, so a truncated array still names its record.
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r} in one object")
-        result[key] = value
-    return result
-
-
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+# Exact decimals, no NaN/Infinity, no duplicate keys: the same JSON reading as facts files.
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=reject_json_constant, object_pairs_hook=object_without_duplicate_keys
+)
 _SPACE = re.compile(r"[\s,]*")
 
 
@@ -245,11 +242,6 @@ def one_country(values: list[Any], notes: list[str], field_name: str) -> str | N
     return None
 
 
-def plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text if "." not in text else text.rstrip("0").rstrip(".")
-
-
 def percentage(value: Any, notes: list[str], label: str) -> Decimal | None:
     """An exact percentage from 0 to 100, or None with a note."""
     try:
@@ -290,10 +282,10 @@ class Share:
         low_q = low.quantize(PLACES, rounding="ROUND_FLOOR")
         high_q = high.quantize(PLACES, rounding="ROUND_CEILING")
         if low_q == high_q and low == high and not (self.min_exclusive or self.max_exclusive):
-            return {"percentage": plain(low_q)}
+            return {"percentage": plain_decimal(low_q)}
         if self.min is None and self.max is None:
             return {}  # unknown: the evaluator reads an absent share as 0-100
-        out: dict[str, Any] = {"percentage_min": plain(low_q), "percentage_max": plain(high_q)}
+        out: dict[str, Any] = {"percentage_min": plain_decimal(low_q), "percentage_max": plain_decimal(high_q)}
         if self.min_exclusive and low_q == low:
             out["min_exclusive"] = True
         if self.max_exclusive and high_q == high:
