@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 from .countries import normalise_country
 from .errors import InputError
@@ -298,14 +298,19 @@ def _inline_refs(node: Any, defs: dict[str, Any], depth: int) -> Any:
     return {"allOf": [target, rest]}
 
 
+def schema_violation(error: ValidationError, file: str, prefix: str = "$") -> InputError:
+    """A schema error as one short line: file, JSON path (under `prefix`), value."""
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > 60:  # jsonschema starts its messages with the whole value; keep the line short
+        message = message.replace(shown, "the value")
+    return InputError(message, file=file, path=prefix + json_path(error.absolute_path)[1:], value=error.instance)
+
+
 def validate_document(document: Any, file: str) -> None:
     error = best_match(_facts_validator().iter_errors(document))
     if error is not None:
-        message = error.message
-        shown = repr(error.instance)
-        if len(shown) > 60:  # jsonschema starts its messages with the whole value; keep the line short
-            message = message.replace(shown, "the value")
-        raise InputError(message, file=file, path=json_path(error.absolute_path), value=error.instance)
+        raise schema_violation(error, file)
 
 
 def load_facts(paths: Iterable[str | Path], *, limits: Limits | None = None) -> Facts:
@@ -366,12 +371,12 @@ def add_document(facts: Facts, document: Any, file: str, *, limits: Limits | Non
     validate_document(document, file)
     facts.files.append(file)
     for index, record in enumerate(document["entities"]):
-        entity = _entity(record, file, f"$.entities[{index}]")
+        entity = entity_from_record(record, file, f"$.entities[{index}]")
         if entity.id in facts.entities:
             raise InputError("duplicate entity id", file=file, path=f"$.entities[{index}].id", value=entity.id)
         facts.entities[entity.id] = entity
     for index, record in enumerate(document.get("ownership", [])):
-        facts.links.append(_link(record, file, f"$.ownership[{index}]"))
+        facts.links.append(link_from_record(record, file, f"$.ownership[{index}]"))
 
 
 def country_code(value: str | None, file: str, path: str) -> str | None:
@@ -384,7 +389,7 @@ def country_code(value: str | None, file: str, path: str) -> str | None:
     return code
 
 
-def _entity(record: Mapping[str, Any], file: str, path: str) -> Entity:
+def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entity:
     return Entity(
         id=record["id"],
         type=record["type"],
@@ -437,7 +442,7 @@ def _date(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
-def _link(record: Mapping[str, Any], file: str, path: str) -> Link:
+def link_from_record(record: Mapping[str, Any], file: str, path: str) -> Link:
     start, end = _date(record.get("start_date")), _date(record.get("end_date"))
     if start is not None and end is not None and end < start:
         raise InputError("end_date is before start_date", file=file, path=f"{path}.end_date", value=record["end_date"])

@@ -24,7 +24,14 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from .errors import InputError
-from .facts import Facts, _entity, _link, check_references, json_path, parse_json_bytes
+from .facts import (
+    Facts,
+    check_references,
+    entity_from_record,
+    link_from_record,
+    parse_json_bytes,
+    schema_violation,
+)
 from .resources import schema
 
 # A number literal that a double might not carry exactly.
@@ -47,8 +54,7 @@ class RecordValidator:
             error = best_match(self._explain.iter_errors(record))
             if error is None:  # the fast validator is stricter in some corner; trust jsonschema
                 return
-            where = path + json_path(error.absolute_path)[1:]
-            raise InputError(error.message, file=file, path=where, value=error.instance) from None
+            raise schema_violation(error, file, path) from None
 
 
 _NUMBER_FIELDS = ("percentage", "percentage_min", "percentage_max")
@@ -146,12 +152,12 @@ def load_streaming(paths: Iterable[Path], progress: Callable[[int], None] | None
             validators[kind].check(record, file, where)
             try:
                 if kind == "entity":
-                    entity = _entity(record, file, where)
+                    entity = entity_from_record(record, file, where)
                     if entity.id in facts.entities:
                         raise InputError("duplicate entity id", file=file, path=f"{where}.id", value=entity.id)
                     facts.entities[entity.id] = entity
                 else:
-                    facts.links.append(_link(record, file, where))
+                    facts.links.append(link_from_record(record, file, where))
             except ValueError as exc:  # a well-formed but impossible date such as 2025-02-30
                 raise InputError(f"invalid date: {exc}", file=file, path=where, value=record) from None
             count += 1
