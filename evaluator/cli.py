@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import commands
-from .cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
+from .cli_support import EngineChoice, fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
 from .decision_log import append_report
 from .evaluation import Report, evaluate
 from .exceptions import ExceptionBook
@@ -37,15 +37,13 @@ def _run(
     entity: tuple[str, ...],
     as_of: str | None,
     profile: str | None,
-    engine_name: str,
-    opa_url: str | None,
-    timeout: float,
+    engine_choice: EngineChoice,
     limits: Limits,
     decision_log: Path | None,
 ) -> Report:
     rules = load_rules(rules_dir)
     facts = load_facts([facts_file], limits=limits)
-    engine = make_engine(engine_name, rules, opa_url, timeout)
+    engine = make_engine(engine_choice, rules)
     try:
         with watchdog(limits.max_seconds):  # a backstop for one engine call that never returns
             report = evaluate(
@@ -100,14 +98,12 @@ def evaluate_command(
     decision_log: Path | None,
     rules_dir: Path | None,
     rules_ref: str | None,
-    engine: str,
-    opa_url: str | None,
-    timeout: float,
+    engine: EngineChoice,
     limits: Limits,
 ) -> None:
     """Decide every entity in FACTS_FILE (or those named by --entity)."""
     with rules_dir_at(rules_ref, rules_dir) as rules_at:  # --rules-ref: the rules of REF stand in for --rules
-        report = _run(facts_file, rules_at, entity, as_of, profile, engine, opa_url, timeout, limits, decision_log)
+        report = _run(facts_file, rules_at, entity, as_of, profile, engine, limits, decision_log)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
@@ -154,14 +150,12 @@ def explain_command(
     decision_log: Path | None,
     rules_dir: Path | None,
     rules_ref: str | None,
-    engine: str,
-    opa_url: str | None,
-    timeout: float,
+    engine: EngineChoice,
     limits: Limits,
 ) -> None:
     """Explain one entity's decision in plain English, with its ownership paths."""
     with rules_dir_at(rules_ref, rules_dir) as rules_at:
-        report = _run(facts_file, rules_at, (entity,), as_of, profile, engine, opa_url, timeout, limits, decision_log)
+        report = _run(facts_file, rules_at, (entity,), as_of, profile, engine, limits, decision_log)
     item = report.decisions[0]
     click.echo(explain_text(report, item) if fmt == "text" else mermaid(report, item), nl=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,38 +51,29 @@ def parse_as_of(value: str | None) -> date:
         raise InputError("not a date (YYYY-MM-DD)", file="--as-of", path="$", value=value) from None
 
 
-# Where --opa-no-load leaves its value: in the command's click context, so the commands
-# that take the engine options need no extra parameter (make_engine reads it).
-OPA_NO_LOAD_KEY = "tos_policy.opa_no_load"
+@dataclass(frozen=True)
+class EngineChoice:
+    """What the engine options (--engine, --opa-url, --timeout, --opa-no-load) chose."""
+
+    name: str = "embedded"
+    opa_url: str | None = None
+    timeout: float = 10.0
+    load_rules: bool = True  # OPA only: False with --opa-no-load (a server fed by a bundle)
 
 
-def _remember_opa_no_load(context: click.Context, _parameter: click.Parameter, value: bool) -> bool:
-    context.meta[OPA_NO_LOAD_KEY] = bool(value)
-    return bool(value)
-
-
-def _opa_no_load_given() -> bool:
-    context = click.get_current_context(silent=True)
-    return bool(context.meta.get(OPA_NO_LOAD_KEY, False)) if context is not None else False
-
-
-def make_engine(
-    name: str, rules: RuleSet, opa_url: str | None, timeout: float, *, load_rules: bool | None = None
-) -> Engine:
-    """The engine named by --engine. `load_rules` (OPA only) defaults to the negation of
-    --opa-no-load on the current command line, and to True outside a command."""
-    no_load = (not load_rules) if load_rules is not None else _opa_no_load_given()
-    if name == "embedded":
-        if no_load:
+def make_engine(choice: EngineChoice, rules: RuleSet) -> Engine:
+    """The engine the options chose, for these rules."""
+    if choice.name == "embedded":
+        if not choice.load_rules:
             raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
         from .engines.embedded import EmbeddedEngine
 
         return EmbeddedEngine(rules)
     from .engines.opa import OpaEngine
 
-    if not opa_url:
-        raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=opa_url)
-    return OpaEngine(rules, opa_url, timeout=timeout, load_rules=not no_load)
+    if not choice.opa_url:
+        raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=choice.opa_url)
+    return OpaEngine(rules, choice.opa_url, timeout=choice.timeout, load_rules=choice.load_rules)
 
 
 rules_option = click.option(
@@ -99,8 +91,6 @@ engine_options = [
         "--opa-no-load",
         is_flag=True,
         default=False,
-        expose_value=False,
-        callback=_remember_opa_no_load,
         help="With --engine opa: load no rules into the server, only query it (a server fed by a bundle); "
         "refused unless the server holds these rules (same policy_set and bundle revision).",
     ),
@@ -108,6 +98,19 @@ engine_options = [
 
 
 def with_engine_options(command: F) -> F:
+    """Add the engine options; the command receives them together as `engine` (an EngineChoice)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        choice = EngineChoice(
+            name=kwargs.pop("engine"),
+            opa_url=kwargs.pop("opa_url"),
+            timeout=kwargs.pop("timeout"),
+            load_rules=not kwargs.pop("opa_no_load"),
+        )
+        return command(*args, engine=choice, **kwargs)
+
+    decorated: Any = wrapper
     for option in reversed(engine_options):
-        command = option(command)
-    return command
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]

@@ -17,7 +17,7 @@ from ..access import (
     decide_access,
     load_request,
 )
-from ..cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
+from ..cli_support import EngineChoice, fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
 from ..facts import load_facts
 from ..reports import path_text
 from ..reports import reason_sentence as ownership_sentence
@@ -68,9 +68,7 @@ def decide_command(
     policy_name: str | None,
     fail_on: str | None,
     rules_dir: Path | None,
-    engine: str,
-    opa_url: str | None,
-    timeout: float,
+    engine: EngineChoice,
 ) -> None:
     """Decide one access request (sign-up or API key): its organisation's ownership and its signals."""
     day = parse_as_of(as_of)
@@ -80,7 +78,7 @@ def decide_command(
     # Bad input is reported (exit 2) before an engine is started.
     access_policy(rules, policy_name or DEFAULT_ACCESS_POLICY)
     check_organisation(request, facts)
-    runner = make_engine(engine, rules, opa_url, timeout)
+    runner = make_engine(engine, rules)
     try:
         outcome = decide_access(request, facts, rules, runner, as_of=day, policy=policy_name)
     finally:

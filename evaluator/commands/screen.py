@@ -12,7 +12,7 @@ import click
 import orjson
 
 from ..atomic import replaced_atomically
-from ..cli_support import fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
+from ..cli_support import EngineChoice, fail_cleanly, make_engine, parse_as_of, rules_option, with_engine_options
 from ..engines import Engine
 from ..rules import RuleSet, load_rules
 from ..screening import screen
@@ -48,9 +48,7 @@ def screen_command(
     workers: int,
     profile: str | None,
     rules_dir: Path | None,
-    engine: str,
-    opa_url: str | None,
-    timeout: float,
+    engine: EngineChoice,
 ) -> None:
     """Decide every entity in FACTS_FILES (JSON or JSON Lines); one decision per line."""
     # Millions of long-lived objects and no reference cycles worth collecting:
@@ -60,7 +58,7 @@ def screen_command(
     rules = load_rules(rules_dir)
 
     def factory(loaded: RuleSet) -> Engine:
-        return make_engine(engine, loaded, opa_url, timeout)
+        return make_engine(engine, loaded)
 
     factory(rules).close()  # fail on a bad engine before reading a large input
     with _progress("reading facts") as report:
