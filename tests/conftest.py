@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -10,6 +12,8 @@ import pytest
 from evaluator import evaluate, facts_from_document, load_rules
 from evaluator.engines.embedded import EmbeddedEngine
 from evaluator.rules import RuleSet
+
+from .access.strategies import with_variant_policies
 
 AS_OF = date(2025, 10, 1)
 
@@ -22,6 +26,20 @@ def rules() -> RuleSet:
 @pytest.fixture(scope="session")
 def engine(rules: RuleSet) -> EmbeddedEngine:
     return EmbeddedEngine(rules)
+
+
+@pytest.fixture(scope="session")
+def access_rules(rules: RuleSet) -> RuleSet:
+    """The shipped rules with the variant access policies of tests/access/strategies.py
+    next to the shipped one (used by tests/access and the OPA parity tests)."""
+    return dataclasses.replace(rules, data=with_variant_policies(rules.data))
+
+
+@pytest.fixture(scope="session")
+def access_engine(access_rules: RuleSet) -> Iterator[EmbeddedEngine]:
+    engine = EmbeddedEngine(access_rules)
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ undefined results fail closed on both."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -24,7 +23,7 @@ from evaluator.errors import EngineError
 from evaluator.facts import facts_from_document, load_facts
 from evaluator.opa_server import OpaServer
 from evaluator.rules import RuleSet
-from tests.access.strategies import POLICIES, signals, with_variant_policies
+from tests.access.strategies import POLICIES, signals
 
 pytestmark = pytest.mark.opa
 
@@ -36,19 +35,6 @@ PARITY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 OWNERSHIP_RULE_IDS = ["TOS-OWN-1", "TOS-OWN-2", "TOS-OWN-3", "TOS-OWN-4"]
-
-
-@pytest.fixture(scope="module")
-def access_rules(rules: RuleSet) -> RuleSet:
-    """The shipped rules with the access policy variants of tests/access/strategies.py."""
-    return dataclasses.replace(rules, data=with_variant_policies(rules.data))
-
-
-@pytest.fixture(scope="module")
-def embedded_access(access_rules: RuleSet) -> Iterator[EmbeddedEngine]:
-    engine = EmbeddedEngine(access_rules)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture
@@ -77,7 +63,7 @@ def normalised(result: Any, policy: str, engine: str) -> tuple[str, list[dict[st
 @PARITY_SETTINGS
 @given(organisation=organisations(), signal_values=signals(), policy=st.sampled_from(POLICIES))
 def test_both_engines_give_the_same_result_for_random_inputs(
-    embedded_access: EmbeddedEngine,
+    access_engine: EmbeddedEngine,
     opa_access: OpaEngine,
     organisation: dict[str, Any] | None,
     signal_values: dict[str, Any],
@@ -85,7 +71,7 @@ def test_both_engines_give_the_same_result_for_random_inputs(
 ) -> None:
     request = request_from_document({"organisation": None, "signals": signal_values})
     query = {"policy": policy, "organisation": organisation, "signals": request.signals}
-    from_embedded = embedded_access.query(ACCESS_ENTRYPOINT, query)
+    from_embedded = access_engine.query(ACCESS_ENTRYPOINT, query)
     from_opa = opa_access.query(ACCESS_ENTRYPOINT, query)
     assert normalised(from_embedded, policy, "regopy") == normalised(from_opa, policy, "opa")
     # OPA gives the reasons sorted (Rego `sort`); rego-cpp orders objects the same way.
@@ -109,7 +95,7 @@ def graphs_with_an_applicant(draw: st.DrawFn) -> dict[str, Any]:
 @given(facts=graphs_with_an_applicant(), signal_values=signals(), policy=st.sampled_from(POLICIES))
 def test_both_engines_decide_whole_requests_alike(
     access_rules: RuleSet,
-    embedded_access: EmbeddedEngine,
+    access_engine: EmbeddedEngine,
     opa_access: OpaEngine,
     facts: dict[str, Any],
     signal_values: dict[str, Any],
@@ -117,7 +103,7 @@ def test_both_engines_decide_whole_requests_alike(
 ) -> None:
     request = request_from_document({"organisation": "e0", "signals": signal_values})
     loaded = facts_from_document(facts)
-    one = decide_access(request, loaded, access_rules, embedded_access, as_of=AS_OF, policy=policy).as_json()
+    one = decide_access(request, loaded, access_rules, access_engine, as_of=AS_OF, policy=policy).as_json()
     other = decide_access(request, loaded, access_rules, opa_access, as_of=AS_OF, policy=policy).as_json()
     assert (one.pop("engine"), other.pop("engine")) == ("regopy", "opa")
     assert one == other
@@ -125,11 +111,11 @@ def test_both_engines_decide_whole_requests_alike(
 
 @pytest.mark.parametrize("name", sorted(path.name for path in EXAMPLES.glob("*-request.json")))
 def test_examples_decide_alike_on_both_engines(
-    access_rules: RuleSet, embedded_access: EmbeddedEngine, opa_access: OpaEngine, name: str
+    access_rules: RuleSet, access_engine: EmbeddedEngine, opa_access: OpaEngine, name: str
 ) -> None:
     request = load_request(EXAMPLES / name)
     facts = load_facts([EXAMPLES / "facts.json"]) if request.organisation else None
-    one = decide_access(request, facts, access_rules, embedded_access, as_of=AS_OF).as_json()
+    one = decide_access(request, facts, access_rules, access_engine, as_of=AS_OF).as_json()
     other = decide_access(request, facts, access_rules, opa_access, as_of=AS_OF).as_json()
     one.pop("engine"), other.pop("engine")
     assert one == other
@@ -156,13 +142,13 @@ def test_decide_through_the_cli_with_the_opa_engine(opa_server: OpaServer) -> No
     ids=["unknown policy", "organisation without id", "missing signal"],
 )
 def test_an_undefined_result_is_an_engine_error_on_both_engines(
-    embedded_access: EmbeddedEngine, opa_access: OpaEngine, query: dict[str, Any]
+    access_engine: EmbeddedEngine, opa_access: OpaEngine, query: dict[str, Any]
 ) -> None:
     signals_in = dict(request_from_document({"organisation": None, "signals": {}}).signals)
     signals_in.pop(query.pop("drop", ""), None)
     query["signals"] = signals_in
     with pytest.raises(EngineError, match="undefined"):
-        embedded_access.query(ACCESS_ENTRYPOINT, query)
+        access_engine.query(ACCESS_ENTRYPOINT, query)
     with pytest.raises(EngineError, match=r"data\.access\.result is undefined .*OPA server http://"):
         opa_access.query(ACCESS_ENTRYPOINT, query)
 

@@ -110,6 +110,24 @@ def profiles(rules: RuleSet) -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(rules.data["ownership"]["profiles"]))
 
 
+def assert_engines_decide_alike(
+    document: dict[str, Any],
+    data: st.DataObject,
+    opa_engine: OpaEngine,
+    embedded: EmbeddedEngine,
+    rules: RuleSet,
+    *,
+    batch_size: int,
+) -> None:
+    """Both engines, same facts and a drawn profile: the same decisions, reasons and rule calls."""
+    profile = data.draw(profiles(rules), label="profile")
+    facts = facts_from_document(document, file="<generated>")
+    by_opa = evaluate(facts, rules, opa_engine, as_of=AS_OF, profile=profile, batch_size=batch_size)
+    by_embedded = evaluate(facts, rules, embedded, as_of=AS_OF, profile=profile, batch_size=batch_size)
+    assert outcome(by_opa) == outcome(by_embedded)
+    assert by_opa.stats == by_embedded.stats
+
+
 @PARITY_SETTINGS
 @given(document=fact_documents(), data=st.data())
 def test_opa_and_embedded_engines_decide_alike(
@@ -119,12 +137,7 @@ def test_opa_and_embedded_engines_decide_alike(
     embedded: EmbeddedEngine,
     variant_rules: RuleSet,
 ) -> None:
-    profile = data.draw(profiles(variant_rules), label="profile")
-    facts = facts_from_document(document, file="<generated>")
-    by_opa = evaluate(facts, variant_rules, opa_engine, as_of=AS_OF, profile=profile, batch_size=7)
-    by_embedded = evaluate(facts, variant_rules, embedded, as_of=AS_OF, profile=profile, batch_size=7)
-    assert outcome(by_opa) == outcome(by_embedded)
-    assert by_opa.stats == by_embedded.stats
+    assert_engines_decide_alike(document, data, opa_engine, embedded, variant_rules, batch_size=7)
 
 
 @PARITY_SETTINGS
@@ -138,8 +151,4 @@ def test_ranges_below_the_maximum_decide_alike(
 ) -> None:
     # Ranges that stop below their maximum (max_exclusive) once hit a regopy
     # difference (see tests/opa/conftest.py); the rules now avoid it.
-    profile = data.draw(profiles(variant_rules), label="profile")
-    facts = facts_from_document(document, file="<generated>")
-    by_opa = evaluate(facts, variant_rules, opa_engine, as_of=AS_OF, profile=profile)
-    by_embedded = evaluate(facts, variant_rules, embedded, as_of=AS_OF, profile=profile)
-    assert outcome(by_opa) == outcome(by_embedded)
+    assert_engines_decide_alike(document, data, opa_engine, embedded, variant_rules, batch_size=256)
