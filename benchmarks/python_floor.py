@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from evaluator.facts import Facts, Link
+from tos_policy.facts.load import Facts, Link
 
 RESTRICTED = frozenset({"CN", "RU", "KP", "IR"})
 THRESHOLD = Decimal(50)

@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 from regopy import Input, Interpreter
 
-from evaluator.rules import load_rules
-from evaluator.steps import _decimals
-from evaluator.streaming import load_streaming
+from tos_policy.facts.streaming import load_streaming
+from tos_policy.ownership.steps import _decimals
+from tos_policy.policy.ruleset import load_rules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import itertools

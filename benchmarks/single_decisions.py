@@ -1,7 +1,7 @@
 """Latency of single decisions: one engine call deciding a one-item batch, for one
 entity with N restricted owners (N in 0, 1, 5, 20), with the embedded engine
 (regopy, in process) and with the OPA server backend (OpaEngine against a local
-`opa run --server --bundle` on 127.0.0.1, fed a bundle built by evaluator.bundle).
+`opa run --server --bundle` on 127.0.0.1, fed a bundle built by tos_policy.release.bundle).
 
     python benchmarks/single_decisions.py            # about a minute on 2 cores
     python benchmarks/single_decisions.py --quick    # a few seconds, for a smoke test
@@ -40,12 +40,12 @@ import requests  # type: ignore[import-untyped, unused-ignore]
 from regopy import Input, Interpreter
 from regopy.rego_shared import rego_bundle_query_entrypoint, rego_output_string
 
-from evaluator.bundle import build_bundle
-from evaluator.engines import check_results
-from evaluator.engines.embedded import BATCH_ENTRYPOINT, EmbeddedEngine
-from evaluator.engines.opa import BATCH_REF, OpaEngine
-from evaluator.opa_server import opa_binary, start_server
-from evaluator.rules import RuleSet, load_rules
+from tos_policy.engines import check_results
+from tos_policy.engines.embedded import BATCH_ENTRYPOINT, EmbeddedEngine
+from tos_policy.engines.opa import BATCH_REF, OpaEngine
+from tos_policy.engines.opa_server import opa_binary, start_server
+from tos_policy.policy.ruleset import RuleSet, load_rules
+from tos_policy.release.bundle import build_bundle
 
 OWNER_COUNTS = (0, 1, 5, 20)
 STAKE_PERCENT = 2  # each restricted owner holds 2%: at most 40% in all, so every rule runs and the answer is allow

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from evaluator import evaluate, facts_from_document, load_rules
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.rules import RuleSet
+from tos_policy import evaluate, facts_from_document, load_rules
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.policy.ruleset import RuleSet
 
 from .access.strategies import with_variant_policies
 

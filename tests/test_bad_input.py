@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evaluator.cli import main
+from tos_policy.cli.main import main
 
 
 def _doc(entities: list[dict[str, Any]], ownership: list[dict[str, Any]] | None = None) -> str:

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from evaluator.cli import main
-from evaluator.decisions import ownership_paths
-from evaluator.facts import Link, Share
-from evaluator.fixpoint import StepOutcome
+from tos_policy.cli.main import main
+from tos_policy.facts.load import Link, Share
+from tos_policy.ownership.decisions import ownership_paths
+from tos_policy.ownership.fixpoint import StepOutcome
 
 CORPUS = Path(__file__).parent / "bad_input"
 AS_OF = "2025-10-01"
@@ -125,7 +125,7 @@ def _paths_walk_overflows() -> bool:
     """True while decisions.ownership_paths walks ownership paths recursively, so a
     path longer than Python's recursion limit (about 1,000 entities) cannot be
     explained: the CLI then fails with "input nested too deeply" (exit 2) instead of
-    deciding. evaluator/decisions.py needs an iterative walk (not this module's file)."""
+    deciding. evaluator/tos_policy/ownership/decisions.py needs an iterative walk (not this module's file)."""
     depth = 5000
     outcomes: dict[str, StepOutcome] = {}
     root = {"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1"}
@@ -143,7 +143,7 @@ def _paths_walk_overflows() -> bool:
 
 PATHS_OVERFLOW = _paths_walk_overflows()
 NEEDS_ITERATIVE_PATHS = (
-    "evaluator/decisions.py ownership_paths recurses once per link, so a path of more than ~1,000 entities "
+    "evaluator/tos_policy/ownership/decisions.py ownership_paths recurses once per link, so a path of more than ~1,000 entities "
     "overflows Python's stack (the CLI reports 'input nested too deeply', exit 2); it needs an explicit stack"
 )
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from evaluator.cli import main
-from evaluator.decision_log import RECORD_FIELDS, append_lines, encode_lines
+from tos_policy.cli.main import main
+from tos_policy.reports.decision_log import RECORD_FIELDS, append_lines, encode_lines
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
@@ -53,7 +53,7 @@ def test_output_and_log_are_the_same_in_other_processes_and_hash_seeds(tmp_path:
     outputs = []
     for seed in ("0", "4242"):
         log = tmp_path / f"log-{seed}.jsonl"
-        command = [sys.executable, "-m", "evaluator.cli", "evaluate", str(EXAMPLES / example), "--as-of", AS_OF]
+        command = [sys.executable, "-m", "tos_policy.cli.main", "evaluate", str(EXAMPLES / example), "--as-of", AS_OF]
         done = subprocess.run(
             [*command, "--decision-log", str(log)],
             capture_output=True,
@@ -118,7 +118,7 @@ def test_with_as_of_the_clock_is_never_read(monkeypatch: pytest.MonkeyPatch) -> 
         def now(*_: Any) -> Any:
             raise AssertionError("read the clock although --as-of was given")
 
-    monkeypatch.setattr("evaluator.cli_support.datetime", NoClock)
+    monkeypatch.setattr("tos_policy.cli.support.datetime", NoClock)
     assert run("evaluate", str(EXAMPLES / "divestment.json"), "--as-of", AS_OF).exit_code == 0
 
 
@@ -148,7 +148,7 @@ def test_a_write_that_fails_leaves_the_log_as_it_was_and_prints_nothing(
     def disk_full(fd: int, data: bytes) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("evaluator.decision_log.os.write", disk_full)
+    monkeypatch.setattr("tos_policy.reports.decision_log.os.write", disk_full)
     result = run("evaluate", str(EXAMPLES / "chain.json"), "--as-of", AS_OF, "--decision-log", str(log))
     assert result.exit_code == 2 and result.stdout == ""
     assert f"{log}: $: cannot append to the decision log: No space left on device" in result.stderr
@@ -163,7 +163,7 @@ def test_a_short_write_is_rolled_back(monkeypatch: pytest.MonkeyPatch, tmp_path:
     def half(fd: int, data: bytes) -> int:
         return real_write(fd, data[: len(data) // 2])
 
-    monkeypatch.setattr("evaluator.decision_log.os.write", half)
+    monkeypatch.setattr("tos_policy.reports.decision_log.os.write", half)
     result = run("evaluate", str(EXAMPLES / "chain.json"), "--as-of", AS_OF, "--decision-log", str(log))
     assert result.exit_code == 2 and result.stdout == ""
     assert "nothing was appended" in result.stderr
@@ -201,7 +201,7 @@ def test_a_process_killed_mid_run_leaves_no_partial_line(tmp_path: Path) -> None
     facts.write_text(json.dumps(ring))
     log = tmp_path / "decisions.jsonl"
     log.write_bytes(EARLIER)
-    command = [sys.executable, "-m", "evaluator.cli", "evaluate", str(facts), "--as-of", AS_OF]
+    command = [sys.executable, "-m", "tos_policy.cli.main", "evaluate", str(facts), "--as-of", AS_OF]
     process = subprocess.Popen(
         [*command, "--decision-log", str(log)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

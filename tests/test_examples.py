@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaluator import load_rules
-from evaluator.cli import main
+from tos_policy import load_rules
+from tos_policy.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

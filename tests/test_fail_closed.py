@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from evaluator import EngineError, evaluate, facts_from_document, load_rules
-from evaluator.cli import main
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.errors import NonMonotoneRuleError, RulesError
-from evaluator.limits import EvaluationTimeout, Limits
-from evaluator.opa_server import opa_binary
-from evaluator.rules import FORBIDDEN_BUILTINS, RuleSet, check_sandbox, is_forbidden_builtin
+from tos_policy import EngineError, evaluate, facts_from_document, load_rules
+from tos_policy.cli.main import main
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.engines.opa_server import opa_binary
+from tos_policy.errors import NonMonotoneRuleError, RulesError
+from tos_policy.limits import EvaluationTimeout, Limits
+from tos_policy.policy.ruleset import FORBIDDEN_BUILTINS, RuleSet, check_sandbox, is_forbidden_builtin
 
 ROOT = Path(__file__).parent.parent
 RULES = ROOT / "rules"
@@ -99,7 +99,7 @@ def test_an_engine_fault_raises_engine_error_and_decides_nothing(rules: RuleSet,
 
 
 def _invoke_with(monkeypatch: pytest.MonkeyPatch, engine: Any, *args: str) -> Result:
-    monkeypatch.setattr("evaluator.cli.make_engine", lambda *_: engine)
+    monkeypatch.setattr("tos_policy.cli.main.make_engine", lambda *_: engine)
     return CliRunner().invoke(main, ["evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), *args])
 
 
@@ -169,7 +169,7 @@ def test_an_exception_while_deciding_exits_non_zero_with_nothing_printed_or_logg
     def broken(*_: Any) -> Any:
         raise error
 
-    monkeypatch.setattr("evaluator.evaluation.decide", broken)
+    monkeypatch.setattr("tos_policy.ownership.evaluation.decide", broken)
     log = tmp_path / "decisions.jsonl"
     result = CliRunner().invoke(
         main, ["evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--decision-log", str(log)]

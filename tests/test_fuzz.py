@@ -26,8 +26,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from evaluator.cli import main
-from evaluator.facts import Facts, load_facts
+from tos_policy.cli.main import main
+from tos_policy.facts.load import Facts, load_facts
 
 from .conftest import AS_OF
 from .reference import reference_decisions

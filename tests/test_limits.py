@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from evaluator.cli import main
-from evaluator.errors import InputError
-from evaluator.facts import load_facts
-from evaluator.limits import MIB, LimitExceeded, Limits, option_name, watchdog
+from tos_policy.cli.main import main
+from tos_policy.errors import InputError
+from tos_policy.facts.load import load_facts
+from tos_policy.limits import MIB, LimitExceeded, Limits, option_name, watchdog
 
 ROOT = Path(__file__).parent.parent
 AS_OF = "2025-10-01"
@@ -179,7 +179,7 @@ def test_counts_are_checked_before_the_slow_schema_validation(monkeypatch: pytes
     def never(*_: Any) -> None:
         raise AssertionError("validated a document that is over the entity limit")
 
-    monkeypatch.setattr("evaluator.facts.validate_document", never)
+    monkeypatch.setattr("tos_policy.facts.load.validate_document", never)
     file = _write(tmp_path / "facts.json", {"entities": _companies(200_000)})
     assert_limit_error(run("evaluate", str(file), "--max-entities", "1000"), file, "$.entities", "--max-entities")
 
@@ -228,7 +228,7 @@ def test_an_evaluation_longer_than_max_seconds_stops_with_exit_3(tmp_path: Path)
 
 WEDGED_ENGINE = """
 import sys, time
-import evaluator.cli as cli
+import tos_policy.cli.main as cli
 
 class Wedged:
     name = "wedged"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from evaluator import evaluate, facts_from_document, load_rules
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.errors import RulesError
+from tos_policy import evaluate, facts_from_document, load_rules
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.errors import RulesError
 
 from .conftest import AS_OF
 

@@ -13,13 +13,13 @@ import orjson
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
-from evaluator import evaluate, facts_from_document
-from evaluator.cli import main
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.reports import decision_record
-from evaluator.rules import RuleSet
-from evaluator.screening import screen
-from evaluator.streaming import load_streaming
+from tos_policy import evaluate, facts_from_document
+from tos_policy.cli.main import main
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.facts.streaming import load_streaming
+from tos_policy.ownership.screening import screen
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.reports.records import decision_record
 
 from .conftest import AS_OF
 from .strategies import ownership_graphs

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evaluator.access import decide_access, load_request
-from evaluator.cli import main
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.facts import load_facts
-from evaluator.rules import RuleSet, load_rules
+from tos_policy.access import decide_access, load_request
+from tos_policy.cli.main import main
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.facts.load import load_facts
+from tos_policy.policy.ruleset import RuleSet, load_rules
 
 from ..conftest import AS_OF
 

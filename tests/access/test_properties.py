@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from evaluator.access import AccessDecision, decide_access, request_from_document
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.facts import facts_from_document
-from evaluator.rules import RuleSet
+from tos_policy.access import AccessDecision, decide_access, request_from_document
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.facts.load import facts_from_document
+from tos_policy.policy.ruleset import RuleSet
 
 from ..conftest import AS_OF
 from ..strategies import ownership_graphs

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evaluator.access import (
+from tos_policy.access import (
     AccessRequest,
     check_access_result,
     decide_access,
     request_from_document,
 )
-from evaluator.cli import main
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.errors import EngineError, InputError, RulesError
-from evaluator.facts import facts_from_document
-from evaluator.rules import RuleSet, load_rules
+from tos_policy.cli.main import main
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.errors import EngineError, InputError, RulesError
+from tos_policy.facts.load import facts_from_document
+from tos_policy.policy.ruleset import RuleSet, load_rules
 
 from ..conftest import AS_OF
 
@@ -205,7 +205,7 @@ def test_bad_access_policy_exits_2_naming_the_data_file(tmp_path: Path, change: 
 
 
 def test_shipped_access_policy_is_valid_and_agrees_with_its_ownership_profile(rules: RuleSet) -> None:
-    from evaluator.access import access_policy
+    from tos_policy.access import access_policy
 
     policy = access_policy(rules, "terms_of_service")
     profile = rules.profile(policy["ownership_profile"])
@@ -345,15 +345,15 @@ def test_variant_rules_change_decisions_only_through_data(access_rules: RuleSet,
 
 
 def test_a_bad_access_policy_does_not_stop_load_rules(tmp_path: Path) -> None:
-    """Access policies are checked by evaluator/access.py when a request is decided, not by load_rules:
+    """Access policies are checked by evaluator/tos_policy/access.py when a request is decided, not by load_rules:
     the ownership commands keep working on ownership alone."""
     rules_dir = _rules_copy(tmp_path, lambda p: p.update(anonymiser_effect="maybe"))
     assert dataclasses.is_dataclass(load_rules(rules_dir))
 
 
 def test_the_embedded_engine_compiles_the_entrypoint_the_access_module_queries() -> None:
-    from evaluator import access
-    from evaluator.engines import embedded
+    from tos_policy import access
+    from tos_policy.engines import embedded
 
     assert access.ACCESS_ENTRYPOINT == embedded.ACCESS_ENTRYPOINT
     assert access.ACCESS_ENTRYPOINT in embedded.ENTRYPOINTS

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evaluator.cli import main
+from tos_policy.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROFILE = Path("rules/ownership/profiles/terms_of_service/data.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.change import bump_level, changelog_section, classify, next_version
+from tos_policy.release.change import bump_level, changelog_section, classify, next_version
 
 from .conftest import (
     FLIPS_AT_40,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from evaluator.corpus import corpus_dir, evaluate_sets, load_corpus, mismatches
-from evaluator.rules import RuleSet
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.release.corpus import corpus_dir, evaluate_sets, load_corpus, mismatches
 
 from .conftest import ROOT, run
 

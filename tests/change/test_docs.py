@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.opa_server import opa_binary
-from evaluator.policy_docs import sentence_of_test
+from tos_policy.engines.opa_server import opa_binary
+from tos_policy.release.policy_docs import sentence_of_test
 
 from .conftest import ROOT, commit, git, run, set_threshold
 
@@ -77,7 +77,7 @@ def test_markdown_and_html_hold_every_rule_the_threshold_and_the_list(repo: Path
 
 
 def test_without_opa_the_outcomes_say_not_run(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("evaluator.commands.change.find_opa", lambda explicit, repo: None)
+    monkeypatch.setattr("tos_policy.cli.commands.change.find_opa", lambda explicit, repo: None)
     docs(repo, tmp_path / "site")
     ownership = (tmp_path / "site" / "ownership" / "index.md").read_text()
     assert "| Headquarters in CN restricts | not run |" in ownership

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.history import WORKTREE, changed_files, load_rules_at, materialise, merge_base, read_text
+from tos_policy.release.history import WORKTREE, changed_files, load_rules_at, materialise, merge_base, read_text
 
 from .conftest import (
     PROFILE,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evaluator.importers import convert
+from tos_policy.importers import convert
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 EXTERNAL = DATA / "external"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaluator.cli import main
+from tos_policy.cli.main import main
 
 from .helpers import DATA, EXTERNAL
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from evaluator.cli import main
-from evaluator.importers.common import Progress
+from tos_policy.cli.main import main
+from tos_policy.importers.common import Progress
 
 from .helpers import DATA, EXTERNAL
 

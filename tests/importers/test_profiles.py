@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from evaluator.resources import schema
+from tos_policy.resources import schema
 
 PROFILES = Path(__file__).resolve().parent.parent.parent / "rules" / "ownership" / "profiles"
 

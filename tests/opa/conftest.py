@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.engines.opa import OpaEngine
-from evaluator.opa_server import OpaServer, OpaServerError, opa_binary, start_server
-from evaluator.rules import RuleSet, load_rules
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.engines.opa import OpaEngine
+from tos_policy.engines.opa_server import OpaServer, OpaServerError, opa_binary, start_server
+from tos_policy.policy.ruleset import RuleSet, load_rules
 
 # Profiles beside the shipped one, so that both engines also run the rules'
 # other branches: per-group (non-aggregated) stakes, an exclusive threshold,

@@ -15,15 +15,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluator.access import ACCESS_ENTRYPOINT, check_access_result, decide_access, load_request, request_from_document
-from evaluator.cli import main
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.engines.opa import OpaEngine
-from evaluator.errors import EngineError
-from evaluator.facts import facts_from_document, load_facts
-from evaluator.opa_server import OpaServer
-from evaluator.rules import RuleSet
 from tests.access.strategies import POLICIES, signals
+from tos_policy.access import ACCESS_ENTRYPOINT, check_access_result, decide_access, load_request, request_from_document
+from tos_policy.cli.main import main
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.engines.opa import OpaEngine
+from tos_policy.engines.opa_server import OpaServer
+from tos_policy.errors import EngineError
+from tos_policy.facts.load import facts_from_document, load_facts
+from tos_policy.policy.ruleset import RuleSet
 
 pytestmark = pytest.mark.opa
 
@@ -171,8 +171,8 @@ def test_a_bundle_fed_server_decides_access_requests_like_the_embedded_engine(
     tmp_path: Path, opa_bin: Path, rules: RuleSet
 ) -> None:
     """The fleet path: `tos-policy bundle`, `opa run --server --bundle`, `decide --opa-no-load`."""
-    from evaluator.bundle import build_bundle
-    from evaluator.opa_server import start_server
+    from tos_policy.engines.opa_server import start_server
+    from tos_policy.release.bundle import build_bundle
 
     built = build_bundle(rules, tmp_path / "bundle.tar.gz")
     assert "access" in built.roots

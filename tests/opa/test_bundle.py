@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from opa_client.opa import OpaClient
 
-from evaluator import EngineError, evaluate, load_facts
-from evaluator.bundle import BundleError, build_bundle, bundle_revision, bundle_roots
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.engines.opa import POLICY_ID_PREFIX, OpaEngine
-from evaluator.opa_server import OpaServer, OpaServerError, opa_binary, start_server
-from evaluator.rules import RuleSet, load_rules
+from tos_policy import EngineError, evaluate, load_facts
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.engines.opa import POLICY_ID_PREFIX, OpaEngine
+from tos_policy.engines.opa_server import OpaServer, OpaServerError, opa_binary, start_server
+from tos_policy.policy.ruleset import RuleSet, load_rules
+from tos_policy.release.bundle import BundleError, build_bundle, bundle_revision, bundle_roots
 
 pytestmark = pytest.mark.opa
 
@@ -75,7 +75,7 @@ def decisions(report: Any) -> list[tuple[Any, ...]]:
 
 def cli() -> list[str]:
     found = shutil.which("tos-policy")
-    return [found] if found else [sys.executable, "-m", "evaluator.cli"]
+    return [found] if found else [sys.executable, "-m", "tos_policy.cli.main"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from opa_client.opa import OpaClient
 
-from evaluator import EngineError, InputError, evaluate, facts_from_document
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.engines.opa import POLICY_ID_PREFIX, OpaEngine, parse_opa_url
-from evaluator.opa_server import OpaServer, free_port, opa_binary
-from evaluator.reports import to_json
-from evaluator.rules import RuleSet
+from tos_policy import EngineError, InputError, evaluate, facts_from_document
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.engines.opa import POLICY_ID_PREFIX, OpaEngine, parse_opa_url
+from tos_policy.engines.opa_server import OpaServer, free_port, opa_binary
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.reports.records import to_json
 
 pytestmark = pytest.mark.opa
 
@@ -649,7 +649,7 @@ def test_a_failing_engine_gives_no_report(start_opa: Callable[[], OpaServer], va
 
 def cli() -> list[str]:
     found = shutil.which("tos-policy")
-    return [found] if found else [sys.executable, "-m", "evaluator.cli"]
+    return [found] if found else [sys.executable, "-m", "tos_policy.cli.main"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

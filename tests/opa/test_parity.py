@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluator import evaluate, facts_from_document
-from evaluator.engines.embedded import EmbeddedEngine
-from evaluator.engines.opa import OpaEngine
-from evaluator.evaluation import Report
-from evaluator.rules import RuleSet
+from tos_policy import evaluate, facts_from_document
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.engines.opa import OpaEngine
+from tos_policy.ownership.evaluation import Report
+from tos_policy.policy.ruleset import RuleSet
 
 pytestmark = pytest.mark.opa
 

@@ -1,0 +1,241 @@
+"""Rule changes by pull request: `check-change` (the gate), `diff` (the impact report),
+`docs` (the readable policy) and `corpus` (the decision corpus's expected decisions).
+
+The work is in evaluator/tos_policy/release/change.py, history.py, corpus.py and policy_docs.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tos_policy.cli.support import fail_cleanly, parse_as_of, rules_option
+from tos_policy.errors import InputError
+from tos_policy.policy.ruleset import load_rules
+from tos_policy.release.change import gate, gate_text
+from tos_policy.release.corpus import (
+    Corpus,
+    corpus_dir,
+    evaluate_sets,
+    load_corpus,
+    load_fact_sets,
+    mismatches,
+    write_expected,
+)
+from tos_policy.release.history import WORKTREE, checkout_free, merge_base, repo_root, rules_dir_at, short
+from tos_policy.release.impact import Side, compare, impact_json, impact_markdown, impact_text
+from tos_policy.release.policy_docs import find_opa, write_docs
+
+repo_option = click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="A directory inside the git repository of the rules.",
+)
+base_option = click.option(
+    "--base",
+    default=None,
+    help="Revision (commit, branch, tag) to compare with. Default: the merge base of HEAD with main (or origin/main).",
+)
+head_option = click.option(
+    "--head",
+    default=None,
+    help="Revision to check. Default: the working tree, uncommitted and untracked files included.",
+)
+
+
+def _base(repo: Path, base: str | None) -> tuple[str, str]:
+    """(revision, label) of the base."""
+    if base is not None:
+        return base, short(repo, base)
+    commit, description = merge_base(repo)
+    return commit, f"{commit[:10]} ({description})"
+
+
+def _corpus(repo: Path) -> Corpus | None:
+    directory = corpus_dir(repo)
+    return load_corpus(directory, repo) if (directory / "expected.json").is_file() else None
+
+
+@click.command("check-change")
+@base_option
+@head_option
+@repo_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@fail_cleanly
+def check_change_command(base: str | None, head: str | None, repo: Path, fmt: str) -> None:
+    """Refuse a change of rules/ or schemas/ whose version, changelog or expected decisions did not move with it.
+
+    Exit 0: the change is versioned as it should be (or nothing changed); 1: refused,
+    with what to do; 2: bad input (not a git repository, unknown revision, bad rules)."""
+    top = repo_root(repo)
+    base_rev, base_label = _base(top, base)
+    head_rev = head or WORKTREE
+    corpus = _corpus(top)
+    result = gate(
+        top,
+        base_rev,
+        head_rev,
+        base_label=base_label,
+        fact_sets=corpus.fact_sets if corpus else None,
+        as_of=corpus.as_of if corpus else parse_as_of(None),
+        profile=corpus.profile if corpus else None,
+    )
+    if corpus is not None and result.files:
+        with checkout_free(top, head_rev) as tree:
+            head_rules = tree.load()
+        reports = evaluate_sets(corpus.fact_sets, head_rules, as_of=corpus.as_of, profile=corpus.profile)
+        wrong = mismatches(corpus, reports)
+        if wrong:
+            shown = "; ".join(wrong[:5]) + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+            result.error(
+                f"tests/corpus/expected.json does not hold the decisions of the new rules ({shown}): run "
+                "`tos-policy corpus --update`, check each changed decision is intended, and commit it with the change."
+            )
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(gate_text(result), nl=False)
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.command("diff")
+@click.argument("facts_files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@base_option
+@head_option
+@repo_option
+@click.option("--as-of", default=None, help="Date the facts are read at. Default: the corpus's date, else today.")
+@click.option("--profile", default=None, help="Policy profile (default: each revision's default).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@fail_cleanly
+def diff_command(
+    facts_files: tuple[Path, ...],
+    base: str | None,
+    head: str | None,
+    repo: Path,
+    as_of: str | None,
+    profile: str | None,
+    fmt: str,
+) -> None:
+    """The entities whose decision changes between two revisions of the rules (default facts: tests/corpus).
+
+    Both revisions are read from git, without a checkout. Markdown is meant for a
+    pull-request comment."""
+    top = repo_root(repo)
+    base_rev, base_label = _base(top, base)
+    head_rev = head or WORKTREE
+    if facts_files:
+        fact_sets = load_fact_sets(facts_files, Path.cwd())
+        day = parse_as_of(as_of)
+    else:
+        corpus = _corpus(top)
+        if corpus is None:
+            raise InputError(
+                "no FACTS given and no decision corpus (tests/corpus/expected.json)", file=str(top), value="FACTS"
+            )
+        fact_sets = corpus.fact_sets
+        day = parse_as_of(as_of) if as_of else corpus.as_of
+        profile = profile or corpus.profile
+    with checkout_free(top, base_rev) as base_tree, checkout_free(top, head_rev) as head_tree:
+        old = Side(base_label, base_rev, base_tree.commit, base_tree.load())
+        new = Side(short(top, head_rev), head_rev, head_tree.commit, head_tree.load())
+    impact = compare(old, new, fact_sets, as_of=day, profile=profile)
+    render = {"text": impact_text, "json": impact_json, "markdown": impact_markdown}[fmt]
+    click.echo(render(impact), nl=False)
+
+
+@click.command("docs")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write index.md, <package>/index.md and index.html into (created).",
+)
+@rules_option
+@click.option("--rules-ref", default=None, help="Document the rules as they were at this git revision or tag.")
+@click.option(
+    "--corpus",
+    "corpus_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Decision corpus for worked examples. Default: tests/corpus of the repository, when there is one.",
+)
+@click.option("--opa", type=click.Path(dir_okay=False, path_type=Path), default=None, help="OPA binary to run tests.")
+@click.option("--as-of", default=None, help="Date the exceptions are listed at. Default: today (UTC).")
+@fail_cleanly
+def docs_command(
+    output: Path,
+    rules_dir: Path | None,
+    rules_ref: str | None,
+    corpus_path: Path | None,
+    opa: Path | None,
+    as_of: str | None,
+) -> None:
+    """Render every rule from its METADATA and data into Markdown and one static HTML page."""
+    if opa is not None and not opa.is_file():
+        raise InputError("no OPA binary here", file="--opa", value=str(opa))
+    repo = _repo_or_none(rules_dir)
+    corpus = None
+    if corpus_path is not None:
+        corpus = load_corpus(corpus_path)
+    elif repo is not None:
+        corpus = _corpus(repo)
+    with rules_dir_at(rules_ref, rules_dir) as directory:
+        rules = load_rules(directory)
+        written = write_docs(rules, output, as_of=parse_as_of(as_of), corpus=corpus, opa=find_opa(opa, repo))
+    for path in written.files:
+        click.echo(f"wrote {path}")
+    if not written.tests_ran:
+        click.echo("note: OPA not found, so the worked examples' outcomes were not run (--opa PATH)", err=True)
+
+
+def _repo_or_none(start: Path | None) -> Path | None:
+    try:
+        return repo_root(start if start is not None else ".")
+    except InputError:
+        return None
+
+
+@click.command("corpus")
+@click.option("--update", is_flag=True, help="Rewrite expected.json with the decisions of the current rules.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The corpus directory. Default: tests/corpus of the repository.",
+)
+@rules_option
+@fail_cleanly
+def corpus_command(update: bool, directory: Path | None, rules_dir: Path | None) -> None:
+    """Check (or with --update, rewrite) the decision corpus's expected decisions against the rules."""
+    if directory is None:
+        repo = _repo_or_none(None) or Path.cwd()
+        directory = corpus_dir(repo)
+    corpus = load_corpus(directory)
+    rules = load_rules(rules_dir)
+    reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
+    wrong = mismatches(corpus, reports)
+    if update:
+        target = write_expected(corpus, reports)
+        click.echo(f"wrote {target} ({len(wrong)} change(s))")
+        for line in wrong:
+            click.echo(f"  {line}")
+        return
+    entities = sum(len(report.decisions) for report in reports.values())
+    if wrong:
+        for line in wrong:
+            click.echo(line)
+        click.echo(f"{len(wrong)} decision(s) differ from expected.json: if intended, run `tos-policy corpus --update`")
+        sys.exit(1)
+    click.echo(f"corpus: {len(reports)} files, {entities} decisions as expected (policy {rules.version})")
+
+
+def register(main: click.Group) -> None:
+    for command in (check_change_command, diff_command, docs_command, corpus_command):
+        main.add_command(command)

@@ -1,0 +1,37 @@
+"""`tos-policy import FORMAT FILE... -o FACTS.json`: published ownership data to facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tos_policy.cli.support import fail_cleanly
+
+
+def register(main: click.Group) -> None:
+    main.add_command(import_command)
+
+
+@click.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["bods", "ftm", "gleif"]))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Facts file to write."
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar on stderr (default: only when stderr is a terminal)."
+)
+@fail_cleanly
+def import_command(fmt: str, files: tuple[Path, ...], output: Path, progress: bool | None) -> None:
+    """Convert BODS 0.4, FollowTheMoney or GLEIF files into one facts file.
+
+    FORMAT is bods (BODS 0.4 statements, JSON Lines or a JSON array), ftm
+    (FollowTheMoney entities, JSON Lines) or gleif (GLEIF LEI and relationship
+    records: golden copy XML or JSON, or API responses). The output is written
+    only when the whole import succeeded; a summary goes to stderr."""
+    from tos_policy.importers import import_to_file
+    from tos_policy.importers.common import Progress
+
+    summary = import_to_file(fmt, list(files), output, Progress(progress))
+    click.echo(f"tos-policy: {output}: {summary.line()}", err=True)

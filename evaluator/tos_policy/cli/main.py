@@ -1,0 +1,192 @@
+"""The `tos-policy` command line. It only wires the modules together.
+
+Core commands (evaluate, explain, validate) are here; other command groups live
+in evaluator/tos_policy/cli/commands/, one module each, and register themselves through a
+`register(main)` function."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import click
+
+from tos_policy.cli import commands
+from tos_policy.cli.support import (
+    EngineChoice,
+    fail_cleanly,
+    make_engine,
+    parse_as_of,
+    rules_option,
+    with_engine_options,
+)
+from tos_policy.facts.load import load_facts
+from tos_policy.limits import Limits, watchdog, with_limit_options
+from tos_policy.ownership.evaluation import Report, evaluate
+from tos_policy.policy.legal_exceptions import ExceptionBook
+from tos_policy.policy.ruleset import load_rules
+from tos_policy.release.history import rules_dir_at
+from tos_policy.reports.decision_log import append_report
+from tos_policy.reports.records import exceptions_text, explain_text, mermaid, table_rows, to_json
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tos-policy")
+def main() -> None:
+    """Decide whether organisations may use the service under the terms of service."""
+
+
+def _run(
+    facts_file: Path,
+    rules_dir: Path | None,
+    entity: tuple[str, ...],
+    as_of: str | None,
+    profile: str | None,
+    engine_choice: EngineChoice,
+    limits: Limits,
+    decision_log: Path | None,
+) -> Report:
+    rules = load_rules(rules_dir)
+    facts = load_facts([facts_file], limits=limits)
+    engine = make_engine(engine_choice, rules)
+    try:
+        with watchdog(limits.max_seconds):  # a backstop for one engine call that never returns
+            report = evaluate(
+                facts, rules, engine, as_of=parse_as_of(as_of), profile=profile, entity_ids=list(entity), limits=limits
+            )
+    finally:
+        engine.close()
+    if decision_log is not None:  # logged before anything is printed: no decision goes out unlogged
+        append_report(decision_log, report)
+    return report
+
+
+decision_log_option = click.option(
+    "--decision-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append one JSON line per decision (with policy, rules and facts digests, as-of date, engine) to this file.",
+)
+rules_ref_option = click.option(
+    "--rules-ref",
+    default=None,
+    help="Decide with the rules as they were at this git revision or tag (e.g. policy-v2.0.0), read from git "
+    "without a checkout, from the repository holding --rules (default: the current directory).",
+)
+
+
+@main.command("evaluate")
+@click.argument("facts_file", type=click.Path(path_type=Path))
+@click.option("--entity", multiple=True, help="Decide only this entity (repeatable). Default: every entity.")
+@click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
+@click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["deny", "review"]),
+    default=None,
+    help="Exit 1 if any decision is this (review also fails on deny).",
+)
+@decision_log_option
+@rules_option
+@rules_ref_option
+@with_engine_options
+@with_limit_options
+@fail_cleanly
+def evaluate_command(
+    facts_file: Path,
+    entity: tuple[str, ...],
+    as_of: str | None,
+    fmt: str,
+    profile: str | None,
+    fail_on: str | None,
+    decision_log: Path | None,
+    rules_dir: Path | None,
+    rules_ref: str | None,
+    engine: EngineChoice,
+    limits: Limits,
+) -> None:
+    """Decide every entity in FACTS_FILE (or those named by --entity)."""
+    with rules_dir_at(rules_ref, rules_dir) as rules_at:  # --rules-ref: the rules of REF stand in for --rules
+        report = _run(facts_file, rules_at, entity, as_of, profile, engine, limits, decision_log)
+    if fmt == "json":
+        click.echo(to_json(report), nl=False)
+    else:
+        _print_table(report)
+    failing = {"deny": {"deny"}, "review": {"deny", "review"}}.get(fail_on or "", set())
+    if any(item.decision in failing for item in report.decisions):
+        sys.exit(1)
+
+
+def _print_table(report: Report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report.policy['name']} {report.policy['version']} as of {report.as_of.isoformat()}")
+    for column in ("entity", "name", "decision", "reasons"):
+        table.add_column(column)
+    styles = {"deny": "red", "review": "yellow", "allow": "green"}
+    for entity_id, name, decision, reasons in table_rows(report):
+        table.add_row(entity_id, name, f"[{styles[decision]}]{decision}[/]", reasons)
+    console = Console(width=120)
+    console.print(table)
+    for line in exceptions_text(report):
+        console.print(line, markup=False, highlight=False)
+
+
+@main.command("explain")
+@click.argument("facts_file", type=click.Path(path_type=Path))
+@click.option("--entity", required=True, help="The entity to explain.")
+@click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
+@click.option("--profile", default=None)
+@decision_log_option
+@rules_option
+@rules_ref_option
+@with_engine_options
+@with_limit_options
+@fail_cleanly
+def explain_command(
+    facts_file: Path,
+    entity: str,
+    as_of: str | None,
+    fmt: str,
+    profile: str | None,
+    decision_log: Path | None,
+    rules_dir: Path | None,
+    rules_ref: str | None,
+    engine: EngineChoice,
+    limits: Limits,
+) -> None:
+    """Explain one entity's decision in plain English, with its ownership paths."""
+    with rules_dir_at(rules_ref, rules_dir) as rules_at:
+        report = _run(facts_file, rules_at, (entity,), as_of, profile, engine, limits, decision_log)
+    item = report.decisions[0]
+    click.echo(explain_text(report, item) if fmt == "text" else mermaid(report, item), nl=False)
+
+
+@main.command("validate")
+@click.argument("facts_files", nargs=-1, type=click.Path(path_type=Path))
+@rules_option
+@fail_cleanly
+def validate_command(facts_files: tuple[Path, ...], rules_dir: Path | None) -> None:
+    """Check the rules' data and the given facts files against the schemas."""
+    rules = load_rules(rules_dir)
+    ExceptionBook.of(rules, parse_as_of(None))  # rules/exceptions/data.json against its schema and the rules
+    click.echo(f"rules: {rules.root} (policy {rules.version}, {len(rules.modules)} modules) OK")
+    for path in facts_files:
+        facts = load_facts([path])
+        click.echo(f"facts: {path} ({len(facts.entities)} entities, {len(facts.links)} links) OK")
+
+
+def _register_commands() -> None:
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda found: found.name):
+        importlib.import_module(f"{commands.__name__}.{module.name}").register(main)
+
+
+_register_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""What every command shares: clean failure, option sets, engine choice."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tos_policy.engines import Engine
+from tos_policy.errors import InputError, TosPolicyError
+from tos_policy.policy.ruleset import RuleSet
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail_cleanly(command: F) -> F:
+    """Turn every error into one line on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TosPolicyError as exc:
+            click.echo(f"tos-policy: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except RecursionError:
+            click.echo("tos-policy: error: input nested too deeply", err=True)
+            sys.exit(2)
+        except MemoryError:
+            click.echo("tos-policy: error: out of memory", err=True)
+            sys.exit(1)
+        except Exception as exc:  # fail closed: report, decide nothing
+            click.echo(f"tos-policy: internal error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_as_of(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError("not a date (YYYY-MM-DD)", file="--as-of", path="$", value=value) from None
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """What the engine options (--engine, --opa-url, --timeout, --opa-no-load) chose."""
+
+    name: str = "embedded"
+    opa_url: str | None = None
+    timeout: float = 10.0
+    load_rules: bool = True  # OPA only: False with --opa-no-load (a server fed by a bundle)
+
+
+def make_engine(choice: EngineChoice, rules: RuleSet) -> Engine:
+    """The engine the options chose, for these rules."""
+    if choice.name == "embedded":
+        if not choice.load_rules:
+            raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
+        from tos_policy.engines.embedded import EmbeddedEngine
+
+        return EmbeddedEngine(rules)
+    from tos_policy.engines.opa import OpaEngine
+
+    if not choice.opa_url:
+        raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=choice.opa_url)
+    return OpaEngine(rules, choice.opa_url, timeout=choice.timeout, load_rules=choice.load_rules)
+
+
+rules_option = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Rules directory (default: the rules shipped with tos-policy).",
+)
+engine_options = [
+    click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True),
+    click.option("--opa-url", default=None, help="URL of a running OPA server, for --engine opa."),
+    click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per engine call."),
+    click.option(
+        "--opa-no-load",
+        is_flag=True,
+        default=False,
+        help="With --engine opa: load no rules into the server, only query it (a server fed by a bundle); "
+        "refused unless the server holds these rules (same policy_set and bundle revision).",
+    ),
+]
+
+
+def with_engine_options(command: F) -> F:
+    """Add the engine options; the command receives them together as `engine` (an EngineChoice)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        choice = EngineChoice(
+            name=kwargs.pop("engine"),
+            opa_url=kwargs.pop("opa_url"),
+            timeout=kwargs.pop("timeout"),
+            load_rules=not kwargs.pop("opa_no_load"),
+        )
+        return command(*args, engine=choice, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(engine_options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]

@@ -1,0 +1,97 @@
+"""The embedded engine: rego-cpp in process through regopy, rules compiled once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from regopy import Input, Interpreter
+from regopy.rego_shared import rego_bundle_query_entrypoint, rego_free_output, rego_output_string
+
+from tos_policy.engines import check_results
+from tos_policy.errors import EngineError
+from tos_policy.policy.ruleset import RuleSet
+
+BATCH_ENTRYPOINT = "ownership/batch"
+ACCESS_ENTRYPOINT = "access/result"
+# Every rule the evaluator queries; rego-cpp compiles a plan for each (one the
+# rules do not define compiles to nothing, and querying it is an EngineError).
+ENTRYPOINTS = (BATCH_ENTRYPOINT, ACCESS_ENTRYPOINT)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _first_line(message: str) -> str:
+    """rego-cpp's compile errors run over many lines; keep the one that says what is wrong."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    useful = [line for line in lines if "errormsg" in line or line.startswith("--")]
+    chosen = useful[0] if useful else (lines[0] if lines else "unknown error")
+    return " ".join(chosen.replace("(errormsg", "").rstrip(")").split())
+
+
+class EmbeddedEngine:
+    name = "regopy"
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._rego = Interpreter()
+        # A built-in's error must fail the query (as OPA's strict-builtin-errors does),
+        # not quietly read as undefined or false.
+        self._rego.strict_built_in_errors = True
+        try:
+            with _stdout_to_stderr():  # rego-cpp prints compile errors on fd 1, where decisions go
+                for path, source in sorted(rules.modules.items()):
+                    self._rego.add_module(path, source)
+                self._rego.add_data_json(orjson.dumps(rules.data).decode())
+                self._bundle = self._rego.build(None, list(ENTRYPOINTS))
+        except Exception as exc:  # regopy raises its own error types
+            raise EngineError(f"regopy: the rules do not compile: {_first_line(str(exc))}") from None
+        if not self._bundle.ok():
+            raise EngineError("regopy: the rules do not compile")
+
+    def decide(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        items = batch["items"]
+        if not items:
+            return []
+        return check_results(items, self.query(BATCH_ENTRYPOINT, batch), self.name)
+
+    def query(self, entrypoint: str, input: dict[str, Any]) -> Any:
+        """The value of one entrypoint ("package/rule", one of ENTRYPOINTS) for `input`.
+        An error or an undefined value raises EngineError: never an empty answer."""
+        if entrypoint not in ENTRYPOINTS:
+            raise EngineError(f"regopy: {entrypoint} is not an entrypoint of the embedded engine")
+        try:
+            self._rego.set_input(Input(input))
+            # Read the raw output string: regopy's Output wrapper cannot parse error terms.
+            handle = rego_bundle_query_entrypoint(self._rego._impl, self._bundle._impl, entrypoint)
+            try:
+                raw = rego_output_string(handle)
+            finally:
+                rego_free_output(handle)
+            if raw.strip() == "undefined":
+                raise EngineError(f"regopy: the rules returned no decision for {entrypoint} (undefined)")
+            output = orjson.loads(raw)
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"regopy: evaluating {entrypoint} failed: {exc}") from None
+        expressions = output.get("expressions") if isinstance(output, dict) else None
+        if not expressions:
+            raise EngineError(f"regopy: the rules returned no decision for {entrypoint}: {raw[:200]}")
+        return expressions[0]
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Facts in: strict loading and validation (load), countries, JSON Lines streaming, synthetic registries."""

@@ -1,0 +1,490 @@
+"""Load facts files: parse JSON exactly, validate against schemas/facts.schema.json,
+normalise countries and percentages, and check the graph's references.
+
+Every problem becomes an InputError naming the file, the JSON path and the value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+
+from tos_policy.errors import InputError
+from tos_policy.facts.countries import normalise_country
+from tos_policy.limits import Limits, exceeded
+from tos_policy.resources import schema
+
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+
+class Share(NamedTuple):
+    """An exact percentage range; an exact stake has min == max, both inclusive.
+
+    Facts are named tuples rather than dataclasses: immutable, and quick to
+    build by the million when screening a registry."""
+
+    min: Decimal
+    max: Decimal
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+
+    @property
+    def exact(self) -> bool:
+        return self.min == self.max and not (self.min_exclusive or self.max_exclusive)
+
+    def text(self) -> str:
+        if self.exact:
+            return f"{plain_decimal(self.min)}%"
+        low = ("more than " if self.min_exclusive else "") + f"{plain_decimal(self.min)}%"
+        high = ("less than " if self.max_exclusive else "at most ") + f"{plain_decimal(self.max)}%"
+        return f"{low} to {high}"
+
+    def as_json(self) -> dict[str, Any]:
+        if self.exact:
+            return {"percentage": plain_decimal(self.min)}
+        return {
+            "percentage_min": plain_decimal(self.min),
+            "percentage_max": plain_decimal(self.max),
+            "min_exclusive": self.min_exclusive,
+            "max_exclusive": self.max_exclusive,
+        }
+
+
+UNKNOWN_SHARE = Share(ZERO, HUNDRED)
+
+
+class Entity(NamedTuple):
+    id: str
+    type: str
+    name: str | None = None
+    headquarters: str | None = None
+    jurisdiction: str | None = None
+    path: str = "$"
+
+
+class Link(NamedTuple):
+    owner: str
+    asset: str
+    kind: str
+    share: Share
+    start_date: date | None = None
+    end_date: date | None = None
+    acting_jointly: str | None = None
+    path: str = "$"
+
+    def active_on(self, day: date) -> bool:
+        """Start inclusive, end exclusive: a stake sold on day D no longer counts on D."""
+        if self.start_date is not None and day < self.start_date:
+            return False
+        return self.end_date is None or day < self.end_date
+
+
+@dataclass
+class Facts:
+    """Entities by id (file order kept) and links, from one or more files."""
+
+    entities: dict[str, Entity] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def active_links(self, as_of: date) -> list[Link]:
+        return [link for link in self.links if link.active_on(as_of)]
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros: 60, 33.33."""
+    return format(value.normalize(), "f")
+
+
+def reject_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number allowed in facts")
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r} in one object")
+        self.key = key
+
+
+def object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+# JSON strings (escapes included), and the characters that are not brackets.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+# A \uD800-\uDFFF escape: half of a surrogate pair, or a lone surrogate that is not text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]')
+
+
+def _nesting_depth(text: str) -> int:
+    """How deeply arrays and objects nest in `text`, without parsing it (and so without recursion)."""
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(1 if char in "[{" else -1 for char in brackets), default=0)
+
+
+def _path_at(text: str, *, max_depth: int | None = None, offset: int | None = None) -> tuple[str, int]:
+    """Reading the JSON text token by token (no recursion): the JSON path and offset
+    where nesting first goes deeper than max_depth, or the path being read at offset."""
+    stack: list[list[Any]] = []  # [bracket, key or index]
+    previous: str | None = None
+    for token in _JSON_TOKEN.finditer(text):
+        if offset is not None and token.start() >= offset:
+            break
+        lexeme = token.group()
+        if lexeme in "[{":
+            if len(stack) == max_depth:
+                return _short_path([frame[1] for frame in stack]), token.start()
+            stack.append([lexeme, 0 if lexeme == "[" else None])
+        elif lexeme in "]}":
+            if stack:
+                stack.pop()
+        elif stack and lexeme == ",":
+            stack[-1][1] = stack[-1][1] + 1 if stack[-1][0] == "[" else None
+        elif stack and lexeme == ":" and previous is not None and previous.startswith('"'):
+            stack[-1][1] = json.loads(previous)
+        previous = lexeme
+    return _short_path([frame[1] for frame in stack]), offset or 0
+
+
+def _short_path(parts: list[Any]) -> str:
+    parts = list(itertools.takewhile(lambda part: part is not None, parts))  # an object not yet at a key
+    if len(parts) > 12:  # a path thousands of levels long would not be a readable line
+        return json_path(parts[:10]) + f"...({len(parts) - 10} more levels)"
+    return json_path(parts)
+
+
+def _check_text(document: Any, file: str) -> None:
+    """Every string, key or value, must be Unicode text: no lone surrogates from \\uD800-style escapes."""
+    pending: list[tuple[Any, list[Any]]] = [(document, [])]
+    while pending:
+        node, parts = pending.pop()
+        items: Iterable[tuple[Any, Any]] = ()
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        elif isinstance(node, str):
+            _require_text(node, file, json_path(parts))
+        for key, value in items:
+            if isinstance(key, str):
+                _require_text(key, file, json_path([*parts, key]))
+            pending.append((value, [*parts, key]))
+
+
+def _require_text(value: str, file: str, path: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"not Unicode text: a lone surrogate \\u{ord(value[exc.start]):04x} at character {exc.start}",
+            file=file,
+            path=path,
+            value=value,
+        ) from None
+
+
+def parse_json_bytes(raw: bytes, file: str, *, max_depth: int | None = None) -> Any:
+    """Parse JSON with exact decimals; reject NaN, Infinity, duplicate keys, bad UTF-8,
+    lone surrogates, and nesting deeper than max_depth (default: Limits().max_json_depth)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text (byte {exc.start})", file=file, path="$", value=raw[exc.start : exc.start + 8]
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is harmless; drop it
+    depth_limit = Limits().max_json_depth if max_depth is None else max_depth
+    if _nesting_depth(text) > depth_limit:
+        path, offset = _path_at(text, max_depth=depth_limit)
+        raise exceeded(
+            "JSON nested too deeply",
+            "max_json_depth",
+            depth_limit,
+            "levels",
+            file=file,
+            path=path,
+            value=text[offset : offset + 20],
+        )
+    try:
+        document = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=reject_json_constant,
+            object_pairs_hook=object_without_duplicate_keys,
+        )
+    except json.JSONDecodeError as exc:
+        snippet = text[max(0, exc.pos - 10) : exc.pos + 10]
+        message = exc.msg.removesuffix(" at")  # "Invalid control character at" + " at line ..."
+        path, _ = _path_at(text, offset=exc.pos)
+        raise InputError(
+            f"not valid JSON: {message} at line {exc.lineno} column {exc.colno}", file=file, path=path, value=snippet
+        ) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", file=file, value=text[:40]) from None
+    except _DuplicateKey as exc:
+        raise InputError(f"not valid JSON: {exc}", file=file, value=exc.key) from None
+    except ArithmeticError:  # decimal.InvalidOperation: 1e1000000000000000000
+        raise InputError("not valid JSON: a number whose exponent is out of range", file=file, value=None) from None
+    except ValueError as exc:  # NaN, Infinity, integers of more than 4,300 digits
+        raise InputError(f"not valid JSON: {exc}", file=file, value=None) from None
+    if _SURROGATE_ESCAPE.search(text):
+        _check_text(document, file)
+    return document
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+_validator: Draft202012Validator | None = None
+
+
+def _facts_validator() -> Draft202012Validator:
+    global _validator
+    if _validator is None:
+        facts_schema = schema("facts")
+        inlined = _inline_refs(facts_schema, facts_schema.get("$defs", {}), depth=0)
+        _validator = Draft202012Validator(inlined, format_checker=FormatChecker())
+    return _validator
+
+
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment"})
+
+
+def _inline_refs(node: Any, defs: dict[str, Any], depth: int) -> Any:
+    """The schema with its local "#/$defs/..." references replaced by what they point at.
+
+    Same meaning, about twice as fast to validate (no reference lookups per record);
+    the facts schema's references are not recursive."""
+    if depth > 32:
+        raise ValueError("the facts schema's references nest too deeply (are they recursive?)")
+    if isinstance(node, list):
+        return [_inline_refs(item, defs, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    rest = {key: _inline_refs(value, defs, depth) for key, value in node.items() if key not in ("$ref", "$defs")}
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return rest
+    name = ref.removeprefix("#/$defs/")
+    if name == ref or name not in defs:
+        raise ValueError(f"the facts schema has a reference that is not a local definition: {ref}")
+    target = _inline_refs(defs[name], defs, depth + 1)
+    if isinstance(target, dict) and not (set(rest) - _ANNOTATIONS) & set(target):
+        return {**target, **rest}
+    return {"allOf": [target, rest]}
+
+
+def schema_violation(error: ValidationError, file: str, prefix: str = "$") -> InputError:
+    """A schema error as one short line: file, JSON path (under `prefix`), value."""
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > 60:  # jsonschema starts its messages with the whole value; keep the line short
+        message = message.replace(shown, "the value")
+    return InputError(message, file=file, path=prefix + json_path(error.absolute_path)[1:], value=error.instance)
+
+
+def validate_document(document: Any, file: str) -> None:
+    error = best_match(_facts_validator().iter_errors(document))
+    if error is not None:
+        raise schema_violation(error, file)
+
+
+def load_facts(paths: Iterable[str | Path], *, limits: Limits | None = None) -> Facts:
+    """Load, check and join facts files; every problem is an InputError naming file, JSON path and value."""
+    limits = limits or Limits()
+    facts = Facts()
+    for path in paths:
+        file = str(path)
+        raw = _read_limited(Path(path), file, limits.max_input_bytes)
+        add_document(facts, parse_json_bytes(raw, file, max_depth=limits.max_json_depth), file, limits=limits)
+    check_references(facts)
+    return facts
+
+
+def _read_limited(path: Path, file: str, max_bytes: int) -> bytes:
+    """The file's bytes, refusing one larger than max_bytes before reading it all (or at all, when its size shows)."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                what = f"the file is too large: {size:,} bytes"
+                raise exceeded(what, "max_input_bytes", max_bytes, "bytes", file=file, path="$", value=size)
+            raw = handle.read(max_bytes + 1)  # a pipe or device shows no size: read one byte past the limit at most
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=file, value=file) from None
+    if len(raw) > max_bytes:
+        what = f"the file is too large: more than {max_bytes:,} bytes"
+        raise exceeded(what, "max_input_bytes", max_bytes, "bytes", file=file, path="$", value=len(raw))
+    return raw
+
+
+def facts_from_document(document: Any, file: str = "<facts>", *, limits: Limits | None = None) -> Facts:
+    facts = Facts()
+    add_document(facts, document, file, limits=limits)
+    check_references(facts)
+    return facts
+
+
+def _check_counts(facts: Facts, document: Any, file: str, limits: Limits) -> None:
+    """Refuse more entities or links than the limits allow, before the (slow) schema validation."""
+    if not isinstance(document, dict):
+        return
+    for key, noun, field_name, already in (
+        ("entities", "entities", "max_entities", len(facts.entities)),
+        ("ownership", "links", "max_links", len(facts.links)),
+    ):
+        records = document.get(key)
+        limit = getattr(limits, field_name)
+        if isinstance(records, list) and already + len(records) > limit:
+            what = f"too many {noun}: {already + len(records):,}"
+            if already:
+                what += f" with the {already:,} of the files before this one"
+            raise exceeded(what, field_name, limit, noun, file=file, path=f"$.{key}", value=len(records))
+
+
+def add_document(facts: Facts, document: Any, file: str, *, limits: Limits | None = None) -> None:
+    _check_counts(facts, document, file, limits or Limits())
+    validate_document(document, file)
+    facts.files.append(file)
+    for index, record in enumerate(document["entities"]):
+        entity = entity_from_record(record, file, f"$.entities[{index}]")
+        if entity.id in facts.entities:
+            raise InputError("duplicate entity id", file=file, path=f"$.entities[{index}].id", value=entity.id)
+        facts.entities[entity.id] = entity
+    for index, record in enumerate(document.get("ownership", [])):
+        facts.links.append(link_from_record(record, file, f"$.ownership[{index}]"))
+
+
+def country_code(value: str | None, file: str, path: str) -> str | None:
+    """The ISO alpha-2 code for a country in the input, None for null; an unknown name is an InputError."""
+    if value is None:
+        return None
+    code = normalise_country(value)
+    if code is None:
+        raise InputError("unknown country (use ISO 3166-1 code or name)", file=file, path=path, value=value)
+    return code
+
+
+def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entity:
+    return Entity(
+        id=record["id"],
+        type=record["type"],
+        name=record.get("name"),
+        headquarters=country_code(record.get("headquarters"), file, f"{path}.headquarters"),
+        jurisdiction=country_code(record.get("jurisdiction"), file, f"{path}.jurisdiction"),
+        path=f"{file}:{path}",
+    )
+
+
+def parse_percentage(value: Any, file: str, path: str) -> Decimal:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise InputError("not a decimal percentage", file=file, path=path, value=value) from None
+    if not number.is_finite():
+        raise InputError("percentage must be a finite number", file=file, path=path, value=value)
+    if number < ZERO or number > HUNDRED:
+        raise InputError("percentage must be between 0 and 100", file=file, path=path, value=value)
+    if number.as_tuple().exponent < -12:  # type: ignore[operator]
+        raise InputError("percentage has more than 12 decimal places", file=file, path=path, value=value)
+    return number
+
+
+def _share(record: Mapping[str, Any], file: str, path: str) -> Share:
+    if "percentage" in record:
+        if "percentage_min" in record or "percentage_max" in record:
+            raise InputError(
+                "give either percentage or percentage_min/percentage_max, not both",
+                file=file,
+                path=f"{path}.percentage",
+                value=record["percentage"],
+            )
+        exact = parse_percentage(record["percentage"], file, f"{path}.percentage")
+        return Share(exact, exact)
+    low = parse_percentage(record.get("percentage_min", 0), file, f"{path}.percentage_min")
+    high = parse_percentage(record.get("percentage_max", 100), file, f"{path}.percentage_max")
+    share = Share(low, high, bool(record.get("min_exclusive", False)), bool(record.get("max_exclusive", False)))
+    if low > high or (low == high and (share.min_exclusive or share.max_exclusive)):
+        raise InputError(
+            "empty percentage range (percentage_min above percentage_max)",
+            file=file,
+            path=f"{path}.percentage_min",
+            value=record.get("percentage_min"),
+        )
+    return share
+
+
+def _date(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def link_from_record(record: Mapping[str, Any], file: str, path: str) -> Link:
+    start, end = _date(record.get("start_date")), _date(record.get("end_date"))
+    if start is not None and end is not None and end < start:
+        raise InputError("end_date is before start_date", file=file, path=f"{path}.end_date", value=record["end_date"])
+    return Link(
+        owner=record["owner"],
+        asset=record["asset"],
+        kind=record.get("kind", "shareholding"),
+        share=_share(record, file, path),
+        start_date=start,
+        end_date=end,
+        acting_jointly=record.get("acting_jointly"),
+        path=f"{file}:{path}",
+    )
+
+
+def _split(located: str) -> tuple[str, str]:
+    file, _, path = located.rpartition(":")
+    return file, path
+
+
+def check_references(facts: Facts) -> None:
+    for link in facts.links:
+        file, path = _split(link.path)
+        for role in ("owner", "asset"):
+            ref = getattr(link, role)
+            if ref not in facts.entities:
+                raise InputError(f"{role} names an unknown entity", file=file, path=f"{path}.{role}", value=ref)
+
+
+def check_share_totals(links: Iterable[Link]) -> None:
+    """Shares held in one asset, read at their lowest, cannot add up to over 100%."""
+    totals: dict[str, Decimal] = {}
+    for link in links:
+        if link.kind != "shareholding":
+            continue
+        total = totals.get(link.asset, ZERO) + link.share.min
+        totals[link.asset] = total
+        if total > HUNDRED:
+            file, path = _split(link.path)
+            raise InputError(
+                f"shares held in {link.asset!r} add up to {plain_decimal(total)}%, over 100%",
+                file=file,
+                path=f"{path}.percentage",
+                value=plain_decimal(link.share.min),
+            )

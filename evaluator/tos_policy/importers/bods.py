@@ -1,0 +1,618 @@
+"""Import Beneficial Ownership Data Standard (BODS) 0.4 statements.
+
+Each statement is checked against the standard's published 0.4 JSON Schema
+(bods_schema/). Statements are streamed; for each record (recordId) only its
+latest statement is kept, since a BODS statement replaces the record's earlier
+ones. Entity records that share a register identifier (an LEI, a company
+number) are one legal person reported by several sources, and become one
+entity. Arrangements (joint holdings, nominations, trusts without legal
+personality) are not legal persons: their parties become owners of what the
+arrangement holds, acting jointly. docs/importers.md has the mapping tables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from tos_policy.errors import InputError
+from tos_policy.importers.common import (
+    HUNDRED,
+    STAKE_KINDS,
+    ZERO,
+    Builder,
+    LinkDraft,
+    Progress,
+    Share,
+    country,
+    day,
+    one_country,
+    percentage,
+    read_json_records,
+    schema_error,
+    where,
+)
+
+FORMAT = "bods"
+VERSION = "0.4"
+SCHEMA_DIR = Path(__file__).resolve().parent / "bods_schema"
+
+ENTITY_TYPES = {
+    "registeredEntity": "company",
+    "legalEntity": "company",
+    "anonymousEntity": "unknown",
+    "unknownEntity": "unknown",
+    "state": "public_body",
+    "stateBody": "public_body",
+}
+
+# GLEIF relationship types as the GLEIF-to-BODS pipeline writes them into details.
+GLEIF_DETAILS = {
+    "IS_DIRECTLY_CONSOLIDATED_BY": "consolidation",
+    "IS_ULTIMATELY_CONSOLIDATED_BY": "consolidation",
+    "IS_INTERNATIONAL_BRANCH_OF": "branch",
+    "IS_FUND-MANAGED_BY": "other_control",
+    "IS_SUBFUND_OF": "other_control",
+    "IS_FEEDER_TO": "other_control",
+}
+
+CONTROL_INTERESTS = {
+    "appointmentOfBoard": "board_appointment",
+    "settlor": "other_control",
+    "trustee": "other_control",
+    "protector": "other_control",
+    "beneficiaryOfLegalArrangement": "other_control",
+    "rightsGrantedByContract": "other_control",
+    "conditionalRightsGrantedByContract": "other_control",
+    "controlViaCompanyRulesOrArticles": "other_control",
+    "controlByLegalFramework": "other_control",
+    "boardMember": "significant_influence",
+    "boardChair": "significant_influence",
+    "enjoymentAndUseOfAssets": "other_control",
+    "nominee": "other_control",
+    "nominator": "other_control",
+}
+# Economic interests read as a stake when the relationship states no shareholding.
+ECONOMIC_INTERESTS = {
+    "rightsToSurplusAssetsOnDissolution",
+    "rightsToProfitOrIncome",
+    "rightToProfitOrIncomeFromAssets",
+    "unknownInterest",
+    "unpublishedInterest",
+    None,
+}
+NOT_OWNERSHIP = {"seniorManagingOfficial": "senior managing official: an officer, not an owner"}
+
+# Unspecified interested parties that mean "nobody to report", not "somebody unknown".
+NO_OWNER_REASONS = {
+    "noBeneficialOwners": "the source reports no beneficial owners",
+    "subjectExemptFromDisclosure": "the subject is exempt from disclosure (for example, listed on a regulated market)",
+}
+
+# UK PSC bands (Companies House nature-of-control codes): 25-50 is more than 25% and
+# at most 50%; 50-75 is more than 50% and less than 75%; 75-100 is 75% or more.
+PSC_BANDS = {(25, 50): (True, False), (50, 75): (True, True), (75, 100): (False, False)}
+
+
+@cache
+def statement_validator() -> Draft202012Validator:
+    resources = []
+    for name in ("statement", "components", "entity-record", "person-record", "relationship-record"):
+        contents = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8"))
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    registry: Registry[Any] = Registry().with_resources(resources)
+    return Draft202012Validator(
+        {"$ref": "urn:statement#/$defs/Statement"}, registry=registry, format_checker=FormatChecker()
+    )
+
+
+@dataclass
+class Kept:
+    """The latest statement of one record, reduced to what the import needs."""
+
+    order: tuple[str, int]  # (statementDate, position in input): the later one wins
+    statement: dict[str, Any]
+    source: dict[str, Any]
+
+
+@dataclass
+class State:
+    records: dict[str, Kept] = field(default_factory=dict)
+    statement_ids: set[str] = field(default_factory=set)
+    position: int = 0
+
+
+def import_files(paths: list[Path], progress: Progress) -> Builder:
+    builder = Builder(FORMAT)
+    state = State()
+    for path in paths:
+        with progress.file(path) as advance:
+            for record in read_json_records(path, advance):
+                if isinstance(record.value, list) and record.path == "$":
+                    raise InputError(
+                        "expected one statement per line, found an array", file=str(path), path=where(record.number)
+                    )
+                _read_statement(record.value, str(path), record.number, state, builder)
+    _build(state, builder)
+    return builder
+
+
+def _read_statement(statement: Any, file: str, number: int, state: State, builder: Builder) -> None:
+    builder.records += 1
+    if not isinstance(statement, dict):
+        raise InputError("a BODS statement must be a JSON object", file=file, path=where(number), value=statement)
+    version = (statement.get("publicationDetails") or {}).get("bodsVersion")
+    if "statementType" in statement or (version is not None and version != VERSION):
+        shown = version if version is not None else f"statementType {statement.get('statementType')!r} (0.1-0.3)"
+        raise InputError(
+            f"unsupported BODS version {shown}: this importer reads BODS {VERSION} statements",
+            file=file,
+            path=where(number, "$.publicationDetails.bodsVersion"),
+            value=version if version is not None else statement.get("statementType"),
+        )
+    record_type = statement.get("recordType")
+    if record_type not in ("entity", "person", "relationship"):
+        raise InputError(
+            "unknown statement type (recordType must be entity, person or relationship)",
+            file=file,
+            path=where(number, "$.recordType"),
+            value=record_type,
+        )
+    error = best_match(statement_validator().iter_errors(statement))
+    if error is not None:
+        raise schema_error(
+            f"not a valid BODS {VERSION} statement: {error.message}", file, number, error.absolute_path, error.instance
+        )
+    statement_id = statement["statementId"]
+    if statement_id in state.statement_ids:
+        builder.skip("the same statement repeated")
+        return
+    state.statement_ids.add(statement_id)
+    state.position += 1
+    source = {
+        "file": file,
+        "record": number,
+        "statementId": statement_id,
+        "recordId": statement["recordId"],
+        "statementDate": statement.get("statementDate"),
+    }
+    if statement.get("recordStatus"):
+        source["recordStatus"] = statement["recordStatus"]
+    kept = Kept((str(statement.get("statementDate") or ""), state.position), _compact(statement), source)
+    previous = state.records.get(statement["recordId"])
+    if previous is None or previous.order <= kept.order:
+        if previous is not None:
+            builder.skip("an earlier statement of a record replaced by a later one")
+        state.records[statement["recordId"]] = kept
+    else:
+        builder.skip("an earlier statement of a record replaced by a later one")
+
+
+_KEEP = ("statementId", "statementDate", "recordId", "recordType", "recordStatus")
+_DETAILS = (
+    "entityType",
+    "name",
+    "jurisdiction",
+    "incorporatedInJurisdiction",
+    "identifiers",
+    "dissolutionDate",
+    "names",
+    "subject",
+    "interestedParty",
+    "interests",
+    "componentRecords",
+)
+
+
+def _compact(statement: dict[str, Any]) -> dict[str, Any]:
+    """What the import needs of a statement: the rest (publication details, annotations,
+    address lines, birth dates) is not held in memory while the input streams past."""
+    details = statement["recordDetails"]
+    kept = {key: details[key] for key in _DETAILS if key in details}
+    if "names" in kept:
+        kept["names"] = kept["names"][:1]
+    kept["addresses"] = [
+        {"type": address.get("type"), "country": address.get("country")} for address in details.get("addresses") or []
+    ]
+    return {**{key: statement[key] for key in _KEEP if key in statement}, "recordDetails": kept}
+
+
+# ----------------------------------------------------------------------------
+# Entities and persons
+
+
+def _identifiers(details: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for identifier in details.get("identifiers") or []:
+        item = {key: identifier[key] for key in ("scheme", "id", "schemeName") if identifier.get(key)}
+        if item:
+            found.append(item)
+    return found
+
+
+def _register_keys(details: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (str(identifier["scheme"]), str(identifier["id"]).strip())
+        for identifier in details.get("identifiers") or []
+        if identifier.get("scheme") and identifier.get("id")
+    ]
+
+
+def _is_arrangement(statement: dict[str, Any]) -> bool:
+    details = statement["recordDetails"]
+    return statement["recordType"] == "entity" and (details.get("entityType") or {}).get("type") == "arrangement"
+
+
+class _Groups:
+    """Union-find over record ids: records sharing a register identifier are one legal person."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, item: str) -> str:
+        root = item
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while item != root:
+            self.parent[item], item = root, self.parent.get(item, item)
+        return root
+
+    def union(self, first: str, second: str, order: dict[str, int]) -> None:
+        a, b = self.find(first), self.find(second)
+        if a != b:
+            keep, drop = (a, b) if order[a] <= order[b] else (b, a)
+            self.parent[drop] = keep
+
+
+def _build(state: State, builder: Builder) -> None:
+    records = state.records
+    order = {record_id: kept.order[1] for record_id, kept in records.items()}
+    groups = _Groups()
+    by_key: dict[tuple[str, str], str] = {}
+    for record_id, kept in records.items():
+        if kept.statement["recordType"] != "entity" or _is_arrangement(kept.statement):
+            continue
+        for key in _register_keys(kept.statement["recordDetails"]):
+            if key in by_key:
+                groups.union(by_key[key], record_id, order)
+            else:
+                by_key[key] = record_id
+    members: dict[str, list[str]] = {}
+    for record_id, kept in records.items():
+        if kept.statement["recordType"] != "relationship":
+            members.setdefault(groups.find(record_id), []).append(record_id)
+    arrangements: set[str] = set()
+    for canonical, ids in members.items():
+        ids.sort(key=order.__getitem__)
+        _entity(builder, canonical, [records[record_id] for record_id in ids])
+        builder.merged += len(ids) - 1
+        if _is_arrangement(records[canonical].statement):
+            arrangements.add(canonical)
+    for kept in sorted((k for k in records.values() if k.statement["recordType"] == "relationship"), key=_by_order):
+        _relationship(builder, kept, groups)
+    _collapse_arrangements(builder, arrangements)
+
+
+def _by_order(kept: Kept) -> int:
+    return kept.order[1]
+
+
+def _headquarters(details: dict[str, Any], notes: list[str]) -> str | None:
+    addresses = details.get("addresses") or []
+    for kind in ("business", "registered", "alternative"):
+        values = [(a.get("country") or {}).get("code") or (a.get("country") or {}).get("name") for a in addresses]
+        values = [
+            value for a, value in zip(addresses, values, strict=True) if a.get("type") == kind and value is not None
+        ]
+        if values:
+            if kind != "business":
+                notes.append(f"headquarters: no business address; taken from the {kind} address")
+            return one_country(values, notes, "headquarters")
+    return None
+
+
+def _jurisdiction(details: dict[str, Any], notes: list[str]) -> str | None:
+    value = details.get("jurisdiction") or details.get("incorporatedInJurisdiction")
+    if not value:
+        return None
+    return country(value.get("code") or value.get("name"), notes, "jurisdiction")
+
+
+def _entity(builder: Builder, canonical: str, kept_list: list[Kept]) -> None:
+    notes: list[str] = []
+    first = kept_list[0].statement
+    details = first["recordDetails"]
+    if first["recordType"] == "person":
+        entity_type, name = "person", _person_name(details)
+        headquarters = jurisdiction = None
+    else:
+        entity_type = _entity_type(details.get("entityType") or {})
+        name = details.get("name")
+        headquarters, jurisdiction = None, None
+        for kept in kept_list:  # the first record that knows a country decides; conflicts are noted
+            hq_notes: list[str] = []
+            ju_notes: list[str] = []
+            hq = _headquarters(kept.statement["recordDetails"], hq_notes)
+            ju = _jurisdiction(kept.statement["recordDetails"], ju_notes)
+            if headquarters is None:
+                notes.extend(hq_notes)
+            if jurisdiction is None:
+                notes.extend(ju_notes)
+            headquarters = _agree(headquarters, hq, notes, "headquarters")
+            jurisdiction = _agree(jurisdiction, ju, notes, "jurisdiction")
+        if details.get("dissolutionDate"):
+            notes.append(f"dissolved on {details['dissolutionDate']}")
+    identifiers: list[dict[str, Any]] = []
+    for kept in kept_list:
+        for identifier in _identifiers(kept.statement["recordDetails"]):
+            if identifier not in identifiers:
+                identifiers.append(identifier)
+        identifiers.append({"scheme": "bods-recordId", "id": kept.statement["recordId"]})
+        identifiers.append({"scheme": "bods-statementId", "id": kept.statement["statementId"]})
+    source = dict(kept_list[0].source)
+    if len(kept_list) > 1:
+        source["merged"] = [kept.source for kept in kept_list[1:]]
+        notes.append(f"{len(kept_list)} records with a common register identifier read as one legal person")
+    builder.entity(
+        canonical,
+        entity_type,
+        name=name,
+        headquarters=headquarters,
+        jurisdiction=jurisdiction,
+        identifiers=identifiers,
+        source=source,
+        notes=notes,
+    )
+
+
+def _entity_type(entity_type: dict[str, Any]) -> str:
+    bods_type, subtype = entity_type.get("type"), entity_type.get("subtype")
+    if bods_type in ("arrangement", "legalEntity") and subtype == "trust":
+        return "trust"
+    if bods_type == "arrangement":
+        return "unknown"  # kept only when no party is named (otherwise read through)
+    return ENTITY_TYPES[str(bods_type)]
+
+
+def _person_name(details: dict[str, Any]) -> str | None:
+    names = details.get("names") or []
+    name = next((n.get("fullName") for n in names if n.get("fullName")), None)
+    if name is None and names:
+        name = " ".join(str(names[0].get(part)) for part in ("givenName", "familyName") if names[0].get(part))
+    return name
+
+
+def _agree(current: str | None, new: str | None, notes: list[str], label: str) -> str | None:
+    if current is None or new is None or current == new:
+        return current or new
+    notes.append(f"{label}: merged records disagree ({current}, {new}); the first record's is kept")
+    return current
+
+
+# ----------------------------------------------------------------------------
+# Relationships
+
+
+def _share(interest: dict[str, Any], notes: list[str], label: str) -> Share:
+    share = interest.get("share") or {}
+    if "exact" in share:
+        exact = percentage(share["exact"], notes, label)
+        return Share() if exact is None else Share.exact(exact)
+    low_ex = "exclusiveMinimum" in share and "minimum" not in share
+    high_ex = "exclusiveMaximum" in share and "maximum" not in share
+    low = share.get("minimum", share.get("exclusiveMinimum"))
+    high = share.get("maximum", share.get("exclusiveMaximum"))
+    low_pct = None if low is None else percentage(low, notes, label)
+    high_pct = None if high is None else percentage(high, notes, label)
+    details = str(interest.get("details") or "")
+    if low_pct is not None and high_pct is not None and not (low_ex or high_ex):
+        band = (int(low_pct), int(high_pct)) if low_pct == int(low_pct) and high_pct == int(high_pct) else None
+        if band in PSC_BANDS and re.search(rf"-{band[0]}-to-{band[1]}-percent", details):
+            low_ex, high_ex = PSC_BANDS[band]
+            notes.append(f"UK PSC band {band[0]}-{band[1]}: {Share(low_pct, high_pct, low_ex, high_ex).fields()}")
+    if (
+        low_pct is not None
+        and high_pct is not None
+        and (low_pct > high_pct or (low_pct == high_pct and (low_ex or high_ex)))
+    ):
+        notes.append(f"{label}: empty range {share!r}; share read as unknown")
+        return Share()
+    return Share(low_pct, high_pct, low_ex, high_ex)
+
+
+def _kind(interest: dict[str, Any], share: Share) -> str | None:
+    interest_type = interest.get("type")
+    if interest_type == "shareholding":
+        return "shareholding"
+    if interest_type == "votingRights":
+        majority = share.low > 50 or (share.low == 50 and share.min_exclusive)
+        return "voting_majority" if majority else "significant_influence"
+    if interest_type == "otherInfluenceOrControl":
+        details = str(interest.get("details") or "")
+        for gleif_type, kind in GLEIF_DETAILS.items():
+            if gleif_type in details:
+                return kind
+        return "significant_influence"
+    if interest_type in CONTROL_INTERESTS:
+        return CONTROL_INTERESTS[interest_type]
+    if interest_type in ECONOMIC_INTERESTS:
+        return "shareholding?"
+    return None
+
+
+def _party(builder: Builder, kept: Kept, role: str, groups: _Groups) -> str | None:
+    details = kept.statement["recordDetails"]
+    value = details[role]
+    if isinstance(value, str):
+        canonical = groups.find(value)
+        builder.placeholder(
+            canonical,
+            "unknown",
+            f"named as {role} by relationship {kept.statement['recordId']} but not described in the input",
+            [{"scheme": "bods-recordId", "id": value}],
+        )
+        return canonical
+    return None
+
+
+def _relationship(builder: Builder, kept: Kept, groups: _Groups) -> None:
+    statement = kept.statement
+    details = statement["recordDetails"]
+    record_id = statement["recordId"]
+    if details.get("componentRecords"):
+        builder.skip("indirect relationship described by its component relationships")
+        return
+    subject = _party(builder, kept, "subject", groups)
+    if subject is None:
+        builder.skip("relationship without a specified subject")
+        return
+    party = details["interestedParty"]
+    owner = _party(builder, kept, "interestedParty", groups)
+    if owner is None:
+        reason = party.get("reason")
+        if reason in NO_OWNER_REASONS:
+            builder.entities[subject]["source"].setdefault("notes", []).append(NO_OWNER_REASONS[reason])
+            builder.skip(f"no owner to report ({reason})")
+            return
+        owner = f"{record_id}#unspecified-party"
+        builder.placeholder(
+            owner,
+            "unknown",
+            f"an interested party the source does not name (reason: {reason}; {party.get('description', '')})".strip(),
+            [{"scheme": "bods-recordId", "id": record_id}],
+        )
+    closed_on = statement.get("statementDate") if statement.get("recordStatus") == "closed" else None
+    interests = details.get("interests") or [{}]
+    has_shareholding = any(interest.get("type") == "shareholding" for interest in interests)
+    for index, interest in enumerate(interests):
+        draft = _interest_link(builder, kept, interest, index, (owner, subject), has_shareholding, closed_on)
+        if draft is not None:
+            builder.link(draft)
+
+
+def _interest_link(
+    builder: Builder,
+    kept: Kept,
+    interest: dict[str, Any],
+    index: int,
+    parties: tuple[str, str],
+    has_shareholding: bool,
+    closed_on: str | None,
+) -> LinkDraft | None:
+    statement = kept.statement
+    record_id = statement["recordId"]
+    notes: list[str] = []
+    share = _share(interest, notes, f"interests[{index}].share")
+    kind = _kind(interest, share)
+    if kind is None:
+        builder.skip(NOT_OWNERSHIP.get(str(interest.get("type")), f"interest type {interest.get('type')}"))
+        return None
+    if kind == "shareholding?":
+        if has_shareholding:
+            builder.skip("economic interest beside a shareholding in the same relationship")
+            return None
+        kind = "shareholding"
+        notes.append(f"interest {interest.get('type') or 'without a type'} read as a stake")
+    start = day(interest.get("startDate"), notes, "startDate")
+    end = day(interest.get("endDate"), notes, "endDate")
+    if end is None and closed_on:
+        end = day(closed_on, notes, "statementDate")
+        notes.append("record closed without an end date: the closing statement's date is read as the end")
+    if start is not None and end is not None and end < start:
+        notes.append(f"endDate {end} before startDate {start}: dates ignored")
+        start = end = None
+    source = {**kept.source, "interest": index, "interestType": interest.get("type")}
+    for key in ("details", "directOrIndirect", "beneficialOwnershipOrControl"):
+        if key in interest:
+            source[key] = interest[key]
+    if notes:
+        source["notes"] = notes
+    identifiers = [
+        {"scheme": "bods-recordId", "id": record_id},
+        {"scheme": "bods-statementId", "id": statement["statementId"]},
+    ]
+    return LinkDraft(parties[0], parties[1], kind, share, start, end, source, identifiers)
+
+
+def _product(first: Share, second: Share) -> Share:
+    if first.min is None and first.max is None and second.min is None and second.max is None:
+        return Share()
+    low = first.low * second.low / HUNDRED
+    high = first.high * second.high / HUNDRED
+    return Share(
+        low,
+        high,
+        low > ZERO and (first.min_exclusive or second.min_exclusive),
+        first.max_exclusive or second.max_exclusive,
+    )
+
+
+def _later(first: date | None, second: date | None) -> date | None:
+    return second if first is None else first if second is None else max(first, second)
+
+
+def _earlier(first: date | None, second: date | None) -> date | None:
+    return second if first is None else first if second is None else min(first, second)
+
+
+def _collapse_arrangements(builder: Builder, arrangements: set[str]) -> None:
+    """An arrangement is no legal person: its parties own, jointly, what it holds.
+
+    A party's stake through the arrangement is its stake in the arrangement times
+    the arrangement's stake in the asset; control over the arrangement is control
+    over what it holds. An arrangement nobody is named in stays as an entity."""
+    for _ in range(len(arrangements) + 1):
+        pending = [
+            a
+            for a in sorted(arrangements)
+            if any(link.asset == a for link in builder.links) and any(link.owner == a for link in builder.links)
+        ]
+        if not pending:
+            return
+        arrangement = pending[0]
+        incoming = [link for link in builder.links if link.asset == arrangement]
+        outgoing = [link for link in builder.links if link.owner == arrangement]
+        if any(link.owner == arrangement for link in incoming):
+            return  # an arrangement holding itself: keep as it is
+        kept = [link for link in builder.links if arrangement not in (link.asset, link.owner)]
+        for held in outgoing:
+            for party in incoming:
+                start, end = _later(party.start, held.start), _earlier(party.end, held.end)
+                if start is not None and end is not None and end <= start:
+                    continue
+                stake = party.kind in STAKE_KINDS and held.kind in STAKE_KINDS
+                kind = held.kind if party.kind in STAKE_KINDS else party.kind
+                share = _product(party.share, held.share) if stake else Share()
+                source = {
+                    "format": FORMAT,
+                    "through_arrangement": arrangement,
+                    "party_link": party.source,
+                    "arrangement_link": held.source,
+                    "notes": [f"held through arrangement {arrangement}, acting jointly with its other parties"],
+                }
+                kept.append(
+                    LinkDraft(
+                        party.owner,
+                        held.asset,
+                        kind,
+                        share,
+                        start,
+                        end,
+                        source,
+                        party.identifiers + held.identifiers,
+                        arrangement,
+                    )
+                )
+        builder.links = kept
+        del builder.entities[arrangement]
+        arrangements.discard(arrangement)
+        builder.skip("arrangement read through to its parties")

@@ -1,0 +1,276 @@
+"""Import FollowTheMoney (FtM) entities: Person, Company, Organization, PublicBody
+and LegalEntity become entities; Ownership and Control records become links.
+
+FtM is read directly as JSON (one entity per line, as OpenSanctions and Aleph
+export it) and checked against the FtM model: schema names and the properties
+of the schemata mapped here come from ftm_model.json, generated from the
+followthemoney package (which is not a dependency: it brings a compiled ICU
+binding and a database toolkit for what is a lookup table here). Records of
+other schemata (Sanction, Address, Directorship...) are counted and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tos_policy.errors import InputError
+from tos_policy.importers.common import (
+    Builder,
+    LinkDraft,
+    Progress,
+    Share,
+    day,
+    one_country,
+    percentage,
+    read_json_records,
+    where,
+)
+
+FORMAT = "ftm"
+MODEL_FILE = Path(__file__).resolve().parent / "ftm_model.json"
+
+ENTITY_TYPES = {
+    "Person": "person",
+    "Company": "company",
+    "Organization": "organization",
+    "PublicBody": "public_body",
+    "LegalEntity": "unknown",  # FtM's "person or organisation, we do not know which"
+}
+EDGES = {"Ownership": ("owner", "asset"), "Control": ("controller", "controlled")}
+IDENTIFIER_SCHEMES = {
+    "leiCode": "XI-LEI",
+    "innCode": "RU-INN",
+    "ogrnCode": "RU-OGRN",
+    "kppCode": "RU-KPP",
+    "registrationNumber": "ftm:registrationNumber",
+    "taxNumber": "ftm:taxNumber",
+    "vatCode": "ftm:vatCode",
+    "idNumber": "ftm:idNumber",
+    "permId": "ftm:permId",
+    "uniqueEntityId": "US-SAM",
+    "dunsCode": "ftm:dunsCode",
+    "swiftBic": "ftm:swiftBic",
+    "wikidataId": "wikidata",
+    "opencorporatesUrl": "opencorporates",
+}
+CONTROL_WORDS = (
+    ("consolidat", "consolidation"),
+    ("board", "board_appointment"),
+    ("director", "board_appointment"),
+    ("appoint", "board_appointment"),
+    ("majority", "voting_majority"),
+    ("significant", "significant_influence"),
+)
+
+
+@cache
+def model() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["schemata"]
+    return loaded
+
+
+@dataclass
+class Seen:
+    """What the import keeps of one FtM entity id until the end (fragments are merged)."""
+
+    schema: str
+    properties: dict[str, list[str]]
+    source: dict[str, Any]
+    extra_sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def import_files(paths: list[Path], progress: Progress) -> Builder:
+    builder = Builder(FORMAT)
+    parties: dict[str, Seen] = {}
+    others: dict[str, str] = {}  # id -> schema of records that are no party
+    edges: list[Seen] = []
+    for path in paths:
+        with progress.file(path) as advance:
+            for record in read_json_records(path, advance):
+                values = record.value if record.path == "$" and isinstance(record.value, list) else [record.value]
+                for value in values:
+                    _read(value, str(path), record.number, builder, parties, others, edges)
+    for entity_id, seen in parties.items():
+        _entity(builder, entity_id, seen)
+    for edge in edges:
+        _edge(builder, edge, others)
+    return builder
+
+
+def _read(
+    value: Any,
+    file: str,
+    number: int,
+    builder: Builder,
+    parties: dict[str, Seen],
+    others: dict[str, str],
+    edges: list[Seen],
+) -> None:
+    builder.records += 1
+    if isinstance(value, dict) and {"entity_id", "prop"} <= value.keys():
+        raise InputError(
+            "a FollowTheMoney statement (one property value per record), not an entity: "
+            "export entities (one JSON object per entity with schema and properties)",
+            file=file,
+            path=where(number),
+            value=value.get("entity_id"),
+        )
+    if not isinstance(value, dict) or not isinstance(value.get("schema"), str) or not isinstance(value.get("id"), str):
+        raise InputError(
+            "not a FollowTheMoney entity (an object with id, schema and properties)",
+            file=file,
+            path=where(number),
+            value=value if not isinstance(value, dict) else sorted(value)[:6],
+        )
+    schema = value["schema"]
+    properties = _checked_properties(value, file, number)
+    entity_id = value["id"]
+    if schema not in ENTITY_TYPES and schema not in EDGES:
+        others[entity_id] = schema
+        builder.skip(f"FtM {schema}: not a legal person or an ownership or control record")
+        return
+    notes: list[str] = []
+    known = set(model()[schema].get("properties", []))
+    unknown = sorted(set(properties) - known)
+    if unknown:
+        notes.append(f"properties not in the FtM {schema} schema, ignored: {unknown}")
+    source: dict[str, Any] = {"file": file, "record": number, "id": entity_id, "schema": schema}
+    for key in ("datasets", "referents", "first_seen", "last_seen", "last_change"):
+        if value.get(key):
+            source[key] = value[key]
+    if notes:
+        source["notes"] = notes
+    kept = {name: items for name, items in properties.items() if name in known}
+    if schema in EDGES:
+        edges.append(Seen(schema, kept, source))
+        return
+    seen = parties.get(entity_id)
+    if seen is None:
+        parties[entity_id] = Seen(schema, kept, source)
+        return
+    # Another fragment of the same entity: FtM merges fragments by adding up their values.
+    builder.merged += 1
+    for name, items in kept.items():
+        seen.properties[name] = list(dict.fromkeys([*seen.properties.get(name, []), *items]))
+    seen.extra_sources.append(source)
+    if seen.schema != schema:
+        seen.source.setdefault("notes", []).append(f"fragment with schema {schema} merged into {seen.schema}")
+
+
+def _checked_properties(value: dict[str, Any], file: str, number: int) -> dict[str, list[str]]:
+    if value["schema"] not in model():
+        raise InputError(
+            "unknown FollowTheMoney schema (not in the FollowTheMoney 4 model)",
+            file=file,
+            path=where(number, "$.schema"),
+            value=value["schema"],
+        )
+    properties = value.get("properties", {})
+    if not isinstance(properties, dict) or not all(
+        isinstance(items, list) and all(isinstance(item, str) for item in items) for items in properties.values()
+    ):
+        raise InputError(
+            "properties must map each property name to a list of strings",
+            file=file,
+            path=where(number, "$.properties"),
+            value=properties,
+        )
+    return properties
+
+
+def _entity(builder: Builder, entity_id: str, seen: Seen) -> None:
+    notes: list[str] = list(seen.source.pop("notes", []))
+    props = seen.properties
+    entity_type = ENTITY_TYPES[seen.schema]
+    if entity_type == "person":
+        headquarters = jurisdiction = None
+    else:
+        jurisdiction = one_country(props.get("jurisdiction", []), notes, "jurisdiction")
+        main = props.get("mainCountry") or props.get("country") or []
+        headquarters = one_country(main, notes, "headquarters")
+        if not main:
+            notes.append("headquarters: no mainCountry or country given; read as unknown")
+    for dissolved in props.get("dissolutionDate", []):
+        notes.append(f"dissolved on {dissolved}")
+    identifiers: list[dict[str, Any]] = [{"scheme": "ftm-id", "id": entity_id}]
+    for prop, scheme in IDENTIFIER_SCHEMES.items():
+        identifiers.extend({"scheme": scheme, "id": item} for item in props.get(prop, []))
+    names = props.get("name", [])
+    source = dict(seen.source)
+    if seen.extra_sources:
+        source["merged"] = seen.extra_sources
+    builder.entity(
+        entity_id,
+        entity_type,
+        name=names[0] if names else None,
+        headquarters=headquarters,
+        jurisdiction=jurisdiction,
+        identifiers=identifiers,
+        source=source,
+        notes=notes,
+    )
+
+
+def _share(values: list[str], notes: list[str]) -> Share:
+    numbers = [number for item in values if (number := percentage(item, notes, "percentage")) is not None]
+    if not numbers:
+        return Share()
+    if len(set(numbers)) > 1:
+        notes.append(f"several percentages {values}; read as the range between them")
+    return Share(min(numbers), max(numbers))
+
+
+def _control_kind(props: dict[str, list[str]]) -> str:
+    text = " ".join(props.get("controlType", []) + props.get("role", [])).lower()
+    for word, kind in CONTROL_WORDS:
+        if word in text:
+            return kind
+    return "other_control"
+
+
+def _edge(builder: Builder, edge: Seen, others: dict[str, str]) -> None:
+    notes: list[str] = list(edge.source.pop("notes", []))
+    owner_prop, asset_prop = EDGES[edge.schema]
+    ends = []
+    for prop in (owner_prop, asset_prop):
+        items = edge.properties.get(prop, [])
+        if len(items) != 1:
+            builder.skip(f"FtM {edge.schema} without exactly one {prop}")
+            return
+        if items[0] in others:
+            builder.skip(f"FtM {edge.schema} whose {prop} is no legal person ({others[items[0]]})")
+            return
+        builder.placeholder(
+            items[0],
+            "unknown",
+            f"named as {prop} by {edge.schema} {edge.source['id']} but not in the input",
+            [{"scheme": "ftm-id", "id": items[0]}],
+        )
+        ends.append(items[0])
+    props = edge.properties
+    if edge.schema == "Ownership":
+        kind, share = "shareholding", _share(props.get("percentage", []), notes)
+    else:
+        kind, share = _control_kind(props), Share()
+    starts = [d for item in props.get("startDate", []) if (d := day(item, notes, "startDate")) is not None]
+    ends_on = [d for item in props.get("endDate", []) if (d := day(item, notes, "endDate", end=True)) is not None]
+    if len(starts) > 1 or len(ends_on) > 1:
+        notes.append("several start or end dates: the earliest start and the latest end are kept")
+    start = min(starts) if starts else None
+    end = max(ends_on) if ends_on else None
+    if start is not None and end is not None and end < start:
+        notes.append(f"endDate {end} before startDate {start}: dates ignored")
+        start = end = None
+    source = {"format": FORMAT, **edge.source}
+    for prop in ("role", "ownershipType", "sharesCount", "sharesValue", "sharesCurrency", "controlType", "status"):
+        if props.get(prop):
+            source[prop] = props[prop]
+    if notes:
+        source["notes"] = notes
+    identifiers = [{"scheme": "ftm-id", "id": edge.source["id"]}]
+    identifiers.extend({"scheme": "ftm:recordId", "id": item} for item in props.get("recordId", []))
+    builder.link(LinkDraft(ends[0], ends[1], kind, share, start, end, source, identifiers))

@@ -1,0 +1,184 @@
+"""The generic ownership fixpoint.
+
+It knows nothing of thresholds or countries. It asks the rule for each entity's
+status given the links held in it by owners that are restricted so far, and
+repeats for the entities whose restricted owners changed, until nothing changes.
+Everything starts unrestricted and a restricted entity may never turn back, so
+the result is the least fixpoint: the same for any order of entities or links,
+and reached in finitely many rounds even when ownership is circular."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tos_policy.engines import Engine, check_results
+from tos_policy.errors import EngineError, NonMonotoneRuleError
+from tos_policy.facts.load import Entity, Link
+from tos_policy.limits import check_deadline, exceeded
+from tos_policy.ownership.steps import build_step_input
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """One entity's status in one reading, with the rule's reasons and the links they cite."""
+
+    restricted: bool
+    reasons: tuple[dict[str, Any], ...]
+    links: tuple[Link, ...]
+
+    def cited_links(self, reason: dict[str, Any]) -> list[Link]:
+        return [self.links[index] for index in reason.get("links", [])]
+
+
+class StepCache:
+    """Decisions by canonical step input: identical situations cost one rule call.
+
+    Every engine answer is checked (one well-formed result per item) and every
+    engine failure becomes an EngineError, whatever the engine: nothing an engine
+    does can read as allow. Past `deadline` (time.monotonic()), EvaluationTimeout."""
+
+    def __init__(self, deadline: float | None = None, max_seconds: float | None = None) -> None:
+        self._results: dict[bytes, dict[str, Any]] = {}
+        self.hits = 0
+        self.calls = 0
+        self.deadline = deadline
+        self.max_seconds = max_seconds
+
+    def decide(self, engine: Engine, payloads: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
+        keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS) for payload in payloads]
+        # Undecided inputs, grouped by (profile, reading): one batch query shares both.
+        missing: dict[tuple[str, str], dict[bytes, dict[str, Any]]] = {}
+        for key, payload in zip(keys, payloads, strict=True):
+            if key not in self._results:
+                group = missing.setdefault((payload["profile"], payload["reading"]), {})
+                group.setdefault(key, payload)
+        for (profile, reading), group in missing.items():
+            pending = list(group.items())
+            for start in range(0, len(pending), batch_size):
+                chunk = pending[start : start + batch_size]
+                items = [{k: v for k, v in payload.items() if k not in ("profile", "reading")} for _, payload in chunk]
+                results = self._ask(engine, {"profile": profile, "reading": reading, "items": items})
+                self.calls += len(chunk)
+                for (key, _), result in zip(chunk, results, strict=True):
+                    self._results[key] = result
+        self.hits += len(keys) - sum(len(group) for group in missing.values())
+        return [self._results[key] for key in keys]
+
+    def _ask(self, engine: Engine, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        check_deadline(self.deadline, self.max_seconds)
+        try:
+            results = engine.decide(batch)
+        except EngineError:
+            raise
+        except Exception as exc:  # an engine's own failure: fail closed, never a partial answer
+            raise EngineError(f"{engine.name}: evaluation failed: {type(exc).__name__}: {exc}") from None
+        checked = check_results(batch["items"], results, engine.name)
+        check_deadline(self.deadline, self.max_seconds)  # an answer that came too late is not used
+        return checked
+
+
+@dataclass
+class OwnershipGraph:
+    """Active links of a facts set by owner, and each entity's position in the input
+    (the order in which every round decides, so results never depend on set order)."""
+
+    entities: dict[str, Entity]
+    outgoing: dict[str, list[Link]]
+    order: dict[str, int]
+
+    @classmethod
+    def build(cls, entities: dict[str, Entity], links: Iterable[Link]) -> OwnershipGraph:
+        outgoing: dict[str, list[Link]] = defaultdict(list)
+        for link in links:
+            outgoing[link.owner].append(link)
+        order = {entity_id: position for position, entity_id in enumerate(entities)}
+        return cls(entities, dict(outgoing), order)
+
+
+def run_fixpoint(
+    graph: OwnershipGraph,
+    engine: Engine,
+    cache: StepCache,
+    *,
+    reading: str,
+    profile: str,
+    batch_size: int = 256,
+    max_rounds: int | None = None,
+) -> dict[str, StepOutcome]:
+    """Every entity's status in one reading (lower or upper).
+
+    At most `max_rounds` rounds (Limits.max_rounds: the first, and one per link of
+    the longest chain a restriction travels); past it, LimitExceeded naming the
+    entities still being decided. The cache's deadline is checked every round."""
+    entities = graph.entities
+    restricted_in: dict[str, list[Link]] = defaultdict(list)
+    outcomes = _first_round(entities, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
+    rounds = 1
+    while newly:
+        touched: set[str] = set()
+        for owner in newly:
+            for link in graph.outgoing.get(owner, ()):
+                restricted_in[link.asset].append(link)
+                touched.add(link.asset)
+        dirty = sorted(touched, key=graph.order.__getitem__)
+        if not dirty:
+            break
+        rounds += 1
+        if max_rounds is not None and rounds > max_rounds:
+            file, _, path = entities[dirty[0]].path.rpartition(":")
+            raise exceeded(
+                f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
+                f"({reading} reading) and reaches this entity",
+                "max_chain_depth",
+                max_rounds - 1,
+                "links",
+                file=file or "<facts>",
+                path=path,
+                value=dirty[0],
+            )
+        check_deadline(cache.deadline, cache.max_seconds)
+        inputs = [
+            build_step_input(entities[entity_id], restricted_in[entity_id], entities, reading, profile)
+            for entity_id in dirty
+        ]
+        results = cache.decide(engine, [step.payload for step in inputs], batch_size)
+        newly = []
+        for entity_id, step, result in zip(dirty, inputs, results, strict=True):
+            before = outcomes[entity_id]
+            outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), step.links)
+            if before.restricted and not outcome.restricted:
+                raise NonMonotoneRuleError(
+                    f"the rules turned {entity_id!r} from restricted back to unrestricted when more of its "
+                    "owners became restricted; the ownership step must be monotone"
+                )
+            outcomes[entity_id] = outcome
+            if outcome.restricted and not before.restricted:
+                newly.append(entity_id)
+    return outcomes
+
+
+def _first_round(
+    entities: dict[str, Entity], engine: Engine, cache: StepCache, *, reading: str, profile: str, batch_size: int
+) -> dict[str, StepOutcome]:
+    """Round one: no owner is restricted yet, so each step input is the entity's own
+    facts alone, and entities with the same facts share one input and one outcome."""
+    shared: dict[tuple[str, str | None, str | None], StepOutcome] = {}
+    firsts = {}
+    for entity in entities.values():
+        key = (entity.type, entity.headquarters, entity.jurisdiction)
+        if key not in firsts:
+            firsts[key] = entity
+    inputs = [build_step_input(entity, [], entities, reading, profile) for entity in firsts.values()]
+    results = cache.decide(engine, [step.payload for step in inputs], batch_size)
+    for key, result in zip(firsts, results, strict=True):
+        shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), ())
+    return {
+        entity_id: shared[(entity.type, entity.headquarters, entity.jurisdiction)]
+        for entity_id, entity in entities.items()
+    }

@@ -1,0 +1,236 @@
+"""Screen a whole registry: every entity decided, streamed as JSON Lines.
+
+Weakly connected components of the ownership graph cannot affect each other,
+so they are the unit of work: components are packed into partitions of about
+equal size, and each partition runs the same fixpoint and the same decisions
+as `evaluate`, in this process or in worker processes (fork)."""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tos_policy.atomic import replaced_atomically
+from tos_policy.engines import Engine
+from tos_policy.facts.load import Facts, Link, check_share_totals
+from tos_policy.ownership.decisions import decide
+from tos_policy.ownership.evaluation import Report, both_readings, facts_digest, policy_summary
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache
+from tos_policy.policy.legal_exceptions import ExceptionBook
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.reports.records import decision_record
+
+EngineFactory = Callable[[RuleSet], Engine]
+
+
+@dataclass
+class ScreenSummary:
+    entities: int = 0
+    links: int = 0
+    components: int = 0
+    partitions: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"allow": 0, "deny": 0, "review": 0})
+    rule_calls: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+    peak_rss_mib: float = 0.0
+    exceptions: dict[str, Any] = field(default_factory=dict)  # ExceptionBook.summary: listed, counted
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "entities": self.entities,
+            "links": self.links,
+            "components": self.components,
+            "partitions": self.partitions,
+            "decisions": self.counts,
+            "rule_calls": self.rule_calls,
+            "cache_hits": self.cache_hits,
+            "seconds": round(self.seconds, 3),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "exceptions": self.exceptions,
+        }
+
+
+def components(entity_ids: list[str], links: list[Link]) -> list[list[str]]:
+    """Weakly connected components (union-find), each in input order, largest first."""
+    parent = {entity_id: entity_id for entity_id in entity_ids}
+
+    def find(item: str) -> str:
+        root = item
+        while parent[root] != root:
+            root = parent[root]
+        while parent[item] != root:
+            parent[item], item = root, parent[item]
+        return root
+
+    for link in links:
+        left, right = find(link.owner), find(link.asset)
+        if left != right:
+            parent[left] = right
+    groups: dict[str, list[str]] = {}
+    for entity_id in entity_ids:
+        groups.setdefault(find(entity_id), []).append(entity_id)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def partition(groups: list[list[str]], parts: int) -> list[list[str]]:
+    """Pack components into `parts` bins of similar size (largest first, into the emptiest bin)."""
+    bins: list[list[str]] = [[] for _ in range(max(1, parts))]
+    for group in groups:
+        min(bins, key=len).extend(group)
+    return [sorted_bin for sorted_bin in bins if sorted_bin]
+
+
+# State shared with forked workers (copy-on-write), set by `screen` before forking.
+_SHARED: dict[str, Any] = {}
+
+
+def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]:
+    """Decide one partition; write its JSON Lines to a temporary file; return counts."""
+    state = _SHARED
+    facts: Facts = state["facts"]
+    rules: RuleSet = state["rules"]
+    order: dict[str, int] = state["order"]
+    if len(state["partitions"]) == 1:
+        entities, links = facts.entities, state["links"]
+    else:
+        members = sorted(state["partitions"][index], key=order.__getitem__)
+        member_set = set(members)
+        entities = {entity_id: facts.entities[entity_id] for entity_id in members}
+        links = [link for link in state["links"] if link.asset in member_set]
+    graph = OwnershipGraph.build(entities, links)
+    engine: Engine = state["factory"](rules)
+    cache = StepCache()
+    profile: str = state["profile"]
+    try:
+        lower, upper = both_readings(graph, engine, cache, profile=profile, batch_size=state["batch_size"])
+    finally:
+        engine.close()
+    book: ExceptionBook = state["exceptions"]
+    report = Report(state["policy"], state["as_of"], engine.name, state["facts_digest"], [], graph=graph)
+    applied: list[tuple[str, str]] = []
+    counts = {"allow": 0, "deny": 0, "review": 0}
+    handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
+    with os.fdopen(handle, "wb") as out:
+        lines: list[bytes] = []
+        for entity in entities.values():
+            item = decide(entity, lower, upper, entities, rules, book.for_entity(entity.id))
+            applied.extend((str(record["id"]), entity.id) for record in item.exceptions)
+            counts[item.decision] += 1
+            lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
+            if len(lines) >= 10_000:
+                out.write(b"\n".join(lines) + b"\n")
+                lines.clear()
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
+    return index, name, counts, cache.calls, cache.hits, applied
+
+
+def screen(
+    facts: Facts,
+    rules: RuleSet,
+    factory: EngineFactory,
+    *,
+    as_of: date,
+    out: Path,
+    profile: str | None = None,
+    workers: int = 1,
+    batch_size: int = 256,
+    engine_name: str = "regopy",
+) -> ScreenSummary:
+    """Decide every entity; write decisions as JSON Lines to `out` (atomically)."""
+    started = time.perf_counter()
+    profile_name = profile or str(rules.policy_set["default_profile"])
+    rules.profile(profile_name)
+    book = ExceptionBook.of(rules, as_of)
+    links = facts.active_links(as_of)
+    check_share_totals(links)
+    entity_ids = list(facts.entities)
+    # Components matter only to split the work; one worker takes the whole graph.
+    groups = components(entity_ids, links) if workers > 1 else [entity_ids]
+    parts = partition(groups, workers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _SHARED.update(
+        facts=facts,
+        rules=rules,
+        links=links,
+        order={entity_id: position for position, entity_id in enumerate(entity_ids)} if workers > 1 else {},
+        partitions=parts,
+        factory=factory,
+        profile=profile_name,
+        batch_size=batch_size,
+        as_of=as_of,
+        exceptions=book,
+        out_dir=str(out.parent),
+        facts_digest=facts_digest(facts),
+        policy=policy_summary(rules, profile_name),
+    )
+    results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]] = []
+    try:
+        if len(parts) == 1:
+            results.append(_decide_partition(0))
+        else:
+            with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+                results = pool.map(_decide_partition, range(len(parts)))
+        summary = _assemble(results, out, _SHARED.get("order") or {})
+        summary.exceptions = book.summary_of(pair for result in results for pair in result[5])
+    except BaseException:
+        for _, name, *_rest in results:
+            Path(name).unlink(missing_ok=True)
+        raise
+    finally:
+        _SHARED.clear()
+    summary.entities, summary.links = len(entity_ids), len(links)
+    summary.components, summary.partitions = len(groups), len(parts)
+    summary.seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    summary.peak_rss_mib = max(own, children) / 1024
+    return summary
+
+
+def _merged_lines(names: list[str], order: dict[str, int]) -> Iterator[bytes]:
+    """The partitions' lines in input order: each partition file is in input order already."""
+    handles = [open(name, "rb") for name in names]  # noqa: SIM115 - closed below
+    try:
+        streams = [((order[orjson.loads(line)["entity"]], line) for line in handle) for handle in handles]
+        for _, line in heapq.merge(*streams, key=lambda pair: pair[0]):
+            yield line
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def _assemble(
+    results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]], out: Path, order: dict[str, int]
+) -> ScreenSummary:
+    """Write the partitions' decisions into `out` atomically, in input order whatever the
+    number of workers, so the same input gives the same bytes."""
+    summary = ScreenSummary()
+    ordered = sorted(results)
+    try:
+        if len(ordered) == 1:
+            os.replace(ordered[0][1], out)  # one partition is already the whole file, beside `out`
+        else:
+            with replaced_atomically(out) as temporary, temporary.open("wb") as target:
+                target.writelines(_merged_lines([name for _, name, *_rest in ordered], order))
+    finally:
+        for _, name, *_rest in results:
+            Path(name).unlink(missing_ok=True)
+    for _, _name, counts, calls, hits, _applied in ordered:
+        for key, value in counts.items():
+            summary.counts[key] += value
+        summary.rule_calls += calls
+        summary.cache_hits += hits
+    return summary

@@ -1,0 +1,355 @@
+"""Load a rules directory the way OPA does: every .rego file is a module, every
+.json file is data placed at its directory's path. Validate the data against
+schemas/, refuse non-deterministic built-ins, and fingerprint the whole set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from tos_policy.errors import RulesError
+from tos_policy.facts.load import json_path
+from tos_policy.resources import default_rules_dir, schema
+
+# Built-ins that reach the network, the clock, randomness or the environment, or
+# print. Rules must decide from their input and data alone, so the same facts
+# always give the same decision. This covers every built-in OPA itself marks
+# non-deterministic (`opa capabilities --current`), and those that read the
+# clock without saying so (certificate and token checks, request signing).
+# opa/capabilities.json is OPA's list of built-ins less exactly these; `opa check
+# --capabilities opa/capabilities.json` enforces it for the OPA toolchain, and
+# check_sandbox below for the embedded engine. A test keeps the two in step.
+FORBIDDEN_BUILTINS = (
+    "http.send",
+    "net.*",
+    "opa.runtime",
+    "time.now_ns",
+    "rand.*",
+    "uuid.*",
+    "io.jwt.decode_verify",
+    "io.jwt.encode_sign",
+    "io.jwt.encode_sign_raw",
+    "json.match_schema",
+    "json.verify_schema",
+    "crypto.x509.parse_and_verify_certificates",
+    "crypto.x509.parse_and_verify_certificates_with_options",
+    "providers.aws.sign_req",
+    "trace",
+    "print",
+)
+# A forbidden name as a whole reference, called or not: `time.now_ns()`, `opa.runtime`.
+_FORBIDDEN_RE = re.compile(
+    r"(?<![\w.])("
+    + "|".join(re.escape(name).replace(r"\*", r"[A-Za-z_]\w*") for name in FORBIDDEN_BUILTINS)
+    + r")(?![\w])"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*\Z")
+
+
+def is_forbidden_builtin(name: str) -> bool:
+    """True when `name` (e.g. "net.lookup_ip_addr") is one of FORBIDDEN_BUILTINS."""
+    match = _FORBIDDEN_RE.match(name)
+    return match is not None and match.end() == len(name)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a rule's METADATA says about it, keyed by its rule id."""
+
+    rule_id: str
+    title: str
+    description: str
+    clause: str | None
+    file: str
+    custom: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RuleSet:
+    root: Path
+    modules: dict[str, str]  # relative path -> source (tests excluded)
+    test_modules: dict[str, str]
+    data: dict[str, Any]
+    digest: str
+    rules: dict[str, RuleInfo]
+
+    @property
+    def policy_set(self) -> dict[str, Any]:
+        policy: dict[str, Any] = self.data["policy_set"]
+        return policy
+
+    @property
+    def version(self) -> str:
+        return str(self.policy_set["version"])
+
+    def profile(self, name: str) -> dict[str, Any]:
+        profiles: dict[str, Any] = self.data["ownership"]["profiles"]
+        if name not in profiles:
+            known = ", ".join(sorted(profiles))
+            raise RulesError(f"unknown profile (known: {known})", file=str(self.root), path="--profile", value=name)
+        profile: dict[str, Any] = profiles[name]
+        return profile
+
+
+def _place(tree: dict[str, Any], keys: list[str], value: Any, file: str) -> None:
+    node = tree
+    for key in keys:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise RulesError("data conflicts with another file", file=file, path=json_path(keys), value=key)
+    if not isinstance(value, dict):
+        raise RulesError("a data file must hold a JSON object", file=file, value=type(value).__name__)
+    for key, item in value.items():
+        if key in node:
+            raise RulesError("data key defined twice", file=file, path=json_path([*keys, key]), value=key)
+        node[key] = item
+
+
+def _validate(document: Any, schema_name: str, file: str) -> None:
+    error = best_match(Draft202012Validator(schema(schema_name)).iter_errors(document))
+    if error is not None:
+        raise RulesError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
+
+
+def _metadata_blocks(source: str, file: str) -> list[dict[str, Any]]:
+    """Parse `# METADATA` comment blocks (OPA annotations) into dictionaries."""
+    blocks: list[dict[str, Any]] = []
+    lines = source.splitlines()
+    index = 0
+    while index < len(lines):
+        if lines[index].strip() == "# METADATA":
+            body: list[str] = []
+            index += 1
+            while index < len(lines) and lines[index].startswith("#"):
+                body.append(lines[index][2:] if lines[index].startswith("# ") else lines[index][1:])
+                index += 1
+            try:
+                parsed = yaml.safe_load("\n".join(body)) or {}
+            except yaml.YAMLError as exc:
+                raise RulesError(f"bad METADATA block: {exc}", file=file, value=body[:1]) from None
+            blocks.append(parsed)
+        else:
+            index += 1
+    return blocks
+
+
+def _rule_infos(modules: dict[str, str]) -> dict[str, RuleInfo]:
+    infos: dict[str, RuleInfo] = {}
+    for file, source in sorted(modules.items()):
+        for block in _metadata_blocks(source, file):
+            custom = block.get("custom") or {}
+            rule_id = custom.get("rule_id")
+            if not rule_id:
+                continue
+            resources = block.get("related_resources") or []
+            clause = resources[0].get("description") if resources else None
+            infos[rule_id] = RuleInfo(
+                rule_id=rule_id,
+                title=str(block.get("title", rule_id)),
+                description=" ".join(str(block.get("description", "")).split()),
+                clause=clause,
+                file=file,
+                custom=custom,
+            )
+    return infos
+
+
+def check_sandbox(file: str, source: str) -> None:
+    """Refuse a Rego module that names a forbidden built-in anywhere in its code.
+
+    The module is read as tokens, comments and strings apart, and every reference
+    is spelled out as a dotted name, however it is written: `time.now_ns()`,
+    `time["now_ns"]()`, `time [ "now_ns" ] ()` (rego-cpp accepts all three),
+    `opa.runtime` without a call, or code inside a template string
+    (`$"{time.now_ns()}"`). Where the source cannot be read as Rego (an
+    unterminated string), the rest counts as code: the check errs on the side of
+    refusing."""
+    for name, offset in _references(source):
+        parts = name.split(".")
+        for size in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:size])
+            if is_forbidden_builtin(prefix):
+                number = source.count("\n", 0, offset) + 1
+                line = source.splitlines()[number - 1]
+                raise RulesError(
+                    f"rules may not use the non-deterministic built-in {prefix!r} (line {number})",
+                    file=file,
+                    path=f"line {number}",
+                    value=line.strip(),
+                )
+
+
+_CODE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
+
+
+def _references(source: str) -> list[tuple[str, int]]:
+    """Every reference in the module's code as (dotted name, offset): `a.b["c"].d` is "a.b.c.d"."""
+    out = list(source)
+    strings: list[tuple[int, int, str]] = []  # (start, end, text) of the string literals in code
+    _scan_code(source, 0, out, strings, in_template=False)
+    view = "".join(out)
+    tokens = [(match.start(), match.group()) for match in _CODE_TOKEN.finditer(view)]
+    tokens += [(start, '"' + text) for start, _, text in strings]  # a string token starts with a quote
+    tokens.sort()
+    found: list[tuple[str, int]] = []
+    index = 0
+    while index < len(tokens):
+        start, token = tokens[index]
+        after_dot = index > 0 and tokens[index - 1][1] == "."
+        if not _IDENTIFIER.match(token) or after_dot:
+            index += 1
+            continue
+        parts = [token]
+        index += 1
+        while index < len(tokens):
+            following = [text for _, text in tokens[index : index + 3]]
+            if len(following) >= 2 and following[0] == "." and _IDENTIFIER.match(following[1]):
+                parts.append(following[1])
+                index += 2
+            elif len(following) == 3 and following[0] == "[" and following[1][:1] == '"' and following[2] == "]":
+                parts.append(following[1][1:])
+                index += 3
+            else:
+                break
+        found.append((".".join(parts), start))
+    return found
+
+
+def _blank(out: list[str], start: int, end: int) -> None:
+    for index in range(start, end):
+        if out[index] != "\n":
+            out[index] = " "
+
+
+def _scan_code(source: str, index: int, out: list[str], strings: list[tuple[int, int, str]], in_template: bool) -> int:
+    """Scan code from `index`; blank comments and strings in `out`. In a template's
+    `{...}`, stop at the closing brace and return its position."""
+    depth = 0
+    length = len(source)
+    while index < length:
+        char = source[index]
+        if char == "#":
+            end = source.find("\n", index)
+            end = length if end < 0 else end
+            _blank(out, index, end)
+            index = end
+        elif char == "$" and source.startswith(('$"', "$`"), index):
+            index = _scan_template(source, index, out, strings)
+        elif char == '"':
+            end = _string_end(source, index)
+            if end < 0:
+                return length  # unterminated: leave the rest as code
+            strings.append((index, end, _string_text(source[index:end])))
+            _blank(out, index, end)
+            index = end
+        elif char == "`":
+            end = source.find("`", index + 1)
+            if end < 0:
+                return length
+            strings.append((index, end + 1, source[index + 1 : end]))
+            _blank(out, index, end + 1)
+            index = end + 1
+        elif in_template and char == "{":
+            depth += 1
+            index += 1
+        elif in_template and char == "}":
+            if depth == 0:
+                return index
+            depth -= 1
+            index += 1
+        else:
+            index += 1
+    return index
+
+
+def _string_end(source: str, start: int) -> int:
+    """The index just past the double-quoted string that starts at `start`, or -1."""
+    index = start + 1
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            index += 2
+        elif char == '"':
+            return index + 1
+        elif char == "\n":
+            return -1
+        else:
+            index += 1
+    return -1
+
+
+def _string_text(literal: str) -> str:
+    try:
+        text = json.loads(literal)
+    except ValueError:
+        return ""
+    return text if isinstance(text, str) else ""
+
+
+def _scan_template(source: str, start: int, out: list[str], strings: list[tuple[int, int, str]]) -> int:
+    """Blank a template string's text but scan the code in its `{...}` parts; return the index past it."""
+    quote = source[start + 1]
+    index = start + 2
+    text_from = start
+    while index < len(source):
+        char = source[index]
+        if quote == '"' and char == "\\":
+            index += 2
+        elif char == quote:
+            _blank(out, text_from, index + 1)
+            return index + 1
+        elif char == "{":
+            _blank(out, text_from, index)
+            close = _scan_code(source, index + 1, out, strings, in_template=True)
+            index = close + 1
+            text_from = index
+        else:
+            index += 1
+    return len(source)  # unterminated: what was not blanked stays code
+
+
+def load_rules(root: str | Path | None = None) -> RuleSet:
+    base = Path(root) if root is not None else default_rules_dir()
+    if not (base / "manifest.json").is_file():
+        raise RulesError("not a rules directory (no manifest.json)", file=str(base), value=str(base))
+    modules: dict[str, str] = {}
+    tests: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    hasher = hashlib.sha256()
+    for path in sorted(base.rglob("*")):
+        if not path.is_file() or path.suffix not in (".rego", ".json"):
+            continue
+        relative = path.relative_to(base).as_posix()
+        raw = path.read_bytes()
+        hasher.update(relative.encode() + b"\0" + raw + b"\0")
+        text = raw.decode("utf-8")
+        if path.suffix == ".rego":
+            check_sandbox(str(path), text)
+            (tests if path.name.endswith("_test.rego") else modules)[relative] = text
+            continue
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RulesError(f"not valid JSON: {exc.msg}", file=str(path), value=text[exc.pos : exc.pos + 20]) from None
+        keys = list(path.relative_to(base).parent.parts)
+        _place(data, keys, document, str(path))
+    _validate(data.get("policy_set"), "manifest", str(base / "manifest.json"))
+    profiles = data.get("ownership", {}).get("profiles", {})
+    for name, profile in profiles.items():
+        _validate(profile, "profile", str(base / "ownership" / "profiles" / name / "data.json"))
+    return RuleSet(
+        root=base,
+        modules=modules,
+        test_modules=tests,
+        data=data,
+        digest="sha256:" + hasher.hexdigest(),
+        rules=_rule_infos(modules),
+    )

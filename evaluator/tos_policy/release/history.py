@@ -1,0 +1,243 @@
+"""The rules as they were at a git revision, read from git without a checkout.
+
+One job: give the rest of the evaluator the `rules/` and `schemas/` trees of any
+revision (a commit, branch or tag such as `policy-v2.0.0`), or of the working
+tree, and the facts about a change between two of them (merge base, changed
+files, a file's text). A revision's tree is materialised into a temporary
+directory with `git archive` and loaded with load_rules, its data validated
+against that revision's schemas. The working tree (WORKTREE) is read in place,
+uncommitted and untracked files included, so a rule can be checked before it
+is committed."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tos_policy.errors import InputError
+from tos_policy.policy.ruleset import RuleSet, load_rules
+from tos_policy.resources import schemas_from
+
+WORKTREE = "WORKTREE"  # the working tree, as a revision name
+TRACKED = ("rules", "schemas")  # the folders a policy revision consists of
+MAIN_BRANCHES = ("main", "origin/main")
+
+
+class GitError(InputError):
+    """A git command failed: not a repository, an unknown revision. Exit code 2."""
+
+
+def _git(repo: Path, *args: str, what: str) -> bytes:
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed", file="git", value=what) from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(message[-1] if message else f"git {args[0]} failed", file=str(repo), value=what)
+    return done.stdout
+
+
+def repo_root(start: str | Path = ".") -> Path:
+    """The top of the git working tree that contains `start`."""
+    try:
+        top = _git(Path(start), "rev-parse", "--show-toplevel", what=str(start))
+    except GitError:
+        raise GitError(
+            "not inside a git repository: run this in the tos-policy repository or pass --repo DIR",
+            file=str(start),
+            value=str(start),
+        ) from None
+    return Path(top.decode().strip())
+
+
+def resolve(repo: Path, rev: str) -> str:
+    """The commit id `rev` names (a commit, branch or tag), or WORKTREE itself."""
+    if rev == WORKTREE:
+        return WORKTREE
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=rev).decode().strip()
+    except GitError:
+        raise GitError("no such git revision (commit, branch or tag)", file=str(repo), value=rev) from None
+
+
+def short(repo: Path, rev: str) -> str:
+    """A revision for people: "working tree", or the name given with its short commit id."""
+    if rev == WORKTREE:
+        return "working tree"
+    commit = resolve(repo, rev)
+    return rev if commit.startswith(rev) else f"{rev} ({commit[:10]})"
+
+
+def merge_base(repo: Path) -> tuple[str, str]:
+    """(commit, description) of the merge base of HEAD with main, else with origin/main."""
+    for branch in MAIN_BRANCHES:
+        try:
+            commit = _git(repo, "merge-base", "HEAD", branch, what=branch).decode().strip()
+        except GitError:
+            continue
+        return commit, f"merge base of HEAD with {branch}"
+    raise GitError(
+        "no merge base of HEAD with main or origin/main: pass --base REV (a commit, branch or tag)",
+        file=str(repo),
+        value="--base",
+    )
+
+
+def changed_files(repo: Path, base: str, head: str = WORKTREE, paths: tuple[str, ...] = TRACKED) -> dict[str, str]:
+    """{path: status} of the files under `paths` that differ between `base` and `head`.
+
+    Status is A (added), D (deleted) or M (modified). With head WORKTREE, staged,
+    unstaged and untracked (not ignored) files all count."""
+    if head == WORKTREE:
+        raw = _git(repo, "diff", "--name-status", "--no-renames", "-z", base, "--", *paths, what=base)
+    else:
+        raw = _git(repo, "diff", "--name-status", "--no-renames", "-z", base, head, "--", *paths, what=head)
+    fields = [field.decode("utf-8", "surrogateescape") for field in raw.split(b"\0") if field]
+    changed = {fields[index + 1]: fields[index][:1] for index in range(0, len(fields) - 1, 2)}
+    if head == WORKTREE:
+        untracked = _git(repo, "ls-files", "--others", "--exclude-standard", "-z", "--", *paths, what="ls-files")
+        for name in untracked.split(b"\0"):
+            if name:
+                changed[name.decode("utf-8", "surrogateescape")] = "A"
+    return dict(sorted(changed.items()))
+
+
+def read_text(repo: Path, rev: str, path: str) -> str | None:
+    """The text of `path` (relative to the repository) at `rev`, or None when it has none."""
+    if rev == WORKTREE:
+        file = repo / path
+        return file.read_text(encoding="utf-8") if file.is_file() else None
+    try:
+        return _git(repo, "show", f"{resolve(repo, rev)}:{path}", what=path).decode("utf-8")
+    except GitError:
+        return None
+
+
+def _present(repo: Path, commit: str, paths: tuple[str, ...]) -> list[str]:
+    listed = _git(repo, "ls-tree", "--name-only", "-z", commit, "--", *paths, what=commit)
+    return [name.decode() for name in listed.split(b"\0") if name]
+
+
+def materialise(repo: Path, rev: str, dest: Path, paths: tuple[str, ...] = TRACKED) -> list[str]:
+    """Write the trees `paths` of `rev` under `dest` (dest/rules, dest/schemas) with
+    `git archive`; the working tree is untouched. Returns the paths that exist at rev."""
+    commit = resolve(repo, rev)
+    present = _present(repo, commit, paths)
+    if not present:
+        return []
+    archive = _git(repo, "archive", "--format=tar", commit, "--", *present, what=rev)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return present
+
+
+@dataclass
+class Tree:
+    """A revision's rules/ and schemas/ on disk: in a temporary directory, or the working tree."""
+
+    repo: Path
+    rev: str  # as given, or WORKTREE
+    commit: str  # resolved commit id, or WORKTREE
+    root: Path  # holds rules/ and schemas/
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.root / "rules"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.root / "schemas"
+
+    def load(self, rules_path: str = "rules") -> RuleSet:
+        """load_rules on this revision's rules, validated against its own schemas."""
+        rules_dir = self.root / rules_path
+        if not (rules_dir / "manifest.json").is_file():
+            raise GitError(
+                f"{short(self.repo, self.rev)} has no {rules_path}/manifest.json: not a revision of the rules",
+                file=str(self.repo),
+                value=self.rev,
+            )
+        if self.schemas_dir.is_dir():
+            with schemas_from(self.schemas_dir):
+                return load_rules(rules_dir)
+        return load_rules(rules_dir)
+
+
+@contextmanager
+def checkout_free(repo: Path, rev: str, paths: tuple[str, ...] = TRACKED) -> Iterator[Tree]:
+    """The trees `paths` (default rules/ and schemas/) of `rev`, removed on exit. WORKTREE is the repository itself."""
+    if rev == WORKTREE:
+        yield Tree(repo, rev, WORKTREE, repo)
+        return
+    commit = resolve(repo, rev)
+    temporary = Path(tempfile.mkdtemp(prefix="tos-policy-rev-"))
+    try:
+        materialise(repo, commit, temporary, paths)
+        yield Tree(repo, rev, commit, temporary)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def load_rules_at(repo: Path, rev: str) -> RuleSet:
+    """The rules of `rev` as a RuleSet (the temporary copy is gone when this returns;
+    RuleSet holds every module and datum in memory)."""
+    with checkout_free(repo, rev) as tree:
+        return tree.load()
+
+
+@contextmanager
+def rules_dir_at(ref: str | None, rules_dir: Path | None) -> Iterator[Path | None]:
+    """For `--rules-ref REF` (with `--rules DIR`, default ./rules): a directory holding
+    the rules as they were at REF, read from the git repository that contains DIR
+    (or the current directory). Without REF, `rules_dir` itself."""
+    if ref is None:
+        yield rules_dir
+        return
+    repo = repo_root(rules_dir if rules_dir is not None else ".")
+    if rules_dir is None:
+        inside = "rules"
+    else:
+        try:
+            inside = rules_dir.resolve().relative_to(repo.resolve()).as_posix()
+        except ValueError:
+            raise GitError("--rules is not inside the git repository", file=str(rules_dir), value=str(repo)) from None
+    with checkout_free(repo, ref, (inside, "schemas") if inside != "schemas" else (inside,)) as tree:
+        check_interface(tree.load(inside), ref)  # clear errors now, before any facts are read
+        with schemas_from(tree.schemas_dir):
+            yield tree.root / inside
+
+
+def check_interface(rules: RuleSet, rev: str) -> None:
+    """Refuse rules that do not answer this evaluator's ownership step (data.ownership.batch
+    with the profile given once per batch), as revisions of the rules older than that
+    interface do: their answers could not be read, so they cannot be evaluated here."""
+    from tos_policy.engines.embedded import EmbeddedEngine
+    from tos_policy.errors import EngineError
+
+    profile = str(rules.policy_set.get("default_profile"))
+    probe = {
+        "profile": profile,
+        "reading": "lower",
+        "items": [{"scale": 1, "entity": {"type": "company", "headquarters": None, "jurisdiction": None}, "links": []}],
+    }
+    try:
+        engine = EmbeddedEngine(rules)
+        try:
+            engine.decide(probe)
+        finally:
+            engine.close()
+    except EngineError as exc:
+        raise GitError(
+            "the rules at this revision do not answer this evaluator's ownership step "
+            f"(data.ownership.batch): an older interface, so they cannot be evaluated here ({exc})",
+            file="--rules-ref",
+            value=rev,
+        ) from None

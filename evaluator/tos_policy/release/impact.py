@@ -1,0 +1,252 @@
+"""The impact report: what a change of the rules does to decisions.
+
+compare() decides the same facts under two revisions of the rules (embedded
+engine) and lists every entity whose decision changed, with the old and new
+decision, reasons and exceptions, and those whose reasons alone changed.
+Allow, deny and review are three decisions: a move to or from review is a
+decision change as much as allow <-> deny, which is counted apart as a flip.
+Rendered as text, JSON and Markdown (a pull-request comment)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from tos_policy.ownership.decisions import Decision
+from tos_policy.ownership.evaluation import Report
+from tos_policy.policy.legal_exceptions import ExceptionBook, applied_pairs
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.release.corpus import FactSet, evaluate_sets
+from tos_policy.reports.records import reason_sentence
+
+
+@dataclass
+class EntityChange:
+    file: str
+    entity: str
+    name: str | None
+    old: Decision
+    new: Decision
+
+    @property
+    def kind(self) -> str:
+        return f"{self.old.decision} -> {self.new.decision}"
+
+    @property
+    def flips(self) -> bool:
+        """allow <-> deny (the strongest change); to or from review is a decision change too."""
+        return {self.old.decision, self.new.decision} == {"allow", "deny"}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "entity": self.entity,
+            "name": self.name,
+            "change": self.kind,
+            "old": _side_json(self.old),
+            "new": _side_json(self.new),
+        }
+
+
+def _side_json(item: Decision) -> dict[str, Any]:
+    return {"decision": item.decision, "reasons": item.reasons, "exceptions": item.exceptions, "paths": item.paths}
+
+
+@dataclass
+class Side:
+    """One revision of the rules as the reports name it."""
+
+    label: str  # "base f5b4701 (merge base of HEAD with main)" or "working tree"
+    rev: str
+    commit: str
+    rules: RuleSet
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rev": self.rev,
+            "commit": self.commit,
+            "label": self.label,
+            "policy": self.rules.policy_set["name"],
+            "version": self.rules.version,
+            "effective_date": self.rules.policy_set["effective_date"],
+            "rules_digest": self.rules.digest,
+        }
+
+
+@dataclass
+class Impact:
+    base: Side
+    head: Side
+    as_of: date
+    profile: str | None
+    files: list[str]
+    entities: int
+    changes: list[EntityChange]  # the decision changed
+    reason_changes: list[EntityChange]  # same decision, other reasons or exceptions
+    exceptions: dict[str, dict[str, Any]]  # "base" / "head" -> ExceptionBook.summary over every fact set
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change.kind] = counts.get(change.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base.as_json(),
+            "head": self.head.as_json(),
+            "as_of": self.as_of.isoformat(),
+            "profile": self.profile,
+            "facts": self.files,
+            "summary": {
+                "entities": self.entities,
+                "decisions_changed": len(self.changes),
+                "allow_deny_flips": sum(1 for change in self.changes if change.flips),
+                "reasons_changed": len(self.reason_changes),
+                "by_change": self.counts(),
+                "exceptions_in_force": {side: summary["in_force"] for side, summary in self.exceptions.items()},
+            },
+            "changes": [change.as_json() for change in self.changes],
+            "reasons_changed": [change.as_json() for change in self.reason_changes],
+            "exceptions": self.exceptions,
+        }
+
+
+def compare(base: Side, head: Side, fact_sets: list[FactSet], *, as_of: date, profile: str | None = None) -> Impact:
+    """Decide every fact set under both revisions; the entities whose decision (or reasons) changed."""
+    old_reports = evaluate_sets(fact_sets, base.rules, as_of=as_of, profile=profile)
+    new_reports = evaluate_sets(fact_sets, head.rules, as_of=as_of, profile=profile)
+    changes: list[EntityChange] = []
+    reason_changes: list[EntityChange] = []
+    entities = 0
+    for item in fact_sets:
+        old_by_id = {decision.entity.id: decision for decision in old_reports[item.label].decisions}
+        for new in new_reports[item.label].decisions:
+            entities += 1
+            old = old_by_id[new.entity.id]
+            change = EntityChange(item.label, new.entity.id, new.entity.name, old, new)
+            if old.decision != new.decision:
+                changes.append(change)
+            elif old.reasons != new.reasons or _cited(old) != _cited(new):
+                reason_changes.append(change)
+    return Impact(
+        base=base,
+        head=head,
+        as_of=as_of,
+        profile=profile,
+        files=[item.label for item in fact_sets],
+        entities=entities,
+        changes=changes,
+        reason_changes=reason_changes,
+        exceptions={"base": _exceptions(old_reports, as_of), "head": _exceptions(new_reports, as_of)},
+    )
+
+
+def _cited(item: Decision) -> list[str]:
+    return [str(record["id"]) for record in item.exceptions]
+
+
+def _exceptions(reports: dict[str, Report], as_of: date) -> dict[str, Any]:
+    books = [report.exceptions for report in reports.values() if report.exceptions is not None]
+    book = books[0] if books else ExceptionBook(as_of)
+    return book.summary_of(pair for report in reports.values() for pair in applied_pairs(report.decisions))
+
+
+def _reason_texts(item: Decision) -> list[str]:
+    texts = [
+        f"{reason.get('rule_id')} {reason.get('code')}: {reason_sentence(item.entity, reason)}"
+        for reason in item.reasons
+    ]
+    texts.extend(f"{record['note']}" for record in item.exceptions)
+    return texts or ["no reason: not restricted"]
+
+
+def _exception_counts(summary: dict[str, Any]) -> str:
+    in_force = [str(record["id"]) for record in summary["exceptions"] if record["status"] == "in_force"]
+    return (
+        f"{summary['in_force']} in force ({', '.join(in_force) or 'none'}), {summary['expired']} expired, "
+        f"{summary['excepted_decisions']} decision(s) excepted"
+    )
+
+
+def impact_text(impact: Impact) -> str:
+    base, head = impact.base, impact.head
+    lines = [
+        f"Impact of the rules change: {base.rules.policy_set['name']} {base.rules.version} [{base.label}] -> "
+        f"{head.rules.version} [{head.label}]",
+        f"Facts: {len(impact.files)} file(s), {impact.entities} entities, as of {impact.as_of.isoformat()}"
+        + (f", profile {impact.profile}" if impact.profile else ""),
+    ]
+    if not impact.changes:
+        lines.append("No decision changes.")
+    else:
+        counts = ", ".join(f"{count} {kind}" for kind, count in impact.counts().items())
+        lines.append(f"{len(impact.changes)} decision(s) change: {counts}.")
+    for change in impact.changes:
+        label = f"{change.name} ({change.entity})" if change.name else change.entity
+        lines.append("")
+        lines.append(f"{change.file}: {label}: {change.old.decision.upper()} -> {change.new.decision.upper()}")
+        lines.extend(f"  before: {text}" for text in _reason_texts(change.old))
+        lines.extend(f"  after:  {text}" for text in _reason_texts(change.new))
+    if impact.reason_changes:
+        lines.append("")
+        lines.append(f"{len(impact.reason_changes)} entities keep their decision with other reasons:")
+        lines.extend(f"  {change.file}: {change.entity} ({change.new.decision})" for change in impact.reason_changes)
+    lines.append("")
+    lines.append(f"Exceptions, base: {_exception_counts(impact.exceptions['base'])}.")
+    lines.append(f"Exceptions, head: {_exception_counts(impact.exceptions['head'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def impact_json(impact: Impact) -> str:
+    return json.dumps(impact.as_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def impact_markdown(impact: Impact) -> str:
+    base, head = impact.base, impact.head
+    flips = sum(1 for change in impact.changes if change.flips)
+    lines = [
+        f"## Policy impact: {base.rules.version} → {head.rules.version}",
+        "",
+        f"Rules `{base.label}` → `{head.label}`; {len(impact.files)} facts file(s), {impact.entities} entities, "
+        f"as of {impact.as_of.isoformat()}.",
+        "",
+    ]
+    if not impact.changes:
+        lines.append("**No decision changes.**")
+    else:
+        counts = ", ".join(f"{count} {kind.replace('->', '→')}" for kind, count in impact.counts().items())
+        lines.append(f"**{len(impact.changes)} decision(s) change** ({flips} between allow and deny): {counts}.")
+        lines.extend(["", "| file | entity | before | after | reasons after |", "|---|---|---|---|---|"])
+        for change in impact.changes:
+            label = f"{change.name} (`{change.entity}`)" if change.name else f"`{change.entity}`"
+            after = "<br>".join(_cell(text) for text in _reason_texts(change.new))
+            lines.append(
+                f"| `{change.file}` | {_cell(label)} | {change.old.decision} | **{change.new.decision}** | {after} |"
+            )
+        lines.extend(["", "<details><summary>Reasons before the change</summary>", ""])
+        for change in impact.changes:
+            lines.append(f"- `{change.entity}` ({change.old.decision}): " + "; ".join(_reason_texts(change.old)))
+        lines.extend(["", "</details>"])
+    if impact.reason_changes:
+        lines.extend(["", f"{len(impact.reason_changes)} entities keep their decision with other reasons: "])
+        lines.append(", ".join(f"`{change.entity}`" for change in impact.reason_changes) + ".")
+    lines.extend(["", "### Exceptions", "", "| | in force | expired | decisions excepted |", "|---|---|---|---|"])
+    for side in ("base", "head"):
+        summary = impact.exceptions[side]
+        lines.append(f"| {side} | {summary['in_force']} | {summary['expired']} | {summary['excepted_decisions']} |")
+    listed = impact.exceptions["head"]["exceptions"]
+    if listed:
+        lines.extend(["", "| id | entity | rule | status | expires | approver |", "|---|---|---|---|---|---|"])
+        for record in listed:
+            lines.append(
+                f"| {record['id']} | `{record['entity']}` | {record['rule_id']} | {record['status']} | "
+                f"{record['expires']} | {_cell(str(record['approver']))} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Decisions out: records and renderings (JSON, table, text, Mermaid) and the decision log."""

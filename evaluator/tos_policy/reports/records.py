@@ -1,0 +1,227 @@
+"""Reports of decisions: JSON (the machine contract), a table, plain English, Mermaid."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from tos_policy.facts.load import Entity
+from tos_policy.ownership.decisions import Decision
+from tos_policy.ownership.evaluation import Report
+from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
+
+COUNTRY_FIELD_WORDS = {"headquarters": "headquartered in", "jurisdiction": "incorporated in"}
+
+
+def decision_record(report: Report, item: Decision) -> dict[str, Any]:
+    record: dict[str, Any] = {"entity": item.entity.id}
+    if item.entity.name:
+        record["name"] = item.entity.name
+    record.update(
+        {
+            "decision": item.decision,
+            "reasons": item.reasons,
+            "paths": item.paths,
+            "exceptions": item.exceptions,
+            "policy_version": report.policy["version"],
+            "rules_digest": report.policy["rules_digest"],
+            "profile": report.policy["profile"],
+            "as_of": report.as_of.isoformat(),
+        }
+    )
+    return record
+
+
+def to_json(report: Report) -> str:
+    document = {
+        "policy": report.policy,
+        "as_of": report.as_of.isoformat(),
+        "engine": report.engine,
+        "facts_digest": report.facts_digest,
+        "summary": {**report.counts(), "excepted": sum(1 for item in report.decisions if item.exceptions)},
+        "exceptions": exceptions_summary(report),
+        "decisions": [decision_record(report, item) for item in report.decisions],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def exceptions_summary(report: Report) -> dict[str, Any]:
+    """Every exception of the rules with its status on the report's as-of date, counted."""
+    book = report.exceptions or ExceptionBook(report.as_of)
+    return book.summary(report.decisions)
+
+
+def exceptions_text(report: Report) -> list[str]:
+    """The exceptions section of a plain-text report (counts, then one line each)."""
+    return summary_lines(exceptions_summary(report))
+
+
+def _label(entity: Entity) -> str:
+    return f"{entity.name} ({entity.id})" if entity.name else entity.id
+
+
+def _share_text(owner: dict[str, Any]) -> str:
+    if "percentage" in owner:
+        return f"{owner['percentage']}%"
+    low = ("more than " if owner.get("min_exclusive") else "") + f"{owner['percentage_min']}%"
+    high = ("less than " if owner.get("max_exclusive") else "at most ") + f"{owner['percentage_max']}%"
+    return f"{low} to {high}"
+
+
+def _owner_text(owner: dict[str, Any]) -> str:
+    name = f"{owner['name']} ({owner['id']})" if owner.get("name") else owner["id"]
+    if owner.get("kind", "shareholding") == "shareholding":
+        return f"{name} holds {_share_text(owner)}"
+    return f"{name} ({owner['kind'].replace('_', ' ')})"
+
+
+def reason_sentence(entity: Entity, reason: dict[str, Any]) -> str:
+    code = reason.get("code")
+    if code == "RESTRICTED_COUNTRY":
+        words = COUNTRY_FIELD_WORDS.get(reason["field"], reason["field"])
+        return f"{_label(entity)} is {words} {reason['country']}, a restricted region."
+    if code == "COUNTRY_UNKNOWN":
+        return f"{_label(entity)} has no known {reason['field']} country; it may be in a restricted region."
+    owners = "; ".join(_owner_text(owner) for owner in reason.get("owners", []))
+    if code == "OWNED_BY_RESTRICTED":
+        low, high = reason.get("share_min"), reason.get("share_max")
+        cited = reason.get("owners", [])
+        above = "more than" if any(owner.get("min_exclusive") for owner in cited) else "at least"
+        below = "less than" if any(owner.get("max_exclusive") for owner in cited) else "at most"
+        total = f"{low}%" if low == high else f"{above} {low}% and {below} {high}%"
+        return (
+            f"Restricted owners hold {total} of {_label(entity)} together "
+            f"(threshold {reason.get('threshold_percent')}%): {owners}."
+        )
+    if code == "CONTROLLED_BY_RESTRICTED":
+        return f"{_label(entity)} is controlled by a restricted organisation: {owners}."
+    if code == "INFLUENCED_BY_RESTRICTED":
+        return f"A restricted organisation has influence over {_label(entity)} without a decisive stake: {owners}."
+    if code == "BRANCH_OF_RESTRICTED":
+        return f"{_label(entity)} is a branch, the same legal person as its restricted head office: {owners}."
+    return f"{code}: {owners}" if owners else str(code)
+
+
+def _hop_text(report: Report, owner: str, asset: str) -> str:
+    graph = report.graph
+    links = [link for link in (graph.outgoing.get(owner, []) if graph else []) if link.asset == asset]
+    if not links:
+        return "->"
+    parts = []
+    for link in links:
+        parts.append(link.share.text() if link.kind == "shareholding" else link.kind.replace("_", " "))
+    return f"--{', '.join(parts)}-->"
+
+
+def path_text(report: Report, path: list[str], entities: dict[str, Entity]) -> str:
+    pieces = [_label(entities[path[0]])]
+    for owner, asset in itertools.pairwise(path):
+        pieces.append(_hop_text(report, owner, asset))
+        pieces.append(_label(entities[asset]))
+    return " ".join(pieces)
+
+
+def explain_text(report: Report, item: Decision) -> str:
+    entities = report.graph.entities if report.graph else {item.entity.id: item.entity}
+    policy = report.policy
+    lines = [
+        f"{_label(item.entity)}: {item.decision.upper()}",
+        f"Policy {policy['name']} {policy['version']} (profile {policy['profile']}), as of {report.as_of.isoformat()}.",
+    ]
+    if item.decision == "allow" and not item.exceptions:
+        lines.append("No rule restricts it, even reading every unknown fact in the most restrictive way.")
+        return "\n".join(lines) + "\n"
+    lines.extend(_exception_lines(item))
+    if item.decision == "allow":
+        lines.append("No other rule restricts it, even reading every unknown fact in the most restrictive way.")
+        return "\n".join(lines) + "\n"
+    if item.decision == "review":
+        lines.append("The facts cannot decide: it is restricted only if unknown facts are read against it.")
+        if item.entity.type == "unknown":
+            lines.append("Its type is unknown: it is restricted if it is an organisation, not if it is a person.")
+    lines.append("Reasons:")
+    for reason in item.reasons:
+        where = f"Rule {reason.get('rule_id')}"
+        if reason.get("rule_title"):
+            where += f" ({reason['rule_title']})"
+        if reason.get("clause"):
+            where += f", {reason['clause']}"
+        lines.append(f"  - {where}: {reason_sentence(item.entity, reason)}")
+    if item.paths:
+        lines.append("Ownership paths from the restricted root(s):")
+        for path in item.paths:
+            lines.append(f"  {path_text(report, path, entities)}")
+    lines.extend(_inherited_exception_lines(report, item, entities))
+    return "\n".join(lines) + "\n"
+
+
+def _exception_lines(item: Decision) -> list[str]:
+    lines = []
+    for record in item.exceptions:
+        lines.append(str(record["note"]))
+        for reason in record.get("waived", []):
+            lines.append(f"  waived: Rule {reason.get('rule_id')}: {reason_sentence(item.entity, reason)}")
+    return lines
+
+
+def _inherited_exception_lines(report: Report, item: Decision, entities: dict[str, Entity]) -> list[str]:
+    """A note for each owner on the paths that holds an exception: exceptions are not inherited."""
+    if report.exceptions is None:
+        return []
+    owners = {entity_id for path in item.paths for entity_id in path if entity_id != item.entity.id}
+    lines = []
+    for owner in sorted(owners):
+        for exception in report.exceptions.for_entity(owner):
+            lines.append(
+                f"Note: {_label(entities[owner])} holds exception {exception.id} ({exception.rule_id}); an exception "
+                f"covers only the entity it names, not the entities it owns."
+            )
+    return lines
+
+
+def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for item in report.decisions:
+        codes = ", ".join(sorted({f"{r.get('rule_id')} {r.get('code')}" for r in item.reasons}))
+        excepted = ", ".join(f"EXCEPTED {record['id']} ({record['rule_id']})" for record in item.exceptions)
+        codes = ", ".join(part for part in (codes, excepted) if part)
+        rows.append((item.entity.id, item.entity.name or "", item.decision, codes))
+    return rows
+
+
+def _mermaid_text(text: str) -> str:
+    """A label Mermaid shows as text: one line, quotes and markup characters as entities."""
+    flat = " ".join(text.split())
+    for char, entity in (('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("[", "#91;"), ("]", "#93;")):
+        flat = flat.replace(char, entity)
+    return flat
+
+
+def mermaid(report: Report, item: Decision) -> str:
+    """The ownership paths behind one decision as a Mermaid flowchart."""
+    entities = report.graph.entities if report.graph else {item.entity.id: item.entity}
+    node_ids: dict[str, str] = {}
+
+    def node(entity_id: str) -> str:
+        if entity_id not in node_ids:
+            node_ids[entity_id] = f"n{len(node_ids)}"
+        return node_ids[entity_id]
+
+    lines = ["flowchart LR"]
+    edges: list[str] = []
+    for path in item.paths:
+        for owner, asset in itertools.pairwise(path):
+            label = _mermaid_text(_hop_text(report, owner, asset).strip("->"))
+            edge = f'  {node(owner)} -- "{label}" --> {node(asset)}'
+            if edge not in edges:
+                edges.append(edge)
+    node(item.entity.id)
+    for entity_id, name in node_ids.items():
+        lines.append(f'  {name}["{_mermaid_text(_label(entities[entity_id]))}"]')
+    lines.extend(edges)
+    lines.append(f"  class {node_ids[item.entity.id]} {item.decision}")
+    lines.append("  classDef deny fill:#f8d7da,stroke:#842029")
+    lines.append("  classDef review fill:#fff3cd,stroke:#997404")
+    lines.append("  classDef allow fill:#d1e7dd,stroke:#0f5132")
+    return "\n".join(lines) + "\n"
