@@ -24,6 +24,8 @@ from tos_policy.cli.support import (
 )
 from tos_policy.facts.load import load_facts
 from tos_policy.limits import Limits, watchdog, with_limit_options
+from tos_policy.operations.determinations import overlay
+from tos_policy.operations.source import StoreSource, one_source, with_store_options
 from tos_policy.ownership.evaluation import Report, evaluate
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import load_rules
@@ -39,7 +41,8 @@ def main() -> None:
 
 
 def _run(
-    facts_file: Path,
+    facts_file: Path | None,
+    store: StoreSource | None,
     rules_dir: Path | None,
     entity: tuple[str, ...],
     as_of: str | None,
@@ -49,15 +52,19 @@ def _run(
     decision_log: Path | None,
 ) -> Report:
     rules = load_rules(rules_dir)
-    facts = load_facts([facts_file], limits=limits)
+    one_source((facts_file,) if facts_file else (), store)
+    facts = store.load(limits) if store is not None else load_facts([facts_file or ""], limits=limits)
     engine = make_engine(engine_choice, rules)
+    day = parse_as_of(as_of)
+    findings = overlay(facts, rules, day)  # reviewers' determinations in force, applied before deciding
     try:
         with watchdog(limits.max_seconds):  # a backstop for one engine call that never returns
             report = evaluate(
-                facts, rules, engine, as_of=parse_as_of(as_of), profile=profile, entity_ids=list(entity), limits=limits
+                findings.facts, rules, engine, as_of=day, profile=profile, entity_ids=list(entity), limits=limits
             )
     finally:
         engine.close()
+    report.determinations = findings
     if decision_log is not None:  # logged before anything is printed: no decision goes out unlogged
         append_report(decision_log, report)
     return report
@@ -78,7 +85,7 @@ rules_ref_option = click.option(
 
 
 @main.command("evaluate")
-@click.argument("facts_file", type=click.Path(path_type=Path))
+@click.argument("facts_file", required=False, type=click.Path(path_type=Path))
 @click.option("--entity", multiple=True, help="Decide only this entity (repeatable). Default: every entity.")
 @click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
@@ -94,9 +101,10 @@ rules_ref_option = click.option(
 @rules_ref_option
 @with_engine_options
 @with_limit_options
+@with_store_options
 @fail_cleanly
 def evaluate_command(
-    facts_file: Path,
+    facts_file: Path | None,
     entity: tuple[str, ...],
     as_of: str | None,
     fmt: str,
@@ -107,10 +115,11 @@ def evaluate_command(
     rules_ref: str | None,
     engine: EngineChoice,
     limits: Limits,
+    store: StoreSource | None,
 ) -> None:
-    """Decide every entity in FACTS_FILE (or those named by --entity)."""
+    """Decide every entity in FACTS_FILE or the --store (or those named by --entity)."""
     with rules_dir_at(rules_ref, rules_dir) as rules_at:  # --rules-ref: the rules of REF stand in for --rules
-        report = _run(facts_file, rules_at, entity, as_of, profile, engine, limits, decision_log)
+        report = _run(facts_file, store, rules_at, entity, as_of, profile, engine, limits, decision_log)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
     else:
@@ -137,7 +146,7 @@ def _print_table(report: Report) -> None:
 
 
 @main.command("explain")
-@click.argument("facts_file", type=click.Path(path_type=Path))
+@click.argument("facts_file", required=False, type=click.Path(path_type=Path))
 @click.option("--entity", required=True, help="The entity to explain.")
 @click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
@@ -147,9 +156,10 @@ def _print_table(report: Report) -> None:
 @rules_ref_option
 @with_engine_options
 @with_limit_options
+@with_store_options
 @fail_cleanly
 def explain_command(
-    facts_file: Path,
+    facts_file: Path | None,
     entity: str,
     as_of: str | None,
     fmt: str,
@@ -159,10 +169,11 @@ def explain_command(
     rules_ref: str | None,
     engine: EngineChoice,
     limits: Limits,
+    store: StoreSource | None,
 ) -> None:
     """Explain one entity's decision in plain English, with its ownership paths."""
     with rules_dir_at(rules_ref, rules_dir) as rules_at:
-        report = _run(facts_file, rules_at, (entity,), as_of, profile, engine, limits, decision_log)
+        report = _run(facts_file, store, rules_at, (entity,), as_of, profile, engine, limits, decision_log)
     item = report.decisions[0]
     click.echo(explain_text(report, item) if fmt == "text" else mermaid(report, item), nl=False)
 

@@ -30,6 +30,7 @@ class Report:
     stats: dict[str, int] = field(default_factory=dict)
     graph: OwnershipGraph | None = None
     exceptions: ExceptionBook | None = None  # Legal exceptions read at as_of (policy/legal_exceptions.py)
+    determinations: Any = None  # reviewers' findings applied to the facts (operations/determinations.py Overlay)
 
     def counts(self) -> dict[str, int]:
         counts = {"allow": 0, "deny": 0, "review": 0}

@@ -30,6 +30,8 @@ def decision_record(report: Report, item: Decision) -> dict[str, Any]:
             "as_of": report.as_of.isoformat(),
         }
     )
+    if report.determinations is not None and report.determinations.all:  # only where findings are recorded
+        record["determinations"] = report.determinations.cited_by(item.entity.id)
     return record
 
 
@@ -43,6 +45,14 @@ def to_json(report: Report) -> str:
         "exceptions": exceptions_summary(report),
         "decisions": [decision_record(report, item) for item in report.decisions],
     }
+    if report.determinations is not None and report.determinations.all:
+        summary = report.determinations.summary()
+        document["determinations"] = summary
+        touched = set(summary["touched"])
+        document["summary"] = {
+            **document["summary"],  # type: ignore[dict-item]
+            "determined": sum(1 for item in report.decisions if item.entity.id in touched),
+        }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -129,6 +139,12 @@ def explain_text(report: Report, item: Decision) -> str:
         f"{_label(item.entity)}: {item.decision.upper()}",
         f"Policy {policy['name']} {policy['version']} (profile {policy['profile']}), as of {report.as_of.isoformat()}.",
     ]
+    if report.determinations is not None:
+        for cited in report.determinations.cited_by(item.entity.id):
+            lines.append(
+                f"DETERMINED: {cited['id']} ({cited['finding']}; by {cited['determined_by']} on "
+                f"{cited['determined_on']}, evidence: {cited['evidence']}; expires {cited['expires']})"
+            )
     if item.decision == "allow" and not item.exceptions:
         lines.append("No rule restricts it, even reading every unknown fact in the most restrictive way.")
         return "\n".join(lines) + "\n"

@@ -23,12 +23,15 @@ from tos_policy.cli.support import (
 from tos_policy.engines import Engine
 from tos_policy.facts.streaming import load_streaming
 from tos_policy.facts.synth import SynthOptions, generate
+from tos_policy.limits import Limits
+from tos_policy.operations.determinations import overlay
+from tos_policy.operations.source import StoreSource, one_source, with_store_options
 from tos_policy.ownership.screening import screen
 from tos_policy.policy.ruleset import RuleSet, load_rules
 
 
 @click.command("screen")
-@click.argument("facts_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("facts_files", nargs=-1, required=False, type=click.Path(path_type=Path))
 @click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
 @click.option(
     "--out",
@@ -47,6 +50,7 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
 @click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
 @rules_option
 @with_engine_options
+@with_store_options
 @fail_cleanly
 def screen_command(
     facts_files: tuple[Path, ...],
@@ -56,8 +60,10 @@ def screen_command(
     profile: str | None,
     rules_dir: Path | None,
     engine: EngineChoice,
+    store: StoreSource | None,
 ) -> None:
-    """Decide every entity in FACTS_FILES (JSON or JSON Lines); one decision per line."""
+    """Decide every entity in FACTS_FILES (JSON or JSON Lines) or the --store; one decision per line."""
+    one_source(facts_files, store)
     # Millions of long-lived objects and no reference cycles worth collecting:
     # the cyclic collector would only rescan them over and over.
     gc.disable()
@@ -68,8 +74,13 @@ def screen_command(
         return make_engine(engine, loaded)
 
     factory(rules).close()  # fail on a bad engine before reading a large input
-    with _progress("reading facts") as report:
-        facts = load_streaming(list(facts_files), progress=report)
+    if store is not None:
+        # screen takes registries of any size, as it does from files
+        facts = store.load(Limits(max_entities=50_000_000, max_links=100_000_000))
+    else:
+        with _progress("reading facts") as report:
+            facts = load_streaming(list(facts_files), progress=report)
+    facts = overlay(facts, rules, day).facts  # reviewers' determinations in force, applied before deciding
     target = out or Path(tempfile.mkdtemp(prefix="tos-policy-screen-")) / "decisions.jsonl"
     summary = screen(facts, rules, factory, as_of=day, out=target, profile=profile, workers=workers)
     if out is None:
