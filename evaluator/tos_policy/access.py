@@ -29,9 +29,10 @@ from tos_policy.engines import Engine
 from tos_policy.errors import EngineError, InputError, RulesError
 from tos_policy.facts.load import Facts, country_code, json_path, parse_json_bytes
 from tos_policy.ownership.decisions import Decision
-from tos_policy.ownership.evaluation import Report, evaluate
+from tos_policy.ownership.pipeline import Report, evaluate
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
+from tos_policy.versions import decision_versions
 
 ACCESS_ENTRYPOINT = "access/result"
 DEFAULT_ACCESS_POLICY = "terms_of_service"
@@ -236,6 +237,7 @@ def decide_access(
             "access_policy": policy_name,
             "access_rules_version": package.custom.get("version") if package else None,
             "ownership_profile": policy_data["ownership_profile"],
+            **decision_versions(),
         },
         as_of=as_of,
         engine=engine.name,

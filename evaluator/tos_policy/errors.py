@@ -1,4 +1,19 @@
-"""The package's exceptions: one base, and subclasses that carry where and what."""
+"""The package's error tree: one base, subclasses that carry where and what, one exit code each.
+
+    TosPolicyError                 exit 1  (base; a failure that is neither of the below)
+    ├── InputError                 exit 2  bad input: file, JSON path and value
+    │   ├── RulesError                     the rules directory is malformed
+    │   ├── LimitExceeded                  input past a configured limit (limits.py)
+    │   ├── DecisionLogError               the decision log cannot be appended to
+    │   └── GitError                       --rules-ref cannot be read from git
+    └── EngineError                exit 3  the engine failed: never read as allow
+        ├── NonMonotoneRuleError           a rule took a restriction back
+        ├── EvaluationTimeout              past --max-seconds (limits.py)
+        └── OpaServerError                 a local OPA server could not be started
+
+Usage errors (a bad option) exit 2 through click. The command line prints one line,
+`tos-policy: error: <message>`, and exits with the error's code; nothing goes to stdout.
+(Legal exceptions, the waivers granted by Legal, are policy/legal_exceptions.py: not errors.)"""
 
 from __future__ import annotations
 
@@ -40,6 +55,14 @@ class EngineError(TosPolicyError):
 
 class NonMonotoneRuleError(EngineError):
     """A rule turned a restricted entity back to unrestricted: the fixpoint would not terminate."""
+
+
+class LimitExceeded(InputError):
+    """The input goes past a configured limit. Exit code 2, nothing decided."""
+
+
+class EvaluationTimeout(EngineError):
+    """The evaluation ran past --max-seconds. Exit code 3, nothing decided."""
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

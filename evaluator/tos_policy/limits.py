@@ -34,19 +34,11 @@ from typing import Any, TypeVar
 
 import click
 
-from tos_policy.errors import EngineError, InputError
+from tos_policy.errors import EvaluationTimeout, InputError, LimitExceeded
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MIB = 1024 * 1024
-
-
-class LimitExceeded(InputError):
-    """The input goes past a configured limit. Exit code 2, nothing decided."""
-
-
-class EvaluationTimeout(EngineError):
-    """The evaluation ran past --max-seconds. Exit code 3, nothing decided."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tos_policy import evaluate, facts_from_document
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.engines.opa import OpaEngine
-from tos_policy.ownership.evaluation import Report
+from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.ruleset import RuleSet
 
 pytestmark = pytest.mark.opa

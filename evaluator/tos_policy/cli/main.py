@@ -26,7 +26,7 @@ from tos_policy.facts.load import load_facts
 from tos_policy.limits import Limits, watchdog, with_limit_options
 from tos_policy.operations.determinations import overlay
 from tos_policy.operations.source import StoreSource, one_source, with_store_options
-from tos_policy.ownership.evaluation import Report, evaluate
+from tos_policy.ownership.pipeline import Report, evaluate
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import load_rules
 from tos_policy.release.history import rules_dir_at

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from tos_policy.errors import EngineError
 from tos_policy.resources import REPO_ROOT
 
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "bin" / "opa"
@@ -29,7 +30,7 @@ HOST = "127.0.0.1"
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and OPA binding it
 
 
-class OpaServerError(RuntimeError):
+class OpaServerError(EngineError):
     """The OPA binary is missing, or the server did not start."""
 
 

@@ -1,9 +1,10 @@
 """Screen a whole registry: every entity decided, streamed as JSON Lines.
 
-Weakly connected components of the ownership graph cannot affect each other,
+A wrapper around the one pipeline (ownership/pipeline.py): the facts are prepared
+once; weakly connected components of the ownership graph cannot affect each other,
 so they are the unit of work: components are packed into partitions of about
-equal size, and each partition runs the same fixpoint and the same decisions
-as `evaluate`, in this process or in worker processes (fork)."""
+equal size, and each partition runs the pipeline's readings and decisions, within
+the same limits, in this process or in worker processes (fork)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,20 @@ import orjson
 
 from tos_policy.atomic import replaced_atomically
 from tos_policy.engines import Engine
-from tos_policy.facts.load import Facts, Link, check_share_totals
-from tos_policy.ownership.decisions import decide
-from tos_policy.ownership.evaluation import Report, both_readings, facts_digest, policy_summary
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache
-from tos_policy.policy.legal_exceptions import ExceptionBook
+from tos_policy.facts.load import Facts, Link
+from tos_policy.limits import Limits, check_deadline
+from tos_policy.ownership.pipeline import (
+    DEFAULT_DRIVER,
+    FixpointDriver,
+    Prepared,
+    Reconciler,
+    Report,
+    decisions,
+    keep_links,
+    prepare,
+    run_readings,
+    scope_graph,
+)
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.reports.records import decision_record
 
@@ -99,34 +109,31 @@ _SHARED: dict[str, Any] = {}
 def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]:
     """Decide one partition; write its JSON Lines to a temporary file; return counts."""
     state = _SHARED
-    facts: Facts = state["facts"]
-    rules: RuleSet = state["rules"]
-    order: dict[str, int] = state["order"]
-    if len(state["partitions"]) == 1:
-        entities, links = facts.entities, state["links"]
-    else:
-        members = sorted(state["partitions"][index], key=order.__getitem__)
-        member_set = set(members)
-        entities = {entity_id: facts.entities[entity_id] for entity_id in members}
-        links = [link for link in state["links"] if link.asset in member_set]
-    graph = OwnershipGraph.build(entities, links)
-    engine: Engine = state["factory"](rules)
-    cache = StepCache()
-    profile: str = state["profile"]
+    prepared: Prepared = state["prepared"]
+    limits: Limits = state["limits"]
+    parts: list[list[str]] = state["partitions"]
+    graph = scope_graph(prepared, None if len(parts) == 1 else set(parts[index]))
+    engine: Engine = state["factory"](prepared.rules)
     try:
-        lower, upper = both_readings(graph, engine, cache, profile=profile, batch_size=state["batch_size"])
+        readings, cache = run_readings(
+            graph,
+            engine,
+            prepared,
+            limits=limits,
+            deadline=state["deadline"],
+            batch_size=state["batch_size"],
+            driver=state["driver"],
+        )
     finally:
         engine.close()
-    book: ExceptionBook = state["exceptions"]
-    report = Report(state["policy"], state["as_of"], engine.name, state["facts_digest"], [], graph=graph)
+    report = Report(prepared.policy, prepared.as_of, engine.name, prepared.facts_digest, [], graph=graph)
     applied: list[tuple[str, str]] = []
     counts = {"allow": 0, "deny": 0, "review": 0}
     handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
     with os.fdopen(handle, "wb") as out:
         lines: list[bytes] = []
-        for entity in entities.values():
-            item = decide(entity, lower, upper, entities, rules, book.for_entity(entity.id))
-            applied.extend((str(record["id"]), entity.id) for record in item.exceptions)
+        for item in decisions(graph, readings, prepared, graph.entities, limits=limits, deadline=state["deadline"]):
+            applied.extend((str(record["id"]), item.entity.id) for record in item.exceptions)
             counts[item.decision] += 1
             lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
             if len(lines) >= 10_000:
@@ -148,33 +155,33 @@ def screen(
     workers: int = 1,
     batch_size: int = 256,
     engine_name: str = "regopy",
+    limits: Limits | None = None,
+    reconcile: Reconciler = keep_links,
+    driver: FixpointDriver = DEFAULT_DRIVER,
 ) -> ScreenSummary:
-    """Decide every entity; write decisions as JSON Lines to `out` (atomically)."""
+    """Decide every entity; write decisions as JSON Lines to `out` (atomically). Within
+    `limits` (default: Limits()), as `evaluate`: the round limit and the deadline hold."""
     started = time.perf_counter()
-    profile_name = profile or str(rules.policy_set["default_profile"])
-    rules.profile(profile_name)
-    book = ExceptionBook.of(rules, as_of)
-    links = facts.active_links(as_of)
-    check_share_totals(links)
+    limits = limits or Limits()
+    deadline = limits.deadline()
+    prepared = prepare(facts, rules, as_of=as_of, profile=profile, reconcile=reconcile)
+    links = prepared.links
     entity_ids = list(facts.entities)
     # Components matter only to split the work; one worker takes the whole graph.
     groups = components(entity_ids, links) if workers > 1 else [entity_ids]
     parts = partition(groups, workers)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _ = prepared.facts_digest  # computed once here, not in every worker
     _SHARED.update(
-        facts=facts,
-        rules=rules,
-        links=links,
+        prepared=prepared,
+        limits=limits,
+        deadline=deadline,
+        driver=driver,
         order={entity_id: position for position, entity_id in enumerate(entity_ids)} if workers > 1 else {},
         partitions=parts,
         factory=factory,
-        profile=profile_name,
         batch_size=batch_size,
-        as_of=as_of,
-        exceptions=book,
         out_dir=str(out.parent),
-        facts_digest=facts_digest(facts),
-        policy=policy_summary(rules, profile_name),
     )
     results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]] = []
     try:
@@ -183,8 +190,9 @@ def screen(
         else:
             with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
                 results = pool.map(_decide_partition, range(len(parts)))
+        check_deadline(deadline, limits.max_seconds)
         summary = _assemble(results, out, _SHARED.get("order") or {})
-        summary.exceptions = book.summary_of(pair for result in results for pair in result[5])
+        summary.exceptions = prepared.exceptions.summary_of(pair for result in results for pair in result[5])
     except BaseException:
         for _, name, *_rest in results:
             Path(name).unlink(missing_ok=True)

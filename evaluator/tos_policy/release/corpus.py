@@ -20,7 +20,7 @@ from tos_policy.atomic import replaced_atomically
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.errors import InputError
 from tos_policy.facts.load import Facts, load_facts
-from tos_policy.ownership.evaluation import Report, evaluate
+from tos_policy.ownership.pipeline import Report, evaluate
 from tos_policy.policy.ruleset import RuleSet
 
 CORPUS_DIR = Path("tests") / "corpus"

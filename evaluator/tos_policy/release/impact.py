@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from tos_policy.ownership.decisions import Decision
-from tos_policy.ownership.evaluation import Report
+from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.legal_exceptions import ExceptionBook, applied_pairs
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.corpus import FactSet, evaluate_sets

@@ -2,8 +2,9 @@
 
 Each record is one decision with what is needed to audit and reproduce it: the
 entity, decision, reasons and ownership paths, the policy version and profile,
-the digest of the rules and data, the digest of the input facts, the as-of date
-and the engine. Keys are sorted and the text is ASCII (every other character
+the digest of the rules and data, the digest of the input facts, the as-of date,
+the engine, and the evaluator's version and the digest of its decision code.
+Keys are sorted and the text is ASCII (every other character
 escaped), so the same run gives the same bytes, and no line holds a character
 that some readers take for a line break (U+2028, U+2029).
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tos_policy.errors import InputError
-from tos_policy.ownership.evaluation import Report
+from tos_policy.ownership.pipeline import Report
 from tos_policy.reports.records import decision_record
 
 RECORD_FIELDS = (
@@ -42,6 +43,8 @@ RECORD_FIELDS = (
     "as_of",
     "engine",
     "profile",
+    "evaluator_version",
+    "code_digest",
 )
 
 

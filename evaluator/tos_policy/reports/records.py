@@ -8,7 +8,7 @@ from typing import Any
 
 from tos_policy.facts.load import Entity
 from tos_policy.ownership.decisions import Decision
-from tos_policy.ownership.evaluation import Report
+from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
 
 COUNTRY_FIELD_WORDS = {"headquarters": "headquartered in", "jurisdiction": "incorporated in"}
@@ -28,6 +28,8 @@ def decision_record(report: Report, item: Decision) -> dict[str, Any]:
             "rules_digest": report.policy["rules_digest"],
             "profile": report.policy["profile"],
             "as_of": report.as_of.isoformat(),
+            "evaluator_version": report.policy.get("evaluator_version"),
+            "code_digest": report.policy.get("code_digest"),
         }
     )
     if report.determinations is not None and report.determinations.all:  # only where findings are recorded

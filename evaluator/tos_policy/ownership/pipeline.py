@@ -1,0 +1,352 @@
+"""The one ownership pipeline. `evaluate`, `explain`, `screen`, `decide`, `corpus` and the
+Python API all run these stages, in this order:
+
+    facts (loaded and validated: facts/load.py, facts/streaming.py)
+      -> prepare    profile and Legal exceptions checked, links active on the as-of date,
+                    reconciled (a Reconciler: one stake per owner, asset and period), share totals checked
+      -> scope      the entities to decide and what can reach them (their owners' closure),
+                    or every entity; or one partition of the graph (screening)
+      -> graph      OwnershipGraph of the scope
+      -> readings   the lower and upper fixpoints (a FixpointDriver: the Rego step driven
+                    from Python by default; a columnar plan may stand in behind the same interface)
+      -> decisions  deny / allow / review with reasons, paths and exceptions (ownership/decisions.py)
+      -> records    reports/records.py, reports/decision_log.py
+
+Limits (limits.py) hold for every stage after loading: the deadline, the round limit.
+Partitioning and streaming (ownership/screening.py) are wrappers that call `readings`
+and `decisions` once per partition."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import orjson
+
+from tos_policy.engines import Engine
+from tos_policy.errors import EngineError, InputError
+from tos_policy.facts.load import Facts, Link, check_share_totals
+from tos_policy.limits import Limits, check_deadline
+from tos_policy.ownership.decisions import Decision, decide
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from tos_policy.policy.legal_exceptions import ExceptionBook
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.versions import decision_versions
+
+Readings = tuple[dict[str, StepOutcome], dict[str, StepOutcome]]
+# Reconciliation of duplicated or multi-sourced facts: the active links in, one link per
+# owner, asset and period out. The default keeps the links as they are.
+Reconciler = Callable[[Facts, list[Link]], list[Link]]
+
+
+def keep_links(facts: Facts, links: list[Link]) -> list[Link]:
+    """The default Reconciler: every active link as loaded."""
+    return links
+
+
+class FixpointDriver(Protocol):
+    """Runs the ownership step to its lower and upper fixpoints over one graph.
+
+    Every entity of the graph gets an outcome in each reading; an entity restricted
+    in the lower reading must be restricted in the upper one."""
+
+    name: str
+
+    def readings(
+        self, graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int, max_rounds: int
+    ) -> Readings: ...
+
+
+class RegoFixpoint:
+    """The default driver: rounds over the graph in Python, each step decided by the engine's rules."""
+
+    name = "rego"
+
+    def readings(
+        self, graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int, max_rounds: int
+    ) -> Readings:
+        lower = run_fixpoint(
+            graph, engine, cache, reading="lower", profile=profile, batch_size=batch_size, max_rounds=max_rounds
+        )
+        upper = run_fixpoint(
+            graph, engine, cache, reading="upper", profile=profile, batch_size=batch_size, max_rounds=max_rounds
+        )
+        return lower, upper
+
+
+DEFAULT_DRIVER = RegoFixpoint()
+
+
+def check_readings(readings: Readings) -> Readings:
+    """Every entity restricted in the lower reading must be in the upper one: a driver or rule
+    that breaks this would turn an unknown into an allow."""
+    lower, upper = readings
+    for entity_id, outcome in lower.items():
+        if outcome.restricted and not upper[entity_id].restricted:
+            raise EngineError(
+                f"the rules restrict {entity_id!r} when unknown facts are read leniently but not when they are "
+                "read strictly; the ownership step must treat unknown facts at least as strictly as known ones"
+            )
+    return readings
+
+
+@dataclass
+class Report:
+    policy: dict[str, Any]
+    as_of: date
+    engine: str
+    facts_digest: str
+    decisions: list[Decision]
+    stats: dict[str, int] = field(default_factory=dict)
+    graph: OwnershipGraph | None = None
+    exceptions: ExceptionBook | None = None  # Legal exceptions read at as_of (policy/legal_exceptions.py)
+    determinations: Any = None  # reviewers' findings applied to the facts (operations/determinations.py Overlay)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"allow": 0, "deny": 0, "review": 0}
+        for item in self.decisions:
+            counts[item.decision] += 1
+        return counts
+
+
+_DIGEST_CHUNK = 50_000
+
+
+def _link_row(link: Link) -> list[Any]:
+    share = link.share
+    return [
+        link.owner,
+        link.asset,
+        link.kind,
+        str(share.min),
+        str(share.max),
+        share.min_exclusive,
+        share.max_exclusive,
+        str(link.start_date),
+        str(link.end_date),
+        link.acting_jointly,
+    ]
+
+
+def facts_digest(facts: Facts) -> str:
+    """A digest of the facts' content (not their file layout): the same entities and
+    links give the same digest whether they came as JSON or JSON Lines."""
+    hasher = hashlib.sha256()
+    entities = list(facts.entities.values())
+    for start in range(0, len(entities), _DIGEST_CHUNK):  # chunks bound the memory a large input needs
+        chunk = entities[start : start + _DIGEST_CHUNK]
+        hasher.update(orjson.dumps([[e.id, e.type, e.name, e.headquarters, e.jurisdiction] for e in chunk]))
+    for start in range(0, len(facts.links), _DIGEST_CHUNK):
+        hasher.update(orjson.dumps([_link_row(link) for link in facts.links[start : start + _DIGEST_CHUNK]]))
+    return "sha256:" + hasher.hexdigest()
+
+
+def policy_summary(rules: RuleSet, profile: str) -> dict[str, Any]:
+    """What every report says about the rules and the code that decided it."""
+    return {
+        "name": rules.policy_set["name"],
+        "version": rules.version,
+        "effective_date": rules.policy_set["effective_date"],
+        "profile": profile,
+        "rules_digest": rules.digest,
+        **decision_versions(),
+    }
+
+
+@dataclass
+class Prepared:
+    """Facts made ready to decide on one date with one profile: what every scope shares.
+
+    Built once per (facts, as-of date, profile); deciding one entity afterwards costs
+    only its owners' closure (`scope`)."""
+
+    facts: Facts
+    rules: RuleSet
+    as_of: date
+    profile: str
+    exceptions: ExceptionBook
+    links: list[Link]
+    policy: dict[str, Any]
+    _incoming: dict[str, list[tuple[int, Link]]] | None = field(default=None, repr=False)
+    _digest: str | None = field(default=None, repr=False)
+
+    @property
+    def facts_digest(self) -> str:
+        if self._digest is None:
+            self._digest = facts_digest(self.facts)
+        return self._digest
+
+    def incoming(self) -> dict[str, list[tuple[int, Link]]]:
+        """Active links by asset, each with its position in `links` (built on first use)."""
+        if self._incoming is None:
+            index: dict[str, list[tuple[int, Link]]] = defaultdict(list)
+            for position, link in enumerate(self.links):
+                index[link.asset].append((position, link))
+            self._incoming = dict(index)
+        return self._incoming
+
+
+def prepare(
+    facts: Facts,
+    rules: RuleSet,
+    *,
+    as_of: date,
+    profile: str | None = None,
+    reconcile: Reconciler = keep_links,
+) -> Prepared:
+    """Check the profile and the Legal exceptions (clear errors before any work), select the
+    links active on `as_of`, reconcile them and check their share totals."""
+    profile_name = profile or str(rules.policy_set["default_profile"])
+    rules.profile(profile_name)  # unknown profile: a clear error before any work
+    book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
+    links = reconcile(facts, facts.active_links(as_of))
+    check_share_totals(links)
+    return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name))
+
+
+def check_entity_ids(facts: Facts, entity_ids: Iterable[str], *, file: str = "--entity") -> None:
+    for entity_id in entity_ids:
+        if entity_id not in facts.entities:
+            raise InputError("no entity with this id in the facts", file=file, path="$", value=entity_id)
+
+
+def owners_closure(prepared: Prepared, entity_ids: Iterable[str]) -> set[str]:
+    """The entities and every entity that can reach one of them through active links:
+    all that their decisions can depend on."""
+    incoming = prepared.incoming()
+    seen = set(entity_ids)
+    pending = list(seen)
+    while pending:
+        for _, link in incoming.get(pending.pop(), ()):
+            if link.owner not in seen:
+                seen.add(link.owner)
+                pending.append(link.owner)
+    return seen
+
+
+def scope_graph(prepared: Prepared, members: set[str] | None = None) -> OwnershipGraph:
+    """The graph of `members` (closed under owners: a closure or whole components), entities
+    and links in input order; None: every entity."""
+    entities = prepared.facts.entities
+    if members is None or len(members) == len(entities):
+        return OwnershipGraph.build(entities, prepared.links)
+    chosen = {entity_id: entity for entity_id, entity in entities.items() if entity_id in members}
+    if len(members) * 8 < len(entities):  # a small scope: its own links, not a scan of every link
+        incoming = prepared.incoming()
+        found = sorted(item for asset in members for item in incoming.get(asset, ()))
+        links = [link for _, link in found]
+    else:
+        links = [link for link in prepared.links if link.asset in members]
+    return OwnershipGraph.build(chosen, links)
+
+
+def run_readings(
+    graph: OwnershipGraph,
+    engine: Engine,
+    prepared: Prepared,
+    *,
+    limits: Limits,
+    deadline: float | None,
+    batch_size: int = 256,
+    driver: FixpointDriver = DEFAULT_DRIVER,
+) -> tuple[Readings, StepCache]:
+    """Both readings of the graph, within the limits' deadline and round limit."""
+    cache = StepCache(deadline=deadline, max_seconds=limits.max_seconds)
+    readings = driver.readings(
+        graph, engine, cache, profile=prepared.profile, batch_size=batch_size, max_rounds=limits.max_rounds
+    )
+    return check_readings(readings), cache
+
+
+def decisions(
+    graph: OwnershipGraph,
+    readings: Readings,
+    prepared: Prepared,
+    entity_ids: Iterable[str],
+    *,
+    limits: Limits | None = None,
+    deadline: float | None = None,
+) -> Iterator[Decision]:
+    """The decision for each of `entity_ids` (all in the graph), in that order."""
+    lower, upper = readings
+    max_seconds = limits.max_seconds if limits else None
+    for position, entity_id in enumerate(entity_ids):
+        if position % 1024 == 0:
+            check_deadline(deadline, max_seconds)
+        excepted = prepared.exceptions.for_entity(entity_id)
+        yield decide(graph.entities[entity_id], lower, upper, graph.entities, prepared.rules, excepted)
+
+
+def decide_prepared(
+    prepared: Prepared,
+    engine: Engine,
+    *,
+    entity_ids: Sequence[str] | None = None,
+    batch_size: int = 256,
+    limits: Limits | None = None,
+    driver: FixpointDriver = DEFAULT_DRIVER,
+) -> Report:
+    """Decide `entity_ids` (default: every entity) from prepared facts. With entity ids, only
+    their owners' closure is evaluated. Within `limits` (default: Limits()): chains longer than
+    max_chain_depth raise LimitExceeded, an evaluation longer than max_seconds raises
+    EvaluationTimeout, with nothing decided."""
+    limits = limits or Limits()
+    deadline = limits.deadline()
+    if entity_ids:
+        check_entity_ids(prepared.facts, entity_ids)
+    members = owners_closure(prepared, entity_ids) if entity_ids else None
+    graph = scope_graph(prepared, members)
+    readings, cache = run_readings(
+        graph, engine, prepared, limits=limits, deadline=deadline, batch_size=batch_size, driver=driver
+    )
+    chosen = list(entity_ids) if entity_ids else list(prepared.facts.entities)
+    decided = list(decisions(graph, readings, prepared, chosen, limits=limits, deadline=deadline))
+    check_deadline(deadline, limits.max_seconds)
+    return Report(
+        policy=prepared.policy,
+        as_of=prepared.as_of,
+        engine=engine.name,
+        facts_digest=prepared.facts_digest,
+        decisions=decided,
+        stats={"rule_calls": cache.calls, "cache_hits": cache.hits, "entities_evaluated": len(graph.entities)},
+        graph=graph,
+        exceptions=prepared.exceptions,
+    )
+
+
+def evaluate(
+    facts: Facts,
+    rules: RuleSet,
+    engine: Engine | None = None,
+    *,
+    as_of: date,
+    profile: str | None = None,
+    entity_ids: list[str] | None = None,
+    batch_size: int = 256,
+    limits: Limits | None = None,
+    reconcile: Reconciler = keep_links,
+    driver: FixpointDriver = DEFAULT_DRIVER,
+) -> Report:
+    """Decide `entity_ids` (default: every entity) of `facts` with `rules` on `as_of`.
+
+    `engine` None: the default (embedded) engine for these rules, closed afterwards.
+    Within `limits` (default: Limits()): chains longer than max_chain_depth raise
+    LimitExceeded, an evaluation longer than max_seconds raises EvaluationTimeout,
+    with nothing decided."""
+    limits = limits or Limits()
+    prepared = prepare(facts, rules, as_of=as_of, profile=profile, reconcile=reconcile)
+    if engine is None:
+        from tos_policy.engines.embedded import EmbeddedEngine
+
+        own = EmbeddedEngine(rules)
+        try:
+            return decide_prepared(
+                prepared, own, entity_ids=entity_ids, batch_size=batch_size, limits=limits, driver=driver
+            )
+        finally:
+            own.close()
+    return decide_prepared(prepared, engine, entity_ids=entity_ids, batch_size=batch_size, limits=limits, driver=driver)
