@@ -169,7 +169,7 @@ def test_an_exception_while_deciding_exits_non_zero_with_nothing_printed_or_logg
     def broken(*_: Any) -> Any:
         raise error
 
-    monkeypatch.setattr("tos_policy.ownership.evaluation.decide", broken)
+    monkeypatch.setattr("tos_policy.ownership.pipeline.decide", broken)
     log = tmp_path / "decisions.jsonl"
     result = CliRunner().invoke(
         main, ["evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--decision-log", str(log)]

@@ -32,10 +32,31 @@ from tos_policy.policy.ruleset import load_rules
 from tos_policy.release.history import rules_dir_at
 from tos_policy.reports.decision_log import append_report
 from tos_policy.reports.records import exceptions_text, explain_text, mermaid, table_rows, to_json
+from tos_policy.versions import code_digest, evaluator_version
+
+
+def _show_version(context: click.Context, _param: click.Parameter, value: bool) -> None:
+    """The evaluator's version and the shipped policy's, and the digests that identify them."""
+    if not value or context.resilient_parsing:
+        return
+    rules = load_rules()
+    click.echo(f"tos-policy {evaluator_version()} (decision code {code_digest()})")
+    click.echo(
+        f"policy {rules.policy_set['name']} {rules.version}, effective {rules.policy_set['effective_date']} "
+        f"(rules {rules.digest})"
+    )
+    context.exit()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tos-policy")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the evaluator's and the shipped policy's versions and exit.",
+)
 def main() -> None:
     """Decide whether organisations may use the service under the terms of service."""
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tos_policy import engines
 from tos_policy.engines import Engine
 from tos_policy.errors import InputError, TosPolicyError
 from tos_policy.policy.ruleset import RuleSet
@@ -63,17 +64,9 @@ class EngineChoice:
 
 def make_engine(choice: EngineChoice, rules: RuleSet) -> Engine:
     """The engine the options chose, for these rules."""
-    if choice.name == "embedded":
-        if not choice.load_rules:
-            raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
-        from tos_policy.engines.embedded import EmbeddedEngine
-
-        return EmbeddedEngine(rules)
-    from tos_policy.engines.opa import OpaEngine
-
-    if not choice.opa_url:
-        raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=choice.opa_url)
-    return OpaEngine(rules, choice.opa_url, timeout=choice.timeout, load_rules=choice.load_rules)
+    return engines.make_engine(
+        rules, choice.name, opa_url=choice.opa_url, timeout=choice.timeout, load_rules=choice.load_rules
+    )
 
 
 rules_option = click.option(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tos_policy.policy.ruleset import RuleSet
 
 
 class Engine(Protocol):
@@ -31,3 +34,34 @@ def check_results(items: list[dict[str, Any]], results: Any, engine: str) -> lis
         if not isinstance(result.get("reasons"), list):
             raise EngineError(f"{engine}: the rules returned a step result without reasons: {result!r:.200}")
     return results
+
+
+def make_engine(
+    rules: RuleSet,
+    name: str = "embedded",
+    *,
+    opa_url: str | None = None,
+    timeout: float = 10.0,
+    load_rules: bool = True,
+) -> Engine:
+    """The engine `name` for these rules: "embedded" (rego-cpp in process, the default) or
+    "opa" (a running OPA server; opa-python-client, the `[opa]` extra, is imported only here)."""
+    from tos_policy.errors import EngineError, InputError
+
+    if name == "embedded":
+        if not load_rules:
+            raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
+        from tos_policy.engines.embedded import EmbeddedEngine
+
+        return EmbeddedEngine(rules)
+    if name != "opa":
+        raise InputError("unknown engine (known: embedded, opa)", file="--engine", path="$", value=name)
+    if not opa_url:
+        raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=opa_url)
+    try:
+        from tos_policy.engines.opa import OpaEngine
+    except ImportError as exc:
+        raise EngineError(
+            f"the OPA engine needs opa-python-client: pip install 'tos-policy[opa]' ({exc.name} is missing)"
+        ) from None
+    return OpaEngine(rules, opa_url, timeout=timeout, load_rules=load_rules)

@@ -56,7 +56,7 @@ def log_records(report: Report) -> list[dict[str, Any]]:
     """One record per decision of the report: reports.decision_record plus the report-level fields."""
     records = []
     for item in report.decisions:
-        record = decision_record(report, item)
+        record: dict[str, Any] = dict(decision_record(report, item))
         record["facts_digest"] = report.facts_digest
         record["engine"] = report.engine
         records.append(record)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
+from typing import Any, cast
 
 from tos_policy.facts.load import Entity
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
+from tos_policy.shapes import DecisionRecord
 
 COUNTRY_FIELD_WORDS = {"headquarters": "headquartered in", "jurisdiction": "incorporated in"}
 
 
-def decision_record(report: Report, item: Decision) -> dict[str, Any]:
+def decision_record(report: Report, item: Decision) -> DecisionRecord:
+    """The machine record of one decision (reports, the decision log, the Python API)."""
     record: dict[str, Any] = {"entity": item.entity.id}
     if item.entity.name:
         record["name"] = item.entity.name
@@ -34,7 +36,7 @@ def decision_record(report: Report, item: Decision) -> dict[str, Any]:
     )
     if report.determinations is not None and report.determinations.all:  # only where findings are recorded
         record["determinations"] = report.determinations.cited_by(item.entity.id)
-    return record
+    return cast(DecisionRecord, record)
 
 
 def to_json(report: Report) -> str:
