@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from tos_policy.engines import Engine
+from tos_policy.engines import ACCESS_RESULT, Engine
 from tos_policy.errors import EngineError, InputError, RulesError
 from tos_policy.facts.load import Facts, country_code, json_path, parse_json_bytes
 from tos_policy.ownership.decisions import Decision
@@ -34,7 +34,7 @@ from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
 from tos_policy.versions import decision_versions
 
-ACCESS_ENTRYPOINT = "access/result"
+ACCESS_ENTRYPOINT = ACCESS_RESULT
 DEFAULT_ACCESS_POLICY = "terms_of_service"
 PACKAGE_RULE_ID = "TOS-ACC"
 COUNTRY_SIGNALS = ("billing_country", "phone_country", "id_document_country", "ip_country")

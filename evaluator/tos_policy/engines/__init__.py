@@ -8,6 +8,19 @@ if TYPE_CHECKING:
     from tos_policy.policy.ruleset import RuleSet
 
 
+# The rules the evaluator queries, as "package/rule": the one place these names are
+# written in Python. Each is annotated `entrypoint: true` in its rule's METADATA
+# (a test keeps the two in step).
+OWNERSHIP_BATCH = "ownership/batch"
+ACCESS_RESULT = "access/result"
+ENTRYPOINTS = (OWNERSHIP_BATCH, ACCESS_RESULT)
+
+
+def data_ref(entrypoint: str) -> str:
+    """"ownership/batch" -> "data.ownership.batch"."""
+    return "data." + entrypoint.replace("/", ".")
+
+
 class Engine(Protocol):
     """Runs the ownership step rule (data.ownership.batch) on one batch.
 

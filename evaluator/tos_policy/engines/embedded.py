@@ -12,15 +12,16 @@ import orjson
 from regopy import Input, Interpreter
 from regopy.rego_shared import rego_bundle_query_entrypoint, rego_free_output, rego_output_string
 
-from tos_policy.engines import check_results
+from tos_policy.engines import ACCESS_RESULT, ENTRYPOINTS, OWNERSHIP_BATCH, check_results
 from tos_policy.errors import EngineError
 from tos_policy.policy.ruleset import RuleSet
 
-BATCH_ENTRYPOINT = "ownership/batch"
-ACCESS_ENTRYPOINT = "access/result"
-# Every rule the evaluator queries; rego-cpp compiles a plan for each (one the
-# rules do not define compiles to nothing, and querying it is an EngineError).
-ENTRYPOINTS = (BATCH_ENTRYPOINT, ACCESS_ENTRYPOINT)
+__all__ = ["ACCESS_ENTRYPOINT", "BATCH_ENTRYPOINT", "ENTRYPOINTS", "EmbeddedEngine"]
+
+# Every rule the evaluator queries (engines.ENTRYPOINTS); rego-cpp compiles a plan for each
+# (one the rules do not define compiles to nothing, and querying it is an EngineError).
+BATCH_ENTRYPOINT = OWNERSHIP_BATCH
+ACCESS_ENTRYPOINT = ACCESS_RESULT
 
 
 @contextlib.contextmanager

@@ -31,15 +31,14 @@ from urllib.parse import quote, urlsplit
 import requests  # type: ignore[import-untyped, unused-ignore]  # opa-python-client's transport
 import urllib3
 
-from tos_policy.engines import check_results
+from tos_policy.engines import OWNERSHIP_BATCH, check_results, data_ref
 from tos_policy.errors import EngineError, InputError
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.bundle import bundle_revision
 
 POLICY_ID_PREFIX = "tos-policy/"
-BATCH_PACKAGE = "ownership"
-BATCH_RULE = "batch"
-BATCH_REF = f"data.{BATCH_PACKAGE}.{BATCH_RULE}"
+BATCH_PACKAGE, _, BATCH_RULE = OWNERSHIP_BATCH.rpartition("/")
+BATCH_REF = data_ref(OWNERSHIP_BATCH)
 # Built-in errors (a bad sprintf, a type error) fail the query instead of
 # silently making a rule undefined.
 QUERY_PARAMS = {"strict-builtin-errors": "true"}
