@@ -13,7 +13,7 @@ or policy re-decides everything."""
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,10 +23,11 @@ from tos_policy.facts.load import Entity, Facts, Link, check_share_totals
 from tos_policy.limits import Limits
 from tos_policy.operations.determinations import Overlay, overlay
 from tos_policy.operations.store import Change, Store
-from tos_policy.ownership.evaluation import evaluate, facts_digest
+from tos_policy.ownership.pipeline import evaluate, facts_digest
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.reports.records import decision_record
+from tos_policy.versions import decision_versions
 
 
 @dataclass
@@ -53,10 +54,10 @@ class RunResult:
 
 def run_context(rules: RuleSet, profile: str) -> dict[str, Any]:
     """What a stored decision depends on besides the facts: a change of any of it re-decides everything."""
-    return {"policy_version": rules.version, "rules_digest": rules.digest, "profile": profile}
+    return {"policy_version": rules.version, "rules_digest": rules.digest, "profile": profile, **decision_versions()}
 
 
-def stored_record(record: dict[str, Any]) -> dict[str, Any]:
+def stored_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """A decision record as the store keeps it: without the as-of date (the run's), which a
     decision not re-decided keeps from an earlier run."""
     return {key: value for key, value in record.items() if key != "as_of"}

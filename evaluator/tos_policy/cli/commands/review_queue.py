@@ -47,7 +47,7 @@ def _from_files(
 ) -> tuple[Facts, dict[str, dict[str, Any]]]:
     from tos_policy.facts.load import load_facts
     from tos_policy.operations.incremental import decide_all
-    from tos_policy.ownership.evaluation import facts_digest
+    from tos_policy.ownership.pipeline import facts_digest
     from tos_policy.policy.ruleset import load_rules
     from tos_policy.reports.decision_log import append_lines, encode_lines
 
