@@ -12,8 +12,8 @@
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC
-#   version: 1.0.0
-#   effective_date: "2026-11-25"
+#   version: 1.1.0
+#   effective_date: "2026-12-01"
 package access
 
 # Input of `result` (the evaluator builds it from REQUEST.json, see
@@ -21,7 +21,10 @@ package access
 #   policy        name of a policy under data.access.policies
 #   organisation  null (an individual), or {id, decision, reasons}: the
 #                 account's organisation and its ownership decision
-#                 (allow | deny | review) with the ownership reasons
+#                 (allow | deny | review) with the ownership reasons, or
+#                 {id} alone: the decision is looked up by id or identifier
+#                 alias in data.access.organisations (screened decisions
+#                 packed into the bundle); one not found there is review
 #   signals       {billing_country, phone_country, id_document_country,
 #                  ip_country, ip_is_vpn, ip_is_proxy, ip_is_hosting, reseller}
 #                 every key present; a country is an ISO 3166-1 alpha-2 code or
@@ -77,6 +80,36 @@ _is_organisation_input(null)
 _is_organisation_input(organisation) if {
 	is_string(organisation.id)
 	is_string(organisation.decision)
+}
+
+_is_organisation_input(organisation) if {
+	is_string(organisation.id)
+	not "decision" in object.keys(organisation)
+}
+
+# METADATA
+# title: The organisation's ownership decision
+# description: >-
+#   As the input gives it, or, for an organisation given by id alone, as
+#   screened and packed into the bundle (data.access.organisations), found by
+#   its id or any identifier alias. An organisation the bundle does not hold
+#   has not been screened: its decision is review, never allow.
+# custom:
+#   rule_id: TOS-ACC-ORGANISATION
+organisation := input.organisation if {
+	is_string(input.organisation.decision)
+} else := _screened(input.organisation.id)
+
+# (object.get rather than indexing by a variable bound by another lookup,
+# which the embedded engine's compiler cannot take.)
+_screened(id) := object.union(entry, {"id": key, "screened": true}) if {
+	key := object.get(data.access.organisations.aliases, id, null)
+	entry := data.access.organisations.decisions[key]
+} else := {
+	"id": id,
+	"decision": "review",
+	"screened": false,
+	"reasons": [{"rule_id": "TOS-ACC-1", "code": "ORGANISATION_NOT_SCREENED"}],
 }
 
 # METADATA
@@ -167,13 +200,12 @@ _restricted_signal_reason(rule_id, code, signal) := reason if {
 # custom:
 #   rule_id: TOS-ACC-1
 organisation_reasons contains reason if {
-	organisation := input.organisation
 	is_object(organisation)
-	effect := object.get(policy.ownership_decision_effects, organisation.decision, "review")
+	effect := _organisation_effect
 	effect != "none"
 	reason := {
 		"rule_id": "TOS-ACC-1",
-		"code": "OWNERSHIP_DECISION",
+		"code": _organisation_code,
 		"effect": effect,
 		"signal": "organisation",
 		"organisation": organisation.id,
@@ -181,6 +213,17 @@ organisation_reasons contains reason if {
 		"ownership_rule_ids": _ownership_rule_ids(organisation),
 	}
 }
+
+# An organisation the bundle does not hold is review at least, whatever the
+# policy maps ownership decisions to: an unknown is never an allow.
+_organisation_effect := "review" if {
+	organisation.screened == false
+	object.get(policy.ownership_decision_effects, "review", "review") != "deny"
+} else := object.get(policy.ownership_decision_effects, organisation.decision, "review")
+
+_organisation_code := "ORGANISATION_NOT_SCREENED" if {
+	organisation.screened == false
+} else := "OWNERSHIP_DECISION"
 
 _ownership_rule_ids(organisation) := sort({rule_id |
 	some ownership_reason in object.get(organisation, "reasons", [])

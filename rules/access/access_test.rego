@@ -329,3 +329,65 @@ test_input_without_signals_decides_nothing if {
 test_organisation_without_an_id_decides_nothing if {
 	not access.result with input as _input({"decision": "allow"}, {})
 }
+
+# The organisation given by id alone: its screened decision from the bundle
+# (data.access.organisations), by id or identifier alias; not screened is review.
+
+_screened_organisations := {
+	"decisions": {
+		"org-deny": {"decision": "deny", "reasons": [{"rule_id": "TOS-OWN-2", "code": "OWNED_BY_RESTRICTED"}]},
+		"org-allow": {"decision": "allow", "reasons": []},
+	},
+	"aliases": {
+		"org-deny": "org-deny",
+		"XI-LEI:5493001KJTIIGC8Y1R12": "org-deny",
+		"org-allow": "org-allow",
+	},
+}
+
+_decide_by_id(id, changes) := result if {
+	result := access.result with input as _input({"id": id}, changes)
+		with data.access.organisations as _screened_organisations
+}
+
+test_organisation_by_alias_takes_its_screened_decision if {
+	result := _decide_by_id("XI-LEI:5493001KJTIIGC8Y1R12", {})
+	result.decision == "deny"
+	some reason in result.reasons
+	reason.organisation == "org-deny"
+	reason.code == "OWNERSHIP_DECISION"
+	reason.ownership_rule_ids == ["TOS-OWN-2"]
+}
+
+test_screened_allowed_organisation_is_decided_by_its_signals if {
+	_decide_by_id("org-allow", {}).decision == "allow"
+	_decide_by_id("org-allow", {"billing_country": "RU"}).decision == "deny"
+}
+
+test_organisation_not_in_the_bundle_is_review_never_allow if {
+	result := _decide_by_id("unknown-org", {})
+	result.decision == "review"
+	some reason in result.reasons
+	reason.code == "ORGANISATION_NOT_SCREENED"
+	reason.effect == "review"
+}
+
+test_organisation_not_screened_is_review_even_if_review_is_mapped_to_none if {
+	policy := _policy_with({"ownership_decision_effects": {"allow": "none", "deny": "deny", "review": "none"}})
+	result := access.result with input as _input({"id": "unknown-org"}, {})
+		with data.access.policies.terms_of_service as policy
+		with data.access.organisations as _screened_organisations
+	result.decision == "review"
+}
+
+test_organisation_not_screened_is_denied_where_review_is_mapped_to_deny if {
+	policy := _policy_with({"ownership_decision_effects": {"allow": "none", "deny": "deny", "review": "deny"}})
+	result := access.result with input as _input({"id": "unknown-org"}, {})
+		with data.access.policies.terms_of_service as policy
+	result.decision == "deny"
+}
+
+test_organisation_with_a_decision_and_an_id_only_input_are_not_mixed if {
+	not access.result with input as _input({"id": 7}, {})
+	not access.result with input as _input({"id": "org-1", "decision": 1}, {})
+}

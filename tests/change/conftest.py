@@ -90,6 +90,23 @@ def commit(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
+# The version the repository under test carries, whatever the live one: the gate's
+# arithmetic (what the next major, minor or patch is) is pinned here, not by the
+# live policy, which moves with every release.
+RELEASED, RELEASED_ON = "2.2.0", "2026-11-25"
+
+
+def _as_released(root: Path, version: str, effective: str) -> None:
+    """The copied policy as released at `version`: that version in the manifest, and no
+    CHANGELOG section for a later one."""
+    set_policy_version(root, version, effective)
+    path = root / "CHANGELOG.md"
+    source = path.read_text()
+    start = source.index("\n## ", source.index("## Unreleased")) + 1
+    end = source.index(f"## {version} ")
+    path.write_text(source[:start] + source[end:])
+
+
 @pytest.fixture(autouse=True)
 def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commits work on CI, whatever the machine's git configuration."""
@@ -108,6 +125,7 @@ def repo(tmp_path: Path, git_identity: None) -> Path:
         shutil.copytree(ROOT / name, root / name)
     shutil.copytree(ROOT / "tests" / "corpus", root / "tests" / "corpus")
     shutil.copy(ROOT / "CHANGELOG.md", root / "CHANGELOG.md")
+    _as_released(root, RELEASED, RELEASED_ON)
     git(root, "init", "-q", "-b", "main")
     commit(root, "The policy as shipped")
     return root

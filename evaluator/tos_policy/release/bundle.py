@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from tos_policy.atomic import replaced_atomically
 from tos_policy.engines.opa_server import OpaServerError, opa_binary
@@ -88,15 +89,22 @@ def bundle_roots(rules: RuleSet) -> list[str]:
     return sorted(roots)
 
 
-def _manifest(rules: RuleSet, revision: str, roots: list[str]) -> dict[str, object]:
-    return {
-        "revision": revision,
-        "roots": roots,
-        "metadata": {"policy_set": rules.policy_set, "rules_digest": rules.digest},
-    }
+def _manifest(
+    rules: RuleSet, revision: str, roots: list[str], organisations: dict[str, Any] | None
+) -> dict[str, object]:
+    metadata: dict[str, Any] = {"policy_set": rules.policy_set, "rules_digest": rules.digest}
+    if organisations is not None:  # screened decisions packed in: what they were decided from
+        metadata["organisations"] = {
+            "count": len(organisations["decisions"]),
+            "facts_digest": organisations["facts_digest"],
+            "as_of": organisations["as_of"],
+        }
+    return {"revision": revision, "roots": roots, "metadata": metadata}
 
 
-def stage(rules: RuleSet, directory: Path, revision: str, roots: list[str]) -> list[str]:
+def stage(
+    rules: RuleSet, directory: Path, revision: str, roots: list[str], organisations: dict[str, Any] | None = None
+) -> list[str]:
     """Write the bundle's files into `directory` (empty); return the module paths written."""
     written: list[str] = []
     for relative, source in sorted(rules.modules.items()):
@@ -109,11 +117,15 @@ def stage(rules: RuleSet, directory: Path, revision: str, roots: list[str]) -> l
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source, encoding="utf-8")
         written.append(relative)
+    data = rules.data
+    if organisations is not None:  # data.access.organisations, read by access/result
+        data = {**data, "access": {**data.get("access", {}), "organisations": organisations}}
     (directory / "data.json").write_text(
-        json.dumps(rules.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (directory / ".manifest").write_text(
-        json.dumps(_manifest(rules, revision, roots), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        json.dumps(_manifest(rules, revision, roots, organisations), indent=2, sort_keys=True) + "\n",
+        encoding="utf-8",
     )
     return written
 
@@ -138,7 +150,9 @@ def _run_opa(binary: Path, arguments: list[str], cwd: Path, action: str) -> None
         raise BundleError(f"{action} failed (exit {done.returncode}): {output or '<no output>'}")
 
 
-def build_bundle(rules: RuleSet, output: Path, *, opa: Path | None = None) -> BuiltBundle:
+def build_bundle(
+    rules: RuleSet, output: Path, *, opa: Path | None = None, organisations: dict[str, Any] | None = None
+) -> BuiltBundle:
     """Build `output` (a .tar.gz OPA bundle) from `rules` with the real `opa build`; replace it atomically."""
     try:
         binary = opa if opa is not None else opa_binary()
@@ -155,7 +169,7 @@ def build_bundle(rules: RuleSet, output: Path, *, opa: Path | None = None) -> Bu
         raise BundleError(f"the output {output} is a directory; name the bundle file, e.g. {output / 'bundle.tar.gz'}")
     with tempfile.TemporaryDirectory(prefix="tos-policy-bundle-") as staging_name:
         staging = Path(staging_name)
-        modules = stage(rules, staging, revision, roots)
+        modules = stage(rules, staging, revision, roots, organisations)
         _run_opa(binary, ["check", "--strict", "-b", "."], staging, "opa check --strict")
         try:
             with replaced_atomically(output) as temporary:
