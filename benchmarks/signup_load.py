@@ -175,7 +175,7 @@ def build_signup_bundle(directory: Path, entities: int, seed: int) -> tuple[Path
         capture_output=True,
     )
     from tos_policy.facts.streaming import iter_records, load_streaming
-    from tos_policy.ownership.evaluation import facts_digest
+    from tos_policy.ownership.pipeline import facts_digest
 
     entity_records = [record for kind, _, record in iter_records(registry) if kind == "entity"]
     data = organisations_data(

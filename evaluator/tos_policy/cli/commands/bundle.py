@@ -31,7 +31,7 @@ def _organisations(
         return None
     from tos_policy.facts.load import load_facts
     from tos_policy.facts.streaming import iter_records, load_streaming
-    from tos_policy.ownership.evaluation import facts_digest
+    from tos_policy.ownership.pipeline import facts_digest
 
     screened = read_decisions(decisions)
     aliases: dict[str, list[str]] = {}
