@@ -200,3 +200,16 @@ def test_store_load_logs_its_decisions(db: Path, tmp_path: Path) -> None:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert {record["entity"] for record in records} == {e["id"] for e in _chain()["entities"]}
     assert all(record["load"] == 1 and record["facts_digest"].startswith("sha256:") for record in records)
+
+
+def test_imported_registry_files_load_and_replay(db: Path, tmp_path: Path) -> None:
+    """Facts made by `tos-policy import` (a real GLEIF golden-copy sample) load like any facts file."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "external" / "gleif-golden-copy"
+    imported = tmp_path / "gleif.json"
+    done = run("import", "gleif", str(sample / "lei-data.json"), str(sample / "rr-data.json"), "-o", str(imported))
+    assert done.exit_code == 0, done.output
+    loaded = run("store", "load", str(db), str(imported), "--known-on", AS_OF)
+    assert loaded.exit_code == 0, loaded.output
+    assert run("evaluate", "--store", str(db), "--as-of", AS_OF).stdout == run("evaluate", str(imported), "--as-of", AS_OF).stdout
+    again = _json(run("store", "load", str(db), str(imported), "--known-on", AS_OF))
+    assert (again["added"], again["removed"], again["decided"]) == (0, 0, 0)  # the same extract changes nothing

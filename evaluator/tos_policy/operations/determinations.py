@@ -185,8 +185,9 @@ def _apply(
     elif "type" in item.fact:
         entities[item.entity] = entity._replace(type=item.fact["type"])
     elif "disclosure" in item.fact:
-        if "disclosure" in Entity._fields:  # facts that record disclosure carry it on the entity
-            disclosed: dict[str, Any] = {"disclosure": item.fact["disclosure"]}
+        if "disclosure" in Entity._fields:  # the facts' disclosure statuses: complete disclosure is "full"
+            status = "full" if item.fact["disclosure"] == "complete" else "partial"
+            disclosed: dict[str, Any] = {"disclosure": (status,)}
             entities[item.entity] = entity._replace(**disclosed)
     else:
         stake = item.fact["stake"]
