@@ -69,7 +69,7 @@ def test_example_decision_and_reasons_through_the_cli(name: str) -> None:
     assert signals_of(record) == reasons
     assert record["request"] == name.removesuffix(".json")
     assert record["policy"]["version"] == load_rules().version
-    assert record["policy"]["access_rules_version"] == "1.0.0"
+    assert record["policy"]["access_rules_version"] == load_rules().rules["TOS-ACC"].custom["version"]
     assert record["policy"]["access_policy"] == "terms_of_service"
     assert record["policy"]["rules_digest"].startswith("sha256:")
     for reason in record["reasons"]:

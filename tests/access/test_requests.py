@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -215,7 +216,7 @@ def test_shipped_access_policy_is_valid_and_agrees_with_its_ownership_profile(ru
 def test_every_access_rule_has_metadata_and_a_numbered_readme_entry(rules: RuleSet) -> None:
     readme = (RULES / "access" / "README.md").read_text(encoding="utf-8")
     package = rules.rules["TOS-ACC"]
-    assert package.custom["version"] == "1.0.0"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(package.custom["version"]))  # the live version is policy data
     for number in range(1, 7):
         info = rules.rules[f"TOS-ACC-{number}"]
         assert info.title.startswith(f"Rule {number} - ")
