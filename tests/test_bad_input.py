@@ -26,8 +26,8 @@ CASES: dict[str, tuple[str, str, str]] = {
     "nan percentage": (
         '{"entities": [{"id": "a", "type": "company"}, {"id": "b", "type": "company"}],'
         ' "ownership": [{"owner": "b", "asset": "a", "percentage": NaN}]}',
-        "$",
-        "",
+        "$.ownership[0].percentage",
+        "'NaN'",
     ),
     "wrong type": (_doc([{"id": "a", "type": "company", "headquarters": 7}]), "$.entities[0].headquarters", "7"),
     "unknown entity type": (_doc([{"id": "a", "type": "spaceship"}]), "$.entities[0].type", "'spaceship'"),

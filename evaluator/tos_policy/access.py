@@ -27,7 +27,8 @@ from jsonschema.exceptions import best_match
 
 from tos_policy.engines import ACCESS_RESULT, Engine
 from tos_policy.errors import EngineError, InputError, RulesError
-from tos_policy.facts.load import Facts, country_code, json_path, parse_json_bytes
+from tos_policy.facts.load import Facts, country_code, parse_json_bytes
+from tos_policy.jsonio import json_path
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report, evaluate
 from tos_policy.policy.ruleset import RuleSet

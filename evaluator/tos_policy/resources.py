@@ -3,7 +3,6 @@ checkout, or the copies packaged into the wheel by `pip install .`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -64,8 +63,9 @@ def _shipped_schema(name: str) -> dict[str, Any]:
 
 
 def _read_schema(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        loaded: dict[str, Any] = json.load(handle)
+    from tos_policy import jsonio  # imported late: jsonio imports errors, which imports nothing of ours
+
+    loaded: dict[str, Any] = jsonio.loads(path.read_bytes(), file=str(path))
     return loaded
 
 

@@ -132,7 +132,7 @@ def test_truncated_json_lines_names_the_line(tmp_path: Path) -> None:
     source.write_text("\n".join(lines[:6]) + "\n" + lines[6][:30])
     result = CliRunner().invoke(main, ["import", "ftm", str(source), "-o", str(tmp_path / "o.json")])
     assert result.exit_code == 2
-    assert "record 7" in result.stderr and "looks truncated" in result.stderr
+    assert "line 7 $.schema" in result.stderr and "looks truncated" in result.stderr
     assert not (tmp_path / "o.json").exists()
 
 

@@ -12,6 +12,7 @@ import orjson
 from regopy import Input, Interpreter
 from regopy.rego_shared import rego_bundle_query_entrypoint, rego_free_output, rego_output_string
 
+from tos_policy import jsonio
 from tos_policy.engines import ACCESS_RESULT, ENTRYPOINTS, OWNERSHIP_BATCH, check_results
 from tos_policy.errors import EngineError
 from tos_policy.policy.ruleset import RuleSet
@@ -84,7 +85,7 @@ class EmbeddedEngine:
                 rego_free_output(handle)
             if raw.strip() == "undefined":
                 raise EngineError(f"regopy: the rules returned no decision for {entrypoint} (undefined)")
-            output = orjson.loads(raw)
+            output = jsonio.engine_answer(raw, engine="regopy")
         except EngineError:
             raise
         except Exception as exc:

@@ -6,10 +6,7 @@ Every problem becomes an InputError naming the file, the JSON path and the value
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,8 +17,10 @@ from typing import Any, NamedTuple
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country
+from tos_policy.jsonio import json_path
 from tos_policy.limits import Limits, exceeded
 from tos_policy.resources import schema
 
@@ -108,155 +107,20 @@ def plain_decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def reject_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number allowed in facts")
+_DEFAULT_DEPTH = Limits().max_json_depth
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"duplicate key {key!r} in one object")
-        self.key = key
+def parse_json_bytes(raw: bytes, file: str, *, max_depth: int | None = None, line: int | None = None) -> Any:
+    """A facts file (or one JSON Lines record) read by the strict reader (tos_policy.jsonio), with
+    nesting past max_depth (default: Limits().max_json_depth) reported as a limit, naming its option."""
+    depth_limit = _DEFAULT_DEPTH if max_depth is None else max_depth
 
-
-def object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-# JSON strings (escapes included), and the characters that are not brackets.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
-# A \uD800-\uDFFF escape: half of a surrogate pair, or a lone surrogate that is not text.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]')
-
-
-def _nesting_depth(text: str) -> int:
-    """How deeply arrays and objects nest in `text`, without parsing it (and so without recursion)."""
-    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
-    return max(itertools.accumulate(1 if char in "[{" else -1 for char in brackets), default=0)
-
-
-def _path_at(text: str, *, max_depth: int | None = None, offset: int | None = None) -> tuple[str, int]:
-    """Reading the JSON text token by token (no recursion): the JSON path and offset
-    where nesting first goes deeper than max_depth, or the path being read at offset."""
-    stack: list[list[Any]] = []  # [bracket, key or index]
-    previous: str | None = None
-    for token in _JSON_TOKEN.finditer(text):
-        if offset is not None and token.start() >= offset:
-            break
-        lexeme = token.group()
-        if lexeme in "[{":
-            if len(stack) == max_depth:
-                return _short_path([frame[1] for frame in stack]), token.start()
-            stack.append([lexeme, 0 if lexeme == "[" else None])
-        elif lexeme in "]}":
-            if stack:
-                stack.pop()
-        elif stack and lexeme == ",":
-            stack[-1][1] = stack[-1][1] + 1 if stack[-1][0] == "[" else None
-        elif stack and lexeme == ":" and previous is not None and previous.startswith('"'):
-            stack[-1][1] = json.loads(previous)
-        previous = lexeme
-    return _short_path([frame[1] for frame in stack]), offset or 0
-
-
-def _short_path(parts: list[Any]) -> str:
-    parts = list(itertools.takewhile(lambda part: part is not None, parts))  # an object not yet at a key
-    if len(parts) > 12:  # a path thousands of levels long would not be a readable line
-        return json_path(parts[:10]) + f"...({len(parts) - 10} more levels)"
-    return json_path(parts)
-
-
-def _check_text(document: Any, file: str) -> None:
-    """Every string, key or value, must be Unicode text: no lone surrogates from \\uD800-style escapes."""
-    pending: list[tuple[Any, list[Any]]] = [(document, [])]
-    while pending:
-        node, parts = pending.pop()
-        items: Iterable[tuple[Any, Any]] = ()
-        if isinstance(node, dict):
-            items = node.items()
-        elif isinstance(node, list):
-            items = enumerate(node)
-        elif isinstance(node, str):
-            _require_text(node, file, json_path(parts))
-        for key, value in items:
-            if isinstance(key, str):
-                _require_text(key, file, json_path([*parts, key]))
-            pending.append((value, [*parts, key]))
-
-
-def _require_text(value: str, file: str, path: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InputError(
-            f"not Unicode text: a lone surrogate \\u{ord(value[exc.start]):04x} at character {exc.start}",
-            file=file,
-            path=path,
-            value=value,
-        ) from None
-
-
-def parse_json_bytes(raw: bytes, file: str, *, max_depth: int | None = None) -> Any:
-    """Parse JSON with exact decimals; reject NaN, Infinity, duplicate keys, bad UTF-8,
-    lone surrogates, and nesting deeper than max_depth (default: Limits().max_json_depth)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not UTF-8 text (byte {exc.start})", file=file, path="$", value=raw[exc.start : exc.start + 8]
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a byte-order mark is harmless; drop it
-    depth_limit = Limits().max_json_depth if max_depth is None else max_depth
-    if _nesting_depth(text) > depth_limit:
-        path, offset = _path_at(text, max_depth=depth_limit)
-        raise exceeded(
-            "JSON nested too deeply",
-            "max_json_depth",
-            depth_limit,
-            "levels",
-            file=file,
-            path=path,
-            value=text[offset : offset + 20],
+    def too_deep(where: str, value: str) -> InputError:
+        return exceeded(
+            "JSON nested too deeply", "max_json_depth", depth_limit, "levels", file=file, path=where, value=value
         )
-    try:
-        document = json.loads(
-            text,
-            parse_float=Decimal,
-            parse_constant=reject_json_constant,
-            object_pairs_hook=object_without_duplicate_keys,
-        )
-    except json.JSONDecodeError as exc:
-        snippet = text[max(0, exc.pos - 10) : exc.pos + 10]
-        message = exc.msg.removesuffix(" at")  # "Invalid control character at" + " at line ..."
-        path, _ = _path_at(text, offset=exc.pos)
-        raise InputError(
-            f"not valid JSON: {message} at line {exc.lineno} column {exc.colno}", file=file, path=path, value=snippet
-        ) from None
-    except RecursionError:
-        raise InputError("JSON nested too deeply", file=file, value=text[:40]) from None
-    except _DuplicateKey as exc:
-        raise InputError(f"not valid JSON: {exc}", file=file, value=exc.key) from None
-    except ArithmeticError:  # decimal.InvalidOperation: 1e1000000000000000000
-        raise InputError("not valid JSON: a number whose exponent is out of range", file=file, value=None) from None
-    except ValueError as exc:  # NaN, Infinity, integers of more than 4,300 digits
-        raise InputError(f"not valid JSON: {exc}", file=file, value=None) from None
-    if _SURROGATE_ESCAPE.search(text):
-        _check_text(document, file)
-    return document
 
-
-def json_path(parts: Iterable[Any]) -> str:
-    out = "$"
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
+    return jsonio.loads(raw, file=file, line=line, max_depth=depth_limit, depth_error=too_deep)
 
 
 _validator: Draft202012Validator | None = None

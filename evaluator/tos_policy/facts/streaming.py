@@ -5,21 +5,17 @@ JSON Lines: one record per line, either an entity (has "id" and "type") or a
 link (has "owner" and "asset"); an entity must come before the links naming it
 only in the sense that every id must exist somewhere in the inputs.
 
-Numbers are parsed with orjson. A binary float decides nothing here: a number
-literal with more than 15 significant digits sends its line (or document) to
-the exact Decimal parser instead, and every shorter literal round-trips
-exactly through repr."""
+Every line and document is read by the one strict reader (tos_policy.jsonio), as
+`evaluate` reads its files: duplicate keys, NaN and Infinity are refused, and numbers
+are exact decimals."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
-import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
@@ -33,9 +29,6 @@ from tos_policy.facts.load import (
     schema_violation,
 )
 from tos_policy.resources import schema
-
-# A number literal that a double might not carry exactly.
-_LONG_NUMBER = re.compile(rb"[-+]?(?:\d[\d.]{15,}|\d*\.\d{15,})(?:[eE][-+]?\d+)?")
 
 
 class RecordValidator:
@@ -57,39 +50,6 @@ class RecordValidator:
             raise schema_violation(error, file, path) from None
 
 
-_NUMBER_FIELDS = ("percentage", "percentage_min", "percentage_max")
-
-
-def _parse(raw: bytes, file: str, where: str) -> Any:
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        snippet = raw[:40].decode("utf-8", "replace")
-        raise InputError(f"not valid JSON: {exc}", file=file, path=where, value=snippet) from None
-    if type(record) is dict and "owner" in record:
-        for key in _NUMBER_FIELDS:
-            if type(record.get(key)) is float:
-                if _LONG_NUMBER.search(raw):
-                    return parse_json_bytes(raw, file)
-                record[key] = Decimal(repr(record[key]))
-    return record
-
-
-def _parse_document(raw: bytes, file: str) -> Any:
-    """Whole documents go through the exact parser when any long literal appears."""
-    if _LONG_NUMBER.search(raw):
-        return parse_json_bytes(raw, file)
-    document = _parse(raw, file, "$")
-    if isinstance(document, dict):
-        for key in ("ownership",):
-            for record in document.get(key) or ():
-                if isinstance(record, dict):
-                    for field in _NUMBER_FIELDS:
-                        if isinstance(record.get(field), float):
-                            record[field] = Decimal(repr(record[field]))
-    return document
-
-
 def _read_error(file: str, exc: OSError) -> InputError:
     return InputError(f"cannot read file: {exc.strerror}", file=file, value=file)
 
@@ -103,7 +63,7 @@ def _iter_lines(path: Path, file: str) -> Iterator[tuple[str, str, dict[str, Any
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            record = _parse(line, file, f"line {number}")
+            record = parse_json_bytes(line, file, line=number)
             if type(record) is dict and ("owner" in record or "asset" in record):
                 yield "link", f"line {number} $", record
             elif type(record) is dict and ("id" in record or "type" in record):
@@ -118,7 +78,7 @@ def _iter_document(path: Path, file: str) -> Iterator[tuple[str, str, dict[str, 
         raw = path.read_bytes()
     except OSError as exc:
         raise _read_error(file, exc) from None
-    document = _parse_document(raw, file)
+    document = parse_json_bytes(raw, file)
     if not isinstance(document, dict) or not isinstance(document.get("entities"), list):
         raise InputError("expected an object with an 'entities' list", file=file, value=type(document).__name__)
     extra = sorted(set(document) - {"entities", "ownership", "source"})

@@ -12,7 +12,6 @@ arrangement holds, acting jointly. docs/importers.md has the mapping tables.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
     HUNDRED,
@@ -107,7 +107,8 @@ PSC_BANDS = {(25, 50): (True, False), (50, 75): (True, True), (75, 100): (False,
 def statement_validator() -> Draft202012Validator:
     resources = []
     for name in ("statement", "components", "entity-record", "person-record", "relationship-record"):
-        contents = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8"))
+        path = SCHEMA_DIR / f"{name}.json"
+        contents = jsonio.loads(path.read_bytes(), file=str(path), max_depth=1000)
         resources.append((contents["$id"], Resource.from_contents(contents)))
     registry: Registry[Any] = Registry().with_resources(resources)
     return Draft202012Validator(

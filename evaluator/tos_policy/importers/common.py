@@ -25,22 +25,18 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.atomic import replaced_atomically
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country
-from tos_policy.facts.load import (
-    facts_from_document,
-    json_path,
-    object_without_duplicate_keys,
-    plain_decimal,
-    reject_json_constant,
-    validate_document,
-)
+from tos_policy.facts.load import facts_from_document, plain_decimal, validate_document
+from tos_policy.jsonio import json_path
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 PLACES = Decimal("1e-12")  # the facts schema allows 12 decimal places
 STAKE_KINDS = frozenset({"shareholding"})
+_MAX_DEPTH = 1000  # source records nest deeper than facts files; still bounded, never a recursion error
 
 
 def where(number: int, path: str = "") -> str:
@@ -86,10 +82,6 @@ class Progress:
 # whole but decoded item by item, so a truncated array still names its record.
 
 
-# Exact decimals, no NaN/Infinity, no duplicate keys: the same JSON reading as facts files.
-_DECODER = json.JSONDecoder(
-    parse_float=Decimal, parse_constant=reject_json_constant, object_pairs_hook=object_without_duplicate_keys
-)
 _SPACE = re.compile(r"[\s,]*")
 
 
@@ -100,31 +92,23 @@ class Record:
     path: str  # JSON path of the record in its file: $ (a line or a whole file) or $[7]
 
 
-def _decode(text: str, file: str, number: int) -> Any:
-    try:
-        value, end = _DECODER.raw_decode(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON: {exc.msg} (column {exc.colno}){_truncation_hint(text, exc)}",
-            file=file,
-            path=where(number),
-            value=text[:60],
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InputError(f"not valid JSON: {exc}", file=file, path=where(number), value=text[:60]) from None
-    if text[end:].strip():
-        raise InputError(
-            "more than one JSON value on a line", file=file, path=where(number), value=text[end : end + 40]
-        )
-    return value
+_INCOMPLETE = ("not valid JSON: Expecting", "not valid JSON: Unterminated", "not valid JSON: Invalid control")
 
 
-def _truncation_hint(text: str, exc: json.JSONDecodeError) -> str:
+def _with_hint(exc: InputError, text: str) -> InputError:
     """A JSON text cut short ends inside a value: say so, it is the usual cause."""
     stripped = text.rstrip()
-    if exc.pos >= len(stripped) - 1 or not stripped.endswith(("}", "]")):
-        return "; the file looks truncated"
-    return ""
+    if exc.message.startswith(_INCOMPLETE[:2]) and not stripped.endswith(("}", "]")):
+        return InputError(f"{exc.message}; the file looks truncated", file=exc.file, path=exc.path, value=exc.value)
+    return exc
+
+
+def _decode(text: str, file: str, line: int | None) -> Any:
+    """One record (line `line` of JSON Lines, or a whole file when line is None), read by the strict reader."""
+    try:
+        return jsonio.loads(text, file=file, line=line, max_depth=_MAX_DEPTH)
+    except InputError as exc:
+        raise _with_hint(exc, text) from None
 
 
 def _array_items(text: str, file: str) -> Iterator[Record]:
@@ -134,27 +118,20 @@ def _array_items(text: str, file: str) -> Iterator[Record]:
         position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
         if position < len(text) and text[position] == "]":
             if text[position + 1 :].strip():
-                raise InputError("text after the closing bracket", file=file, path=where(number + 1), value="]")
+                raise InputError("text after the closing bracket", file=file, path=f"$[{number}]", value="]")
             return
         number += 1
         if position >= len(text):
             raise InputError(
                 "the JSON array ends before its closing bracket (the file looks truncated)",
                 file=file,
-                path=where(number),
+                path=f"$[{number - 1}]",
                 value=text[-40:],
             )
         try:
-            value, position = _DECODER.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno}){_truncation_hint(text, exc)}",
-                file=file,
-                path=where(number),
-                value=text[exc.pos : exc.pos + 40],
-            ) from None
-        except (ValueError, RecursionError) as exc:
-            raise InputError(f"not valid JSON: {exc}", file=file, path=where(number), value=None) from None
+            value, position = jsonio.decode_at(text, position, file=file, path=f"$[{number - 1}]")
+        except InputError as exc:
+            raise _with_hint(exc, text) from None
         yield Record(number, value, f"$[{number - 1}]")
 
 
@@ -190,9 +167,11 @@ def read_json_records(path: Path, advance: Callable[[int], None] = lambda _: Non
         streamed = False
         if not first.startswith("["):
             try:
-                value, end = _DECODER.raw_decode(first)
-                streamed = not first[end:].strip()
-            except (ValueError, RecursionError):
+                value = jsonio.loads(first, file=file, line=line_number, max_depth=_MAX_DEPTH)
+                streamed = True
+            except InputError as exc:  # cut short: perhaps a document spread over several lines
+                if not exc.message.startswith(_INCOMPLETE):
+                    raise
                 streamed = False
         if not streamed:
             rest = handle.read()
@@ -201,7 +180,7 @@ def read_json_records(path: Path, advance: Callable[[int], None] = lambda _: Non
             if text.startswith("["):
                 yield from _array_items(text, file)
             else:
-                yield Record(1, _decode(text, file, 1), "$")
+                yield Record(1, _decode(text, file, None), "$")
             return
         yield Record(line_number, value, "$")
         for number, line in enumerate(handle, start=line_number + 1):

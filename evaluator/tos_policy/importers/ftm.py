@@ -11,12 +11,12 @@ other schemata (Sanction, Address, Directorship...) are counted and skipped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
     Builder,
@@ -69,7 +69,7 @@ CONTROL_WORDS = (
 
 @cache
 def model() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["schemata"]
+    loaded: dict[str, Any] = jsonio.loads(MODEL_FILE.read_bytes(), file=str(MODEL_FILE), max_depth=1000)["schemata"]
     return loaded
 
 

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from tos_policy.errors import RulesError
-from tos_policy.facts.load import json_path
+from tos_policy.jsonio import json_path
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
 

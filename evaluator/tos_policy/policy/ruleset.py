@@ -5,7 +5,6 @@ schemas/, refuse non-deterministic built-ins, and fingerprint the whole set."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from tos_policy.errors import RulesError
-from tos_policy.facts.load import json_path
+from tos_policy import jsonio
+from tos_policy.errors import InputError, RulesError
+from tos_policy.jsonio import json_path
 from tos_policy.resources import default_rules_dir, schema
 
 # Built-ins that reach the network, the clock, randomness or the environment, or
@@ -288,8 +288,8 @@ def _string_end(source: str, start: int) -> int:
 
 def _string_text(literal: str) -> str:
     try:
-        text = json.loads(literal)
-    except ValueError:
+        text = jsonio.loads(literal, file="<rego string>")
+    except InputError:
         return ""
     return text if isinstance(text, str) else ""
 
@@ -316,6 +316,14 @@ def _scan_template(source: str, start: int, out: list[str], strings: list[tuple[
     return len(source)  # unterminated: what was not blanked stays code
 
 
+def _rules_json(raw: bytes, file: str) -> Any:
+    """A rules data file, read by the strict reader: a duplicate key or NaN in a profile is refused, never last-wins."""
+    try:
+        return jsonio.loads(raw, file=file, max_depth=1000)
+    except InputError as exc:
+        raise RulesError(exc.message, file=exc.file, path=exc.path, value=exc.value) from None
+
+
 def load_rules(root: str | Path | None = None) -> RuleSet:
     base = Path(root) if root is not None else default_rules_dir()
     if not (base / "manifest.json").is_file():
@@ -330,17 +338,15 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
         relative = path.relative_to(base).as_posix()
         raw = path.read_bytes()
         hasher.update(relative.encode() + b"\0" + raw + b"\0")
+        if path.suffix == ".json":
+            keys = list(path.relative_to(base).parent.parts)
+            _place(data, keys, _rules_json(raw, str(path)), str(path))
+            continue
         text = raw.decode("utf-8")
         if path.suffix == ".rego":
             check_sandbox(str(path), text)
             (tests if path.name.endswith("_test.rego") else modules)[relative] = text
             continue
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RulesError(f"not valid JSON: {exc.msg}", file=str(path), value=text[exc.pos : exc.pos + 20]) from None
-        keys = list(path.relative_to(base).parent.parts)
-        _place(data, keys, document, str(path))
     _validate(data.get("policy_set"), "manifest", str(base / "manifest.json"))
     profiles = data.get("ownership", {}).get("profiles", {})
     for name, profile in profiles.items():

@@ -29,6 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
+from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.corpus import FactSet
 from tos_policy.release.history import changed_files, checkout_free, read_text, short
@@ -228,9 +230,9 @@ def _classify_rego(path: str, status: str, base_root: Path, head_root: Path) -> 
 
 def _classify_json(path: str, base_root: Path, head_root: Path) -> tuple[str, str]:
     try:
-        old_doc = json.loads(_read(base_root, path) or "null")
-        new_doc = json.loads(_read(head_root, path) or "null")
-    except ValueError:
+        old_doc = jsonio.loads(_read(base_root, path) or "null", file=f"{base_root}/{path}")
+        new_doc = jsonio.loads(_read(head_root, path) or "null", file=f"{head_root}/{path}")
+    except InputError:
         return "major", "not valid JSON"
     if path.startswith("schemas/"):
         if _strip_annotations(old_doc) == _strip_annotations(new_doc):

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.atomic import replaced_atomically
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.errors import InputError
@@ -84,9 +85,10 @@ def load_corpus(directory: Path, label_root: Path | None = None) -> Corpus:
 
 def _read_expected(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"cannot read the expected decisions: {exc}", file=str(path), value=str(path)) from None
+    document = jsonio.loads(raw, file=str(path))
     if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
         raise InputError("expected.json must be an object with as_of and files", file=str(path), value=document)
     try:

@@ -26,6 +26,8 @@ from typing import Any
 import pycountry
 from markdown_it import MarkdownIt
 
+from tos_policy import jsonio
+from tos_policy.errors import InputError
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import RuleInfo, RuleSet
 from tos_policy.release.corpus import Corpus, evaluate_sets
@@ -199,8 +201,8 @@ def run_opa_tests(opa: Path, rules_dir: Path) -> dict[tuple[str, str], str]:
         [str(opa), "test", str(rules_dir), "--format", "json"], capture_output=True, text=True, check=False
     )
     try:
-        results = json.loads(done.stdout or "[]")
-    except ValueError:
+        results = jsonio.loads(done.stdout or "[]", file="opa test --format json", max_depth=1000)
+    except InputError:
         return {}
     outcomes = {}
     for result in results if isinstance(results, list) else []:
