@@ -65,7 +65,7 @@ def _shipped_schema(name: str) -> dict[str, Any]:
 def _read_schema(path: Path) -> dict[str, Any]:
     from tos_policy import jsonio  # imported late: jsonio imports errors, which imports nothing of ours
 
-    loaded: dict[str, Any] = jsonio.loads(path.read_bytes(), file=str(path))
+    loaded: dict[str, Any] = jsonio.loads(path.read_bytes(), file=str(path), exact=False)
     return loaded
 
 

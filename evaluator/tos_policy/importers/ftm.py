@@ -69,7 +69,9 @@ CONTROL_WORDS = (
 
 @cache
 def model() -> dict[str, Any]:
-    loaded: dict[str, Any] = jsonio.loads(MODEL_FILE.read_bytes(), file=str(MODEL_FILE), max_depth=1000)["schemata"]
+    loaded: dict[str, Any] = jsonio.loads(MODEL_FILE.read_bytes(), file=str(MODEL_FILE), max_depth=1000, exact=False)[
+        "schemata"
+    ]
     return loaded
 
 

@@ -319,7 +319,7 @@ def _scan_template(source: str, start: int, out: list[str], strings: list[tuple[
 def _rules_json(raw: bytes, file: str) -> Any:
     """A rules data file, read by the strict reader: a duplicate key or NaN in a profile is refused, never last-wins."""
     try:
-        return jsonio.loads(raw, file=file, max_depth=1000)
+        return jsonio.loads(raw, file=file, max_depth=1000, exact=False)  # numbers as the engines read them
     except InputError as exc:
         raise RulesError(exc.message, file=exc.file, path=exc.path, value=exc.value) from None
 

@@ -230,8 +230,8 @@ def _classify_rego(path: str, status: str, base_root: Path, head_root: Path) -> 
 
 def _classify_json(path: str, base_root: Path, head_root: Path) -> tuple[str, str]:
     try:
-        old_doc = jsonio.loads(_read(base_root, path) or "null", file=f"{base_root}/{path}")
-        new_doc = jsonio.loads(_read(head_root, path) or "null", file=f"{head_root}/{path}")
+        old_doc = jsonio.loads(_read(base_root, path) or "null", file=f"{base_root}/{path}", exact=False)
+        new_doc = jsonio.loads(_read(head_root, path) or "null", file=f"{head_root}/{path}", exact=False)
     except InputError:
         return "major", "not valid JSON"
     if path.startswith("schemas/"):

@@ -88,7 +88,7 @@ def _read_expected(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the expected decisions: {exc}", file=str(path), value=str(path)) from None
-    document = jsonio.loads(raw, file=str(path))
+    document = jsonio.loads(raw, file=str(path), exact=False)
     if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
         raise InputError("expected.json must be an object with as_of and files", file=str(path), value=document)
     try:

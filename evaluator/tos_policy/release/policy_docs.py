@@ -201,7 +201,7 @@ def run_opa_tests(opa: Path, rules_dir: Path) -> dict[tuple[str, str], str]:
         [str(opa), "test", str(rules_dir), "--format", "json"], capture_output=True, text=True, check=False
     )
     try:
-        results = jsonio.loads(done.stdout or "[]", file="opa test --format json", max_depth=1000)
+        results = jsonio.loads(done.stdout or "[]", file="opa test --format json", max_depth=1000, exact=False)
     except InputError:
         return {}
     outcomes = {}
