@@ -20,7 +20,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country
-from tos_policy.jsonio import json_path
+from tos_policy.jsonio import json_path as json_path  # noqa: PLC0414 - re-exported: its home was here
 from tos_policy.limits import Limits, exceeded
 from tos_policy.resources import schema
 

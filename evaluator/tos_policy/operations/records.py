@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.facts.load import entity_from_record, link_from_record
 from tos_policy.facts.streaming import RecordValidator, iter_records
@@ -50,7 +51,7 @@ class FactRecord:
         """What a change replaces: an entity by id, a link by owner, asset, kind, acting-jointly group and start."""
         if self.section == ENTITIES:
             return self.key
-        record = json.loads(self.text)
+        record = jsonio.loads(self.text, file=self.file, exact=False)
         parts = [record["owner"], record["asset"], record.get("kind", "shareholding")]
         parts += [record.get("acting_jointly"), record.get("start_date")]
         return json.dumps(parts)

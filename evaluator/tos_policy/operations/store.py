@@ -19,9 +19,12 @@ from typing import Any
 
 import duckdb
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.facts.load import Facts, check_references, entity_from_record, link_from_record
 from tos_policy.operations.records import ENTITIES, LINKS, FactRecord
+
+_STORED = "registry store"  # what the strict reader names when a stored JSON text is bad
 
 FORMAT = "tos-policy-store/1"
 
@@ -180,7 +183,9 @@ class Store:
             "SELECT load_id, known_on, CAST(loaded_at AS VARCHAR), mode, sources, added, removed FROM loads "
             "ORDER BY load_id"
         ).fetchall()
-        return [LoadInfo(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        return [
+            LoadInfo(r[0], r[1], r[2], r[3], jsonio.loads(r[4], file=_STORED, exact=False), r[5], r[6]) for r in rows
+        ]
 
     def load_info(self, load_id: int) -> LoadInfo:
         for info in self.loads():
@@ -240,7 +245,7 @@ class Store:
         """The facts as known after `load_id`, each citing the file and place it was loaded from."""
         facts = Facts(files=[f"{self.path}#load-{load_id}"])
         for section, _key, text, file, location in self.state(load_id):
-            record = json.loads(text, parse_float=_decimal)
+            record = jsonio.loads(text, file=_STORED)
             if section == ENTITIES:
                 entity = entity_from_record(record, file, location)
                 facts.entities[entity.id] = entity
@@ -298,7 +303,15 @@ class Store:
         for op, section, key, text, file, location in rows:
             previous = before.get((section, key)) if op == "add" else None
             out.append(
-                Change(op, section, key, json.loads(text), json.loads(previous) if previous else None, file, location)
+                Change(
+                    op,
+                    section,
+                    key,
+                    jsonio.loads(text, file=_STORED, exact=False),
+                    jsonio.loads(previous, file=_STORED, exact=False) if previous else None,
+                    file,
+                    location,
+                )
             )
         return out
 
@@ -314,7 +327,7 @@ class Store:
         row = self.db.execute(
             "SELECT as_of, context, decided, full_screen FROM runs WHERE load_id = ?", [load_id]
         ).fetchone()
-        return None if row is None else (row[0], json.loads(row[1]), row[2], row[3])
+        return None if row is None else (row[0], jsonio.loads(row[1], file=_STORED, exact=False), row[2], row[3])
 
     def record_decisions(
         self, load_id: int, decisions: Iterable[tuple[str, str | None, dict[str, Any] | None]]
@@ -337,17 +350,13 @@ class Store:
             """,
             [load_id],
         ).fetchall()
-        return {entity: json.loads(text) for entity, text in rows}
+        return {entity: jsonio.loads(text, file=_STORED, exact=False) for entity, text in rows}
 
     def decided_in(self, load_id: int) -> dict[str, dict[str, Any] | None]:
         rows = self.db.execute("SELECT entity, record FROM decisions WHERE load_id = ?", [load_id]).fetchall()
-        return {entity: None if text is None else json.loads(text) for entity, text in rows}
-
-
-def _decimal(text: str) -> Any:
-    from decimal import Decimal
-
-    return Decimal(text)
+        return {
+            entity: None if text is None else jsonio.loads(text, file=_STORED, exact=False) for entity, text in rows
+        }
 
 
 def _changes(
