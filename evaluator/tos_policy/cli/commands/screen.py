@@ -65,8 +65,27 @@ def screen_command(
     """Decide every entity in FACTS_FILES (JSON or JSON Lines) or the --store; one decision per line."""
     one_source(facts_files, store)
     # Millions of long-lived objects and no reference cycles worth collecting:
-    # the cyclic collector would only rescan them over and over.
+    # the cyclic collector would only rescan them over and over. Restored after:
+    # a program that runs the command in process keeps its collector.
+    collecting = gc.isenabled()
     gc.disable()
+    try:
+        _screen_facts(facts_files, as_of, out, workers, profile, rules_dir, engine, store)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _screen_facts(
+    facts_files: tuple[Path, ...],
+    as_of: str | None,
+    out: Path | None,
+    workers: int,
+    profile: str | None,
+    rules_dir: Path | None,
+    engine: EngineChoice,
+    store: StoreSource | None,
+) -> None:
     day = parse_as_of(as_of)
     rules = load_rules(rules_dir)
 
