@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from tos_policy import jsonio
 from tos_policy.cli.support import fail_cleanly, rules_option
 from tos_policy.errors import InputError
 from tos_policy.limits import Limits, with_limit_options
@@ -63,8 +64,6 @@ def _organisations(
 
 
 def _from_store(rules: RuleSet, source: StoreSource) -> dict[str, Any]:
-    import json
-
     from tos_policy.operations.org_bundle import ScreenedDecisions, aliases_of, organisations_data
     from tos_policy.operations.store import Store, StoreError
 
@@ -74,7 +73,10 @@ def _from_store(rules: RuleSet, source: StoreSource) -> dict[str, Any]:
         if run is None:
             raise StoreError("this load has no decisions", file=str(source.path), path="--load", value=info.load_id)
         records = list(store.decisions(info.load_id).values())
-        entities = [json.loads(row[2]) for row in store.state(info.load_id) if row[0] == "entities"]
+        stored = str(source.path)
+        entities = [
+            jsonio.loads(row[2], file=stored, exact=False) for row in store.state(info.load_id) if row[0] == "entities"
+        ]
         digest = str(run[1].get("facts_digest"))
     screened = ScreenedDecisions(records, digest, run[0].isoformat(), f"{source.path}#load-{info.load_id}")
     return organisations_data(screened, aliases_of(entities), rules, digest)
