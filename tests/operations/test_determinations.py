@@ -152,3 +152,21 @@ def test_bad_determinations_are_refused(tmp_path: Path, finding: dict[str, Any],
     result = run("review-queue", str(EXAMPLES / "unknown-owner.json"), "--as-of", "2025-10-01", "--rules", str(rules))
     assert result.exit_code == 2 and result.stdout == ""
     assert "findings.json" in result.stderr and message in result.stderr, result.stderr
+
+
+def test_screen_and_explain_cite_determinations_as_evaluate_does(tmp_path: Path) -> None:
+    rules = _rules_with(
+        tmp_path, {"DET-1": _finding("mystery-holdco", {"country": {"field": "headquarters", "value": "FR"}})}
+    )
+    facts = str(EXAMPLES / "unknown-owner.json")
+    evaluated = json.loads(run("evaluate", facts, "--as-of", "2025-10-01", "--rules", str(rules)).stdout)
+    screened = [
+        json.loads(line)
+        for line in run("screen", facts, "--as-of", "2025-10-01", "--rules", str(rules)).stdout.splitlines()
+    ]
+    assert {r["entity"]: r["determinations"] for r in screened} == {
+        d["entity"]: d["determinations"] for d in evaluated["decisions"]
+    }
+    assert evaluated["summary"]["determined"] == 2 and evaluated["determinations"]["in_force"] == 1
+    explained = run("explain", facts, "--entity", "uk-applicant", "--as-of", "2025-10-01", "--rules", str(rules)).stdout
+    assert "DETERMINED: DET-1 (headquarters confirmed: FR" in explained

@@ -127,6 +127,7 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
     finally:
         engine.close()
     report = Report(prepared.policy, prepared.as_of, engine.name, prepared.facts_digest, [], graph=graph)
+    report.determinations = state.get("determinations")  # cited by the decisions they touch
     applied: list[tuple[str, str]] = []
     counts = {"allow": 0, "deny": 0, "review": 0}
     handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
@@ -158,6 +159,7 @@ def screen(
     limits: Limits | None = None,
     reconcile: Reconciler = keep_links,
     driver: FixpointDriver = DEFAULT_DRIVER,
+    determinations: Any = None,
 ) -> ScreenSummary:
     """Decide every entity; write decisions as JSON Lines to `out` (atomically). Within
     `limits` (default: Limits()), as `evaluate`: the round limit and the deadline hold."""
@@ -182,6 +184,7 @@ def screen(
         factory=factory,
         batch_size=batch_size,
         out_dir=str(out.parent),
+        determinations=determinations,  # the Overlay `facts` came from, if any (operations/determinations.py)
     )
     results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]] = []
     try:

@@ -99,9 +99,12 @@ def _screen_facts(
     else:
         with _progress("reading facts") as report:
             facts = load_streaming(list(facts_files), progress=report)
-    facts = overlay(facts, rules, day).facts  # reviewers' determinations in force, applied before deciding
+    findings = overlay(facts, rules, day)  # reviewers' determinations in force, applied before deciding
+    facts = findings.facts
     target = out or Path(tempfile.mkdtemp(prefix="tos-policy-screen-")) / "decisions.jsonl"
-    summary = screen(facts, rules, factory, as_of=day, out=target, profile=profile, workers=workers)
+    summary = screen(
+        facts, rules, factory, as_of=day, out=target, profile=profile, workers=workers, determinations=findings
+    )
     if out is None:
         with target.open("rb") as handle:
             while chunk := handle.read(1 << 20):
