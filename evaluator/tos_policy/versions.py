@@ -14,8 +14,8 @@ from pathlib import Path
 
 DISTRIBUTION = "tos-policy"
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Paths under evaluator/tos_policy/ whose code can change a decision: a folder means every
-# .py file below it.
+# Paths under evaluator/tos_policy/ whose code or data can change a decision: a folder means
+# every .py and .json file below it (e.g. facts/country_aliases.json).
 DECISION_CODE = ("facts", "ownership", "engines", "policy", "access.py", "limits.py", "errors.py", "jsonio.py")
 
 
@@ -34,7 +34,7 @@ def decision_code_files(root: Path = PACKAGE_DIR) -> list[Path]:
     for name in DECISION_CODE:
         path = root / name
         if path.is_dir():
-            files.extend(sorted(path.rglob("*.py")))
+            files.extend(sorted(item for item in path.rglob("*") if item.suffix in (".py", ".json")))
         elif path.is_file():
             files.append(path)
     return sorted(files, key=lambda item: item.relative_to(root).as_posix())

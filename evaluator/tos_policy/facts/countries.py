@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
+from functools import cache, lru_cache
+from pathlib import Path
 
 import pycountry
+from jsonschema import Draft202012Validator
 
-# Short names common in registers that pycountry's ISO names do not cover.
-# XK (Kosovo) is a user-assigned code that GLEIF and many registers use.
-_ALIASES = {
-    "russia": "RU",
-    "uk": "GB",
-    "great britain": "GB",
-    "britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "usa": "US",
-    "america": "US",
-    "south korea": "KR",
-    "republic of korea": "KR",
-    "dprk": "KP",
-    "vietnam": "VN",
-    "laos": "LA",
-    "syria": "SY",
-    "turkey": "TR",
-    "czech republic": "CZ",
-    "macau": "MO",
-    "ivory coast": "CI",
-    "moldova": "MD",
-    "tanzania": "TZ",
-    "venezuela": "VE",
-    "bolivia": "BO",
-    "brunei": "BN",
-    "cape verde": "CV",
-    "swaziland": "SZ",
-    "burma": "MM",
-    "kosovo": "XK",
-    "xk": "XK",
-    "xkx": "XK",
-}
+from tos_policy.resources import schema
+
+# Country aliases are data: a name a register uses is added there, not here.
+ALIASES_FILE = Path(__file__).resolve().parent / "country_aliases.json"
+
+
+@cache
+def aliases() -> dict[str, str]:
+    """Names registers use that pycountry's ISO names do not cover (country_aliases.json,
+    checked against schemas/country-aliases.schema.json)."""
+    document = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
+    Draft202012Validator(schema("country-aliases")).validate(document)
+    found: dict[str, str] = document["aliases"]
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -49,7 +31,7 @@ def normalise_country(value: str) -> str | None:
     key = value.strip()
     if not key:
         return None
-    alias = _ALIASES.get(key.lower())
+    alias = aliases().get(key.lower())
     if alias:
         return alias
     try:

@@ -336,11 +336,13 @@ def check_references(facts: Facts) -> None:
                 raise InputError(f"{role} names an unknown entity", file=file, path=f"{path}.{role}", value=ref)
 
 
-def check_share_totals(links: Iterable[Link]) -> None:
-    """Shares held in one asset, read at their lowest, cannot add up to over 100%."""
+def check_share_totals(links: Iterable[Link], stake_kinds: Iterable[str] = ("shareholding",)) -> None:
+    """Shares held in one asset, read at their lowest, cannot add up to over 100%. Only links of
+    `stake_kinds` are shares (the profile's link_effects say which: policy/profiles.py)."""
+    stakes = frozenset(stake_kinds)
     totals: dict[str, Decimal] = {}
     for link in links:
-        if link.kind != "shareholding":
+        if link.kind not in stakes:
             continue
         total = totals.get(link.asset, ZERO) + link.share.min
         totals[link.asset] = total

@@ -34,6 +34,7 @@ from tos_policy.limits import Limits, check_deadline
 from tos_policy.ownership.decisions import Decision, decide
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
 from tos_policy.policy.legal_exceptions import ExceptionBook
+from tos_policy.policy.profiles import stake_kinds
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.versions import decision_versions
 
@@ -105,6 +106,7 @@ class Report:
     graph: OwnershipGraph | None = None
     exceptions: ExceptionBook | None = None  # Legal exceptions read at as_of (policy/legal_exceptions.py)
     determinations: Any = None  # reviewers' findings applied to the facts (operations/determinations.py Overlay)
+    profile_data: dict[str, Any] = field(default_factory=dict)  # the profile that decided (its link_effects, ...)
 
     def counts(self) -> dict[str, int]:
         counts = {"allow": 0, "deny": 0, "review": 0}
@@ -201,10 +203,10 @@ def prepare(
     """Check the profile and the Legal exceptions (clear errors before any work), select the
     links active on `as_of`, reconcile them and check their share totals."""
     profile_name = profile or str(rules.policy_set["default_profile"])
-    rules.profile(profile_name)  # unknown profile: a clear error before any work
+    profile_data = rules.profile(profile_name)  # unknown profile: a clear error before any work
     book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
     links = reconcile(facts, facts.active_links(as_of))
-    check_share_totals(links)
+    check_share_totals(links, stake_kinds(profile_data))
     return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name))
 
 
@@ -315,6 +317,7 @@ def decide_prepared(
         stats={"rule_calls": cache.calls, "cache_hits": cache.hits, "entities_evaluated": len(graph.entities)},
         graph=graph,
         exceptions=prepared.exceptions,
+        profile_data=prepared.rules.profile(prepared.profile),
     )
 
 

@@ -10,6 +10,7 @@ from tos_policy.facts.load import Entity
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
+from tos_policy.policy.profiles import stake_kinds, unknown_types
 from tos_policy.shapes import DecisionRecord
 
 COUNTRY_FIELD_WORDS = {"headquarters": "headquartered in", "jurisdiction": "incorporated in"}
@@ -83,9 +84,9 @@ def _share_text(owner: dict[str, Any]) -> str:
     return f"{low} to {high}"
 
 
-def _owner_text(owner: dict[str, Any]) -> str:
+def _owner_text(owner: dict[str, Any], as_stake: bool) -> str:
     name = f"{owner['name']} ({owner['id']})" if owner.get("name") else owner["id"]
-    if owner.get("kind", "shareholding") == "shareholding":
+    if as_stake:
         return f"{name} holds {_share_text(owner)}"
     return f"{name} ({owner['kind'].replace('_', ' ')})"
 
@@ -97,7 +98,10 @@ def reason_sentence(entity: Entity, reason: dict[str, Any]) -> str:
         return f"{_label(entity)} is {words} {reason['country']}, a restricted region."
     if code == "COUNTRY_UNKNOWN":
         return f"{_label(entity)} has no known {reason['field']} country; it may be in a restricted region."
-    owners = "; ".join(_owner_text(owner) for owner in reason.get("owners", []))
+    # A reason that sums a share cites stakes (the profile's link_effects chose them); any other
+    # cites links by their kind.
+    as_stakes = "share_min" in reason
+    owners = "; ".join(_owner_text(owner, as_stakes) for owner in reason.get("owners", []))
     if code == "OWNED_BY_RESTRICTED":
         low, high = reason.get("share_min"), reason.get("share_max")
         cited = reason.get("owners", [])
@@ -122,9 +126,10 @@ def _hop_text(report: Report, owner: str, asset: str) -> str:
     links = [link for link in (graph.outgoing.get(owner, []) if graph else []) if link.asset == asset]
     if not links:
         return "->"
+    stakes = stake_kinds(report.profile_data)
     parts = []
     for link in links:
-        parts.append(link.share.text() if link.kind == "shareholding" else link.kind.replace("_", " "))
+        parts.append(link.share.text() if link.kind in stakes else link.kind.replace("_", " "))
     return f"--{', '.join(parts)}-->"
 
 
@@ -158,7 +163,7 @@ def explain_text(report: Report, item: Decision) -> str:
         return "\n".join(lines) + "\n"
     if item.decision == "review":
         lines.append("The facts cannot decide: it is restricted only if unknown facts are read against it.")
-        if item.entity.type == "unknown":
+        if item.entity.type in unknown_types(report.profile_data):
             lines.append("Its type is unknown: it is restricted if it is an organisation, not if it is a person.")
     lines.append("Reasons:")
     for reason in item.reasons:
