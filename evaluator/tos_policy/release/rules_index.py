@@ -1,0 +1,149 @@
+"""The rules index (rules/rules.index): what OPA itself reads from the Rego modules, generated
+with OPA and checked in, so the embedded path needs no Rego parser of its own.
+
+    tos-policy index            # regenerate rules/rules.index with the pinned OPA
+    tos-policy index --check    # exit 1 if it is not in step with the rules
+
+For each module (tests excluded): its sha256 and every built-in it names, from the AST of
+`opa parse --format json` (every reference, spelled out, whose dotted prefix is a built-in
+of `opa capabilities --current`). For each rule with a `custom.rule_id`: its METADATA as
+`opa inspect -a` reports it (title, description, clause, custom fields, entrypoint). The
+file is JSON under a name OPA does not load as data (it is not part of data.*).
+
+policy/ruleset.py reads the index when every module's sha256 matches; a module edited
+since (the index is stale) falls back to reading METADATA comments itself, and a test
+keeps the checked-in index in step with the rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tos_policy.errors import RulesError
+
+INDEX_FILE = "rules.index"
+FORMAT = 1
+
+
+def _run_opa(opa: Path, *args: str) -> Any:
+    try:
+        done = subprocess.run([str(opa), *args], capture_output=True, text=True, check=False, timeout=120)
+    except OSError as exc:
+        raise RulesError(f"cannot run OPA: {exc.strerror}", file=str(opa), value=str(opa)) from None
+    if done.returncode != 0:
+        message = " ".join((done.stderr or done.stdout).split())[:500]
+        raise RulesError(f"opa {args[0]} failed: {message}", file=str(opa), value=list(args))
+    return json.loads(done.stdout)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """Every reference in an OPA AST (JSON), as a dotted name: var, then string parts."""
+    if isinstance(node, dict):
+        if node.get("type") == "ref" and isinstance(node.get("value"), list):
+            parts: list[str] = []
+            for term in node["value"]:
+                if term.get("type") in ("var", "string") and isinstance(term.get("value"), str):
+                    parts.append(term["value"])
+                else:
+                    break
+            if parts:
+                yield ".".join(parts)
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def builtins_named(ast: Any, builtins: set[str]) -> list[str]:
+    """The built-ins a module's AST names, called or not."""
+    found = set()
+    for name in _refs(ast):
+        parts = name.split(".")
+        for size in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:size])
+            if prefix in builtins:
+                found.add(prefix)
+    return sorted(found)
+
+
+def _rule_entries(annotations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    rules: dict[str, dict[str, Any]] = {}
+    for item in annotations:
+        notes = item.get("annotations", {})
+        custom = notes.get("custom") or {}
+        rule_id = custom.get("rule_id")
+        if not rule_id:
+            continue
+        resources = notes.get("related_resources") or []
+        path = [str(part.get("value")) for part in item.get("path", [])[1:]]
+        file = str(item.get("location", {}).get("file", ""))
+        rules[str(rule_id)] = {
+            "title": notes.get("title", rule_id),
+            "description": " ".join(str(notes.get("description", "")).split()),
+            "clause": resources[0].get("description") if resources else None,
+            "ref": resources[0].get("ref") if resources else None,
+            "custom": custom,
+            "scope": notes.get("scope"),
+            "entrypoint": bool(notes.get("entrypoint", False)),
+            "path": "/".join(path),
+            "file": file,
+        }
+    return rules
+
+
+def build_index(rules_dir: Path, opa: Path) -> dict[str, Any]:
+    """The index of the rules in `rules_dir`, read with the OPA binary `opa`."""
+    root = rules_dir.resolve()
+    builtins = {item["name"] for item in _run_opa(opa, "capabilities", "--current")["builtins"]}
+    modules: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.rglob("*.rego")):
+        if path.name.endswith("_test.rego"):
+            continue
+        relative = path.relative_to(root).as_posix()
+        ast = _run_opa(opa, "parse", "--format", "json", str(path))
+        modules[relative] = {
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "builtins": builtins_named(ast, builtins),
+        }
+    inspected = _run_opa(opa, "inspect", "-a", "-f", "json", str(root))
+    rules = _rule_entries(inspected.get("annotations") or [])
+    for entry in rules.values():  # paths relative to the rules folder, as in `modules`
+        file = Path(entry["file"])
+        entry["file"] = file.resolve().relative_to(root).as_posix() if file.is_absolute() else file.as_posix()
+    return {"format": FORMAT, "generated_by": "tos-policy index (opa parse, opa inspect -a)", "modules": modules,
+            "rules": dict(sorted(rules.items()))}
+
+
+def index_text(index: dict[str, Any]) -> str:
+    return json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def read_index(rules_dir: Path) -> dict[str, Any] | None:
+    """The checked-in index of `rules_dir`, or None when there is none."""
+    path = rules_dir / INDEX_FILE
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise RulesError(f"the rules index is not valid JSON: {exc}", file=str(path), value=str(path)) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise RulesError("the rules index has an unknown format; run `tos-policy index`", file=str(path), value=None)
+    return document
+
+
+def index_matches(index: dict[str, Any], modules: dict[str, str]) -> bool:
+    """True when the index was generated from exactly these module sources."""
+    recorded = index.get("modules") or {}
+    if set(recorded) != set(modules):
+        return False
+    return all(
+        recorded[name].get("sha256") == hashlib.sha256(source.encode("utf-8")).hexdigest()
+        for name, source in modules.items()
+    )
