@@ -77,6 +77,8 @@ class AccessDecision:
     facts_digest: str | None
     # The ownership evaluation behind `organisation`, for explanations; not part of the JSON record.
     ownership: tuple[Report, Decision] | None = field(default=None, compare=False, repr=False)
+    # The rules that decided it: their METADATA words its reasons; not part of the JSON record.
+    rules: RuleSet | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -244,6 +246,7 @@ def decide_access(
         engine=engine.name,
         facts_digest=ownership[0].facts_digest if ownership else None,
         ownership=ownership,
+        rules=rules,
     )
 
 

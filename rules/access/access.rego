@@ -12,6 +12,18 @@
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC
+#   words:
+#     billing_country: The billing country
+#     phone_country: The phone number's country
+#     id_document_country: The identity document's issuing country
+#     ip_country: The IP address's country
+#     reseller_country: The reseller's country
+#     reseller_end_customer_country: The reseller's end customer's country
+#     ip_is_vpn: a known VPN exit
+#     ip_is_proxy: a known proxy
+#     ip_is_hosting: a hosting address
+#     deny: denied
+#     review: left for review
 #   version: 1.1.0
 #   effective_date: "2026-12-01"
 package access
@@ -199,6 +211,10 @@ _restricted_signal_reason(rule_id, code, signal) := reason if {
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC-1
+#   messages:
+#     OWNERSHIP_DECISION: >-
+#       The organisation {organisation} is {ownership_decision_words} by the
+#       ownership rules ({ownership_rule_ids_list}).
 organisation_reasons contains reason if {
 	is_object(organisation)
 	effect := _organisation_effect
@@ -240,6 +256,8 @@ _ownership_rule_ids(organisation) := sort({rule_id |
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC-2
+#   messages:
+#     RESTRICTED_DECLARED_COUNTRY: "{signal_words} is {country}, a restricted region."
 declared_country_reasons contains reason if {
 	some signal in ["billing_country", "phone_country", "id_document_country"]
 	reason := _restricted_signal_reason("TOS-ACC-2", "RESTRICTED_DECLARED_COUNTRY", signal)
@@ -255,6 +273,8 @@ declared_country_reasons contains reason if {
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC-3
+#   messages:
+#     RESTRICTED_IP_LOCATION: "The IP address geolocates to {country}, a restricted region."
 ip_location_reasons contains reason if {
 	reason := _restricted_signal_reason("TOS-ACC-3", "RESTRICTED_IP_LOCATION", "ip_country")
 }
@@ -271,6 +291,10 @@ ip_location_reasons contains reason if {
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC-4
+#   messages:
+#     ANONYMISED_IP_WITH_RESTRICTED_SIGNAL: >-
+#       The IP address is {signal_words}, and a country signal is in a
+#       restricted region ({restricted_signals_list}).
 anonymised_ip_reasons contains reason if {
 	some flag in policy.anonymiser_flags
 	input.signals[flag] == true
@@ -303,6 +327,9 @@ _restricted_region_signals := {signal |
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC-5
+#   messages:
+#     RESTRICTED_END_CUSTOMER: "The end customer of {reseller} is in {country}, a restricted region."
+#     RESTRICTED_RESELLER: "The request came through {reseller}, in {country}, a restricted region."
 reseller_reasons contains reason if {
 	some signal in ["reseller_end_customer_country", "reseller_country"]
 	found := _restricted_signal_reason("TOS-ACC-5", _reseller_codes[signal], signal)
@@ -324,6 +351,8 @@ _reseller_codes := {
 #     ref: https://example.com/terms-of-service#section-3-3
 # custom:
 #   rule_id: TOS-ACC-6
+#   messages:
+#     COUNTRY_UNKNOWN: "{signal_words} is unknown."
 unknown_country_reasons contains reason if {
 	some signal in object.keys(_country_signals)
 	_country_signals[signal] == null

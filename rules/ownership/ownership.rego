@@ -10,6 +10,9 @@
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN
+#   words:
+#     headquarters: headquartered in
+#     jurisdiction: incorporated in
 #   version: 2.0.0
 #   effective_date: "2025-09-05"
 package ownership
@@ -82,6 +85,9 @@ is_organisation(type) if {
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-1
+#   messages:
+#     RESTRICTED_COUNTRY: "{entity} is {field_words} {country}, a restricted region."
+#     COUNTRY_UNKNOWN: "{entity} has no known {field} country; it may be in a restricted region."
 root_reasons(item) := {reason |
 	fields := _fields_reading_restricted(item)
 	is_restricted_root(fields)
@@ -127,6 +133,10 @@ _root_reason(field, country) := {"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-O
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-2
+#   messages:
+#     OWNED_BY_RESTRICTED: >-
+#       Restricted owners hold {total} of {entity} together
+#       (threshold {threshold_percent}%): {owners}.
 ownership_reasons(item) := {reason |
 	stakes := [link | some link in item.links; _is_stake(link)]
 	some group in _stake_groups(stakes)
@@ -214,6 +224,11 @@ _any_max_exclusive(links) if {
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-3
+#   messages:
+#     CONTROLLED_BY_RESTRICTED: "{entity} is controlled by a restricted organisation: {owners}."
+#     INFLUENCED_BY_RESTRICTED: >-
+#       A restricted organisation has influence over {entity} without a
+#       decisive stake: {owners}.
 control_reasons(item) := {reason |
 	some link in item.links
 	effect := _effect(link)
@@ -238,6 +253,10 @@ _control_applies("review") if reading == "upper"
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-4
+#   messages:
+#     BRANCH_OF_RESTRICTED: >-
+#       {entity} is a branch, the same legal person as its restricted head
+#       office: {owners}.
 branch_reasons(item) := {reason |
 	some link in item.links
 	_effect(link) == "same_person"

@@ -29,6 +29,8 @@ class Decision:
     paths: list[list[str]]
     # The exceptions that waived some of its reasons, each citing what it waived (usually none).
     exceptions: list[dict[str, Any]] = field(default_factory=list)
+    # The rules that decided it: their METADATA words its reasons (policy/wording.py).
+    rules: RuleSet | None = field(default=None, compare=False, repr=False)
 
 
 def _owner_record(link: Link, entities: dict[str, Entity]) -> dict[str, Any]:
@@ -116,11 +118,11 @@ def decide(
     if low.restricted:
         verdict, outcome, outcomes = "deny", low, lower
     elif not high.restricted:
-        return Decision(entity, "allow", [], [])
+        return Decision(entity, "allow", [], [], rules=rules)
     else:
         verdict, outcome, outcomes = "review", high, upper
     reasons = [render_reason(reason, outcome, entities, rules) for reason in sorted(outcome.reasons, key=_reason_order)]
-    return Decision(entity, verdict, reasons, ownership_paths(entity.id, outcomes))
+    return Decision(entity, verdict, reasons, ownership_paths(entity.id, outcomes), rules=rules)
 
 
 def _decide_excepted(
@@ -152,7 +154,7 @@ def _decide_excepted(
     after = decide(
         entity, _Overlay(lower, entity.id, own_lower), _Overlay(upper, entity.id, own_upper), entities, rules
     )
-    return Decision(entity, after.decision, after.reasons, after.paths, records)
+    return Decision(entity, after.decision, after.reasons, after.paths, records, rules=rules)
 
 
 def _without(outcome: StepOutcome, rule_ids: set[str]) -> StepOutcome:

@@ -156,7 +156,7 @@ def _exceptions(reports: dict[str, Report], as_of: date) -> dict[str, Any]:
 
 def _reason_texts(item: Decision) -> list[str]:
     texts = [
-        f"{reason.get('rule_id')} {reason.get('code')}: {reason_sentence(item.entity, reason)}"
+        f"{reason.get('rule_id')} {reason.get('code')}: {reason_sentence(item.entity, reason, item.rules)}"
         for reason in item.reasons
     ]
     texts.extend(f"{record['note']}" for record in item.exceptions)

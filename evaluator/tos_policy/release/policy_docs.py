@@ -222,7 +222,9 @@ def corpus_examples(rules: RuleSet, corpus: Corpus | None) -> dict[str, list[Cor
         for item in report.decisions:
             for rule_id in sorted({str(reason.get("rule_id")) for reason in item.reasons}):
                 sentences = [
-                    reason_sentence(item.entity, reason) for reason in item.reasons if reason.get("rule_id") == rule_id
+                    reason_sentence(item.entity, reason, rules)
+                    for reason in item.reasons
+                    if reason.get("rule_id") == rule_id
                 ]
                 listed = examples.setdefault(rule_id, [])
                 decisions = {example.decision for example in listed}

@@ -11,9 +11,9 @@ from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
 from tos_policy.policy.profiles import stake_kinds, unknown_types
+from tos_policy.policy.ruleset import RuleSet
+from tos_policy.policy.wording import reason_message
 from tos_policy.shapes import DecisionRecord
-
-COUNTRY_FIELD_WORDS = {"headquarters": "headquartered in", "jurisdiction": "incorporated in"}
 
 
 def decision_record(report: Report, item: Decision) -> DecisionRecord:
@@ -76,49 +76,9 @@ def _label(entity: Entity) -> str:
     return f"{entity.name} ({entity.id})" if entity.name else entity.id
 
 
-def _share_text(owner: dict[str, Any]) -> str:
-    if "percentage" in owner:
-        return f"{owner['percentage']}%"
-    low = ("more than " if owner.get("min_exclusive") else "") + f"{owner['percentage_min']}%"
-    high = ("less than " if owner.get("max_exclusive") else "at most ") + f"{owner['percentage_max']}%"
-    return f"{low} to {high}"
-
-
-def _owner_text(owner: dict[str, Any], as_stake: bool) -> str:
-    name = f"{owner['name']} ({owner['id']})" if owner.get("name") else owner["id"]
-    if as_stake:
-        return f"{name} holds {_share_text(owner)}"
-    return f"{name} ({owner['kind'].replace('_', ' ')})"
-
-
-def reason_sentence(entity: Entity, reason: dict[str, Any]) -> str:
-    code = reason.get("code")
-    if code == "RESTRICTED_COUNTRY":
-        words = COUNTRY_FIELD_WORDS.get(reason["field"], reason["field"])
-        return f"{_label(entity)} is {words} {reason['country']}, a restricted region."
-    if code == "COUNTRY_UNKNOWN":
-        return f"{_label(entity)} has no known {reason['field']} country; it may be in a restricted region."
-    # A reason that sums a share cites stakes (the profile's link_effects chose them); any other
-    # cites links by their kind.
-    as_stakes = "share_min" in reason
-    owners = "; ".join(_owner_text(owner, as_stakes) for owner in reason.get("owners", []))
-    if code == "OWNED_BY_RESTRICTED":
-        low, high = reason.get("share_min"), reason.get("share_max")
-        cited = reason.get("owners", [])
-        above = "more than" if any(owner.get("min_exclusive") for owner in cited) else "at least"
-        below = "less than" if any(owner.get("max_exclusive") for owner in cited) else "at most"
-        total = f"{low}%" if low == high else f"{above} {low}% and {below} {high}%"
-        return (
-            f"Restricted owners hold {total} of {_label(entity)} together "
-            f"(threshold {reason.get('threshold_percent')}%): {owners}."
-        )
-    if code == "CONTROLLED_BY_RESTRICTED":
-        return f"{_label(entity)} is controlled by a restricted organisation: {owners}."
-    if code == "INFLUENCED_BY_RESTRICTED":
-        return f"A restricted organisation has influence over {_label(entity)} without a decisive stake: {owners}."
-    if code == "BRANCH_OF_RESTRICTED":
-        return f"{_label(entity)} is a branch, the same legal person as its restricted head office: {owners}."
-    return f"{code}: {owners}" if owners else str(code)
+def reason_sentence(entity: Entity, reason: dict[str, Any], rules: RuleSet | None = None) -> str:
+    """One reason in plain English, worded by its rule's METADATA (policy/wording.py)."""
+    return reason_message(reason, rules, entity.id, entity.name)
 
 
 def _hop_text(report: Report, owner: str, asset: str) -> str:
@@ -172,7 +132,7 @@ def explain_text(report: Report, item: Decision) -> str:
             where += f" ({reason['rule_title']})"
         if reason.get("clause"):
             where += f", {reason['clause']}"
-        lines.append(f"  - {where}: {reason_sentence(item.entity, reason)}")
+        lines.append(f"  - {where}: {reason_sentence(item.entity, reason, item.rules)}")
     if item.paths:
         lines.append("Ownership paths from the restricted root(s):")
         for path in item.paths:
@@ -186,7 +146,7 @@ def _exception_lines(item: Decision) -> list[str]:
     for record in item.exceptions:
         lines.append(str(record["note"]))
         for reason in record.get("waived", []):
-            lines.append(f"  waived: Rule {reason.get('rule_id')}: {reason_sentence(item.entity, reason)}")
+            lines.append(f"  waived: Rule {reason.get('rule_id')}: {reason_sentence(item.entity, reason, item.rules)}")
     return lines
 
 

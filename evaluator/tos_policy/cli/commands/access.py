@@ -26,19 +26,10 @@ from tos_policy.cli.support import (
     with_engine_options,
 )
 from tos_policy.facts.load import load_facts
-from tos_policy.policy.ruleset import load_rules
+from tos_policy.policy.ruleset import RuleSet, load_rules
+from tos_policy.policy.wording import reason_message
 from tos_policy.reports.records import path_text
 from tos_policy.reports.records import reason_sentence as ownership_sentence
-
-SIGNAL_WORDS = {
-    "billing_country": "The billing country",
-    "phone_country": "The phone number's country",
-    "id_document_country": "The identity document's issuing country",
-    "ip_country": "The IP address's country",
-    "reseller_country": "The reseller's country",
-    "reseller_end_customer_country": "The reseller's end customer's country",
-}
-FLAG_WORDS = {"ip_is_vpn": "a known VPN exit", "ip_is_proxy": "a known proxy", "ip_is_hosting": "a hosting address"}
 
 
 @click.command("decide")
@@ -96,31 +87,9 @@ def decide_command(
         sys.exit(1)
 
 
-def reason_text(reason: dict[str, Any]) -> str:
-    """One reason in plain English, naming the signal that gave it."""
-    code = reason.get("code")
-    signal = str(reason.get("signal"))
-    country = reason.get("country")
-    words = SIGNAL_WORDS.get(signal, signal)
-    if code == "OWNERSHIP_DECISION":
-        rules = ", ".join(reason.get("ownership_rule_ids") or []) or "no rule named"
-        verdict = {"deny": "denied", "review": "left for review"}.get(str(reason.get("ownership_decision")), "decided")
-        return f"The organisation {reason.get('organisation')} is {verdict} by the ownership rules ({rules})."
-    if code == "RESTRICTED_DECLARED_COUNTRY":
-        return f"{words} is {country}, a restricted region."
-    if code == "RESTRICTED_IP_LOCATION":
-        return f"The IP address geolocates to {country}, a restricted region."
-    if code == "RESTRICTED_END_CUSTOMER":
-        return f"The end customer of {reason.get('reseller')} is in {country}, a restricted region."
-    if code == "RESTRICTED_RESELLER":
-        return f"The request came through {reason.get('reseller')}, in {country}, a restricted region."
-    if code == "ANONYMISED_IP_WITH_RESTRICTED_SIGNAL":
-        flagged = FLAG_WORDS.get(signal, signal)
-        others = ", ".join(str(name) for name in reason.get("restricted_signals") or [])
-        return f"The IP address is {flagged}, and a country signal is in a restricted region ({others})."
-    if code == "COUNTRY_UNKNOWN":
-        return f"{words} is unknown."
-    return f"{code}: {signal}"
+def reason_text(reason: dict[str, Any], rules: RuleSet | None = None) -> str:
+    """One reason in plain English, worded by its rule's METADATA (policy/wording.py)."""
+    return reason_message(reason, rules)
 
 
 def access_text(outcome: AccessDecision) -> str:
@@ -146,7 +115,8 @@ def access_text(outcome: AccessDecision) -> str:
         where = f"Rule {reason.get('rule_id')}"
         if reason.get("rule_title"):
             where += f" ({reason['rule_title']})"
-        lines.append(f"  - [{reason.get('effect')}] {where}, signal {reason.get('signal')}: {reason_text(reason)}")
+        text = reason_text(reason, outcome.rules)
+        lines.append(f"  - [{reason.get('effect')}] {where}, signal {reason.get('signal')}: {text}")
         if reason.get("code") == "OWNERSHIP_DECISION":
             lines.extend(_ownership_lines(outcome))
     return "\n".join(lines) + "\n"
@@ -160,7 +130,8 @@ def _ownership_lines(outcome: AccessDecision) -> list[str]:
     entities = report.graph.entities if report.graph else {item.entity.id: item.entity}
     lines = []
     for ownership_reason in item.reasons:
-        lines.append(f"      {ownership_reason.get('rule_id')}: {ownership_sentence(item.entity, ownership_reason)}")
+        sentence = ownership_sentence(item.entity, ownership_reason, item.rules)
+        lines.append(f"      {ownership_reason.get('rule_id')}: {sentence}")
     for path in item.paths:
         lines.append(f"      path: {path_text(report, path, entities)}")
     return lines
