@@ -28,8 +28,8 @@
 #   effective_date: "2026-12-01"
 package access
 
-# Input of `result` (the evaluator builds it from REQUEST.json, see
-# schemas/access-request.schema.json and evaluator/access.py):
+# Input of `result` (schemas/access-input.schema.json; the evaluator builds it
+# from REQUEST.json, schemas/access-request.schema.json):
 #   policy        name of a policy under data.access.policies
 #   organisation  null (an individual), or {id, decision, reasons}: the
 #                 account's organisation and its ownership decision
@@ -49,6 +49,9 @@ package access
 # title: Access decision
 # description: >-
 #   The decision (deny, review or allow) and every reason behind it, sorted.
+# entrypoint: true
+# schemas:
+#   - input: schema["access-input.schema"]
 # custom:
 #   rule_id: TOS-ACC-RESULT
 result := {

@@ -13,8 +13,8 @@
 #   words:
 #     headquarters: headquartered in
 #     jurisdiction: incorporated in
-#   version: 2.0.0
-#   effective_date: "2025-09-05"
+#   version: 3.0.0
+#   effective_date: "2026-12-01"
 package ownership
 
 # Input of `step`: one entity.
@@ -27,27 +27,40 @@ package ownership
 #            {index, kind, owner_type, min, min_exclusive, max, max_exclusive, group};
 #            index is the link's position in links
 # Input of `batch`: {profile, reading, items}, each item {scale, entity, links}.
-# (schemas/step-input.schema.json)
+# (schemas/step-input.schema.json, schemas/batch-input.schema.json; each result:
+# schemas/step-result.schema.json)
 
 # METADATA
 # title: Decision for one entity
 # description: Restricted when any rule below gives a reason.
+# entrypoint: true
+# schemas:
+#   - input: schema["step-input.schema"]
 # custom:
 #   rule_id: TOS-OWN-STEP
-step := decide(input) if is_object(profile)
+step := decide(input) if _well_formed
 
 # METADATA
 # title: Decisions for a batch of entities
 # description: The same step for every item of input.items, in order.
+# entrypoint: true
+# schemas:
+#   - input: schema["batch-input.schema"]
 # custom:
 #   rule_id: TOS-OWN-BATCH
-batch := [decide(item) | some item in input.items] if is_object(profile)
+batch := [decide(item) | some item in input.items] if _well_formed
 
 # The profile and reading apply to the whole query, so they are looked up once.
-# An unknown profile leaves step and batch undefined: an error, never an allow.
+# An unknown profile or a reading other than "lower" or "upper" leaves step and
+# batch undefined: an error, never an allow.
 profile := data.ownership.profiles[input.profile]
 
 reading := input.reading
+
+_well_formed if {
+	is_object(profile)
+	reading in {"lower", "upper"}
+}
 
 decide(item) := {"restricted": count(reasons) > 0, "reasons": reasons} if {
 	reasons := _reasons(item)

@@ -338,3 +338,10 @@ test_an_unknown_profile_decides_nothing if {
 	not ownership.step with input as object.union(_step("lower", 1, _org("CN", "CN"), []), {"profile": "no_such_profile"})
 	not ownership.batch with input as {"profile": "no_such_profile", "reading": "lower", "items": [_item(1, _sg, [])]}
 }
+
+test_a_reading_other_than_lower_or_upper_decides_nothing if {
+	every reading in ["LOWER", "Upper", "", "strict", null] {
+		not ownership.step with input as _step(reading, 1, _sg, [_stake(0, 90)])
+		not ownership.batch with input as {"profile": "terms_of_service", "reading": reading, "items": [_item(1, _sg, [_stake(0, 90)])]}
+	}
+}
