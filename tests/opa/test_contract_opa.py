@@ -8,6 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.contract import (
     ROOT,
     check_access_examples_keep_the_contract,
@@ -17,6 +19,8 @@ from tests.contract import (
 from tos_policy.engines import ENTRYPOINTS
 from tos_policy.engines.opa import OpaEngine
 from tos_policy.policy.ruleset import RuleSet
+
+pytestmark = pytest.mark.opa
 
 
 def test_the_examples_keep_the_ownership_contract_on_opa(opa_engine: OpaEngine, variant_rules: RuleSet) -> None:
