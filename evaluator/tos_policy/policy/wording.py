@@ -10,8 +10,10 @@ a signal). A template is a Python format string over the reason's fields and:
     {KEY_words}        the words for the reason's value of KEY (e.g. {field_words}: "headquartered in")
     {KEY_list}         a list field joined with ", " (e.g. {ownership_rule_ids_list})
 
-A reason whose rule has no template for its code, or a template that names a field the
-reason lacks, is worded generically ("CODE: owners"), never dropped."""
+A code's template may also be a list of templates: the first whose fields the reason all
+holds (present and not null) is used, e.g. a subdivision's wording before the country's.
+A reason whose rule has no usable template for its code is worded generically
+("CODE: owners"), never dropped."""
 
 from __future__ import annotations
 
@@ -69,8 +71,9 @@ def reason_message(
     code = str(reason.get("code"))
     generic = f"{code}: {owners}" if owners else code
     info = rules.rules.get(str(reason.get("rule_id"))) if rules is not None else None
-    template = (info.custom.get("messages") or {}).get(code) if info is not None else None
-    if not isinstance(template, str) or info is None or rules is None:
+    given = (info.custom.get("messages") or {}).get(code) if info is not None else None
+    templates = [given] if isinstance(given, str) else [item for item in given or [] if isinstance(item, str)]
+    if info is None or rules is None or not templates:
         return generic
     words = module_words(rules, info.file)
     context: dict[str, Any] = {key: value for key, value in reason.items() if key != "owners"}
@@ -82,7 +85,12 @@ def reason_message(
     context.update(entity=label(entity_id, entity_name), owners=owners)
     if "share_min" in reason:
         context["total"] = total_text(reason)
-    try:
-        return string.Formatter().vformat(template, (), context)
-    except (KeyError, IndexError, ValueError):
-        return generic
+    formatter = string.Formatter()
+    for template in templates:
+        try:
+            fields = [name for _, name, _, _ in formatter.parse(template) if name is not None]
+            if all(context.get(name) is not None for name in fields):
+                return formatter.vformat(template, (), context)
+        except (KeyError, IndexError, ValueError):
+            continue
+    return generic
