@@ -94,12 +94,14 @@ def commit(repo: Path, message: str) -> str:
 # arithmetic (what the next major, minor or patch is) is pinned here, not by the
 # live policy, which moves with every release.
 RELEASED, RELEASED_ON = "2.2.0", "2026-11-25"
+OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON = "2.0.0", "2025-09-05"  # the ownership package in that release
 
 
 def _as_released(root: Path, version: str, effective: str) -> None:
-    """The copied policy as released at `version`: that version in the manifest, and no
-    CHANGELOG section for a later one."""
+    """The copied policy as released at `version`: that version in the manifest and the
+    ownership package's version of that release, and no CHANGELOG section for a later one."""
     set_policy_version(root, version, effective)
+    set_package_version(root, OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON)
     path = root / "CHANGELOG.md"
     source = path.read_text()
     start = source.index("\n## ", source.index("## Unreleased")) + 1
