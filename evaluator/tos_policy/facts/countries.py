@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache, lru_cache
 from pathlib import Path
 
 import pycountry
 from jsonschema import Draft202012Validator
 
+from tos_policy import jsonio
 from tos_policy.resources import schema
 
 # Country aliases are data: a name a register uses is added there, not here.
@@ -19,7 +19,7 @@ ALIASES_FILE = Path(__file__).resolve().parent / "country_aliases.json"
 def aliases() -> dict[str, str]:
     """Names registers use that pycountry's ISO names do not cover (country_aliases.json,
     checked against schemas/country-aliases.schema.json)."""
-    document = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
+    document = jsonio.loads(ALIASES_FILE.read_bytes(), file=str(ALIASES_FILE), exact=False)
     Draft202012Validator(schema("country-aliases")).validate(document)
     found: dict[str, str] = document["aliases"]
     return found

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.errors import RulesError
 
 INDEX_FILE = "rules.index"
@@ -38,7 +39,7 @@ def _run_opa(opa: Path, *args: str) -> Any:
     if done.returncode != 0:
         message = " ".join((done.stderr or done.stdout).split())[:500]
         raise RulesError(f"opa {args[0]} failed: {message}", file=str(opa), value=list(args))
-    return json.loads(done.stdout)
+    return jsonio.loads(done.stdout, file=f"opa {args[0]}", exact=False, max_depth=10_000)
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -129,10 +130,7 @@ def read_index(rules_dir: Path) -> dict[str, Any] | None:
     path = rules_dir / INDEX_FILE
     if not path.is_file():
         return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise RulesError(f"the rules index is not valid JSON: {exc}", file=str(path), value=str(path)) from None
+    document = jsonio.loads(path.read_bytes(), file=str(path), exact=False)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise RulesError("the rules index has an unknown format; run `tos-policy index`", file=str(path), value=None)
     return document
