@@ -170,3 +170,14 @@ def test_screen_and_explain_cite_determinations_as_evaluate_does(tmp_path: Path)
     assert evaluated["summary"]["determined"] == 2 and evaluated["determinations"]["in_force"] == 1
     explained = run("explain", facts, "--entity", "uk-applicant", "--as-of", "2025-10-01", "--rules", str(rules)).stdout
     assert "DETERMINED: DET-1 (headquarters confirmed: FR" in explained
+
+
+def test_the_table_counts_determinations(tmp_path: Path) -> None:
+    rules = _rules_with(tmp_path, {"DET-1": _finding("mystery-holdco", {"type": "person"})})
+    args = ["evaluate", str(EXAMPLES / "unknown-owner.json"), "--format", "table", "--rules", str(rules)]
+    assert (
+        "Determinations: 1 in force, 0 expired, 0 not yet in force; 2 decision(s) rest on one."
+        in run(*args, "--as-of", "2025-10-01").stdout
+    )
+    assert "Determinations: 0 in force, 1 expired" in run(*args, "--as-of", "2026-01-01").stdout
+    assert "Determinations" not in run(*args[:-2], "--as-of", "2025-10-01").stdout  # none recorded: no line

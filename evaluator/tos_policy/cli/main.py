@@ -31,7 +31,14 @@ from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import load_rules
 from tos_policy.release.history import rules_dir_at
 from tos_policy.reports.decision_log import append_report
-from tos_policy.reports.records import exceptions_text, explain_text, mermaid, table_rows, to_json
+from tos_policy.reports.records import (
+    determinations_text,
+    exceptions_text,
+    explain_text,
+    mermaid,
+    table_rows,
+    to_json,
+)
 from tos_policy.versions import code_digest, evaluator_version
 
 
@@ -162,7 +169,7 @@ def _print_table(report: Report) -> None:
         table.add_row(entity_id, name, f"[{styles[decision]}]{decision}[/]", reasons)
     console = Console(width=120)
     console.print(table)
-    for line in exceptions_text(report):
+    for line in [*exceptions_text(report), *determinations_text(report)]:
         console.print(line, markup=False, highlight=False)
 
 

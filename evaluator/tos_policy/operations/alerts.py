@@ -94,7 +94,15 @@ def _fact_text(fact: dict[str, Any]) -> str:
     detail = f" {share}%" if share is not None else ""
     if record.get("end_date"):
         detail += f" ended {record['end_date']}"
+    previous = fact.get("previous")
+    if previous is not None:  # a changed entity: the fields that moved
+        moved = sorted(key for key in set(record) | set(previous) if record.get(key) != previous.get(key))
+        detail += ": " + ", ".join(f"{key} {_shown(previous.get(key))} -> {_shown(record.get(key))}" for key in moved)
     return f"{fact['change']} {what}{detail} ({fact['source']})"
+
+
+def _shown(value: Any) -> str:
+    return "unknown" if value is None else str(value)
 
 
 def _cause_text(cause: dict[str, Any]) -> str:

@@ -67,6 +67,19 @@ def exceptions_summary(report: Report) -> dict[str, Any]:
     return book.summary(report.decisions)
 
 
+def determinations_text(report: Report) -> list[str]:
+    """The determinations line of a plain-text report, where the rules record any."""
+    if report.determinations is None or not report.determinations.all:
+        return []
+    summary = report.determinations.summary()
+    touched = set(summary["touched"])
+    determined = sum(1 for item in report.decisions if item.entity.id in touched)
+    return [
+        f"Determinations: {summary['in_force']} in force, {summary['expired']} expired, "
+        f"{summary['not_yet_in_force']} not yet in force; {determined} decision(s) rest on one."
+    ]
+
+
 def exceptions_text(report: Report) -> list[str]:
     """The exceptions section of a plain-text report (counts, then one line each)."""
     return summary_lines(exceptions_summary(report))
