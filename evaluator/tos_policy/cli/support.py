@@ -60,12 +60,20 @@ class EngineChoice:
     opa_url: str | None = None
     timeout: float = 10.0
     load_rules: bool = True  # OPA only: False with --opa-no-load (a server fed by a bundle)
+    follow_redirects: bool = False  # OPA only: --opa-follow-redirects
+    proxies_from_env: bool = False  # OPA only: --opa-proxy-from-env (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)
 
 
 def make_engine(choice: EngineChoice, rules: RuleSet) -> Engine:
     """The engine the options chose, for these rules."""
     return engines.make_engine(
-        rules, choice.name, opa_url=choice.opa_url, timeout=choice.timeout, load_rules=choice.load_rules
+        rules,
+        choice.name,
+        opa_url=choice.opa_url,
+        timeout=choice.timeout,
+        load_rules=choice.load_rules,
+        follow_redirects=choice.follow_redirects,
+        proxies_from_env=choice.proxies_from_env,
     )
 
 
@@ -85,7 +93,20 @@ engine_options = [
         is_flag=True,
         default=False,
         help="With --engine opa: load no rules into the server, only query it (a server fed by a bundle); "
-        "refused unless the server holds these rules (same policy_set and bundle revision).",
+        "refused unless the server holds exactly these rules (policy_set, bundle revision, modules and data), "
+        "checked before deciding and again before reporting.",
+    ),
+    click.option(
+        "--opa-follow-redirects",
+        is_flag=True,
+        default=False,
+        help="With --engine opa: follow HTTP redirects from the server (refused by default).",
+    ),
+    click.option(
+        "--opa-proxy-from-env",
+        is_flag=True,
+        default=False,
+        help="With --engine opa: use proxies from HTTP_PROXY/HTTPS_PROXY/NO_PROXY (ignored by default).",
     ),
 ]
 
@@ -100,6 +121,8 @@ def with_engine_options(command: F) -> F:
             opa_url=kwargs.pop("opa_url"),
             timeout=kwargs.pop("timeout"),
             load_rules=not kwargs.pop("opa_no_load"),
+            follow_redirects=kwargs.pop("opa_follow_redirects"),
+            proxies_from_env=kwargs.pop("opa_proxy_from_env"),
         )
         return command(*args, engine=choice, **kwargs)
 

@@ -17,7 +17,7 @@ ENTRYPOINTS = (OWNERSHIP_BATCH, ACCESS_RESULT)
 
 
 def data_ref(entrypoint: str) -> str:
-    """"ownership/batch" -> "data.ownership.batch"."""
+    """ "ownership/batch" -> "data.ownership.batch"."""
     return "data." + entrypoint.replace("/", ".")
 
 
@@ -56,9 +56,11 @@ def make_engine(
     opa_url: str | None = None,
     timeout: float = 10.0,
     load_rules: bool = True,
+    follow_redirects: bool = False,
+    proxies_from_env: bool = False,
 ) -> Engine:
     """The engine `name` for these rules: "embedded" (rego-cpp in process, the default) or
-    "opa" (a running OPA server; opa-python-client, the `[opa]` extra, is imported only here)."""
+    "opa" (a running OPA server; its HTTP client, requests from the `[opa]` extra, is imported only here)."""
     from tos_policy.errors import EngineError, InputError
 
     if name == "embedded":
@@ -75,6 +77,13 @@ def make_engine(
         from tos_policy.engines.opa import OpaEngine
     except ImportError as exc:
         raise EngineError(
-            f"the OPA engine needs opa-python-client: pip install 'tos-policy[opa]' ({exc.name} is missing)"
+            f"the OPA engine needs the [opa] extra: pip install 'tos-policy[opa]' ({exc.name} is missing)"
         ) from None
-    return OpaEngine(rules, opa_url, timeout=timeout, load_rules=load_rules)
+    return OpaEngine(
+        rules,
+        opa_url,
+        timeout=timeout,
+        load_rules=load_rules,
+        follow_redirects=follow_redirects,
+        proxies_from_env=proxies_from_env,
+    )

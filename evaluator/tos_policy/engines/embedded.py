@@ -1,10 +1,19 @@
-"""The embedded engine: rego-cpp in process through regopy, rules compiled once."""
+"""The embedded engine: rego-cpp in process through regopy, rules compiled once.
+
+Thread safety: a regopy Interpreter holds the query's input as its own state (set_input,
+then query), so two threads using one interpreter would decide one thread's input with
+the other's, and rego-cpp's interpreter is not made for concurrent use anyway. Each
+EmbeddedEngine therefore serialises its queries with a lock: one engine may be shared by
+any number of threads (a sign-up service), every answer is the single-threaded one, and
+queries of one engine run one at a time. For parallel decisions, give each thread (or
+process, as `screen --workers` does) its own engine."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,16 +34,22 @@ BATCH_ENTRYPOINT = OWNERSHIP_BATCH
 ACCESS_ENTRYPOINT = ACCESS_RESULT
 
 
+# File descriptor 1 belongs to the whole process: two engines compiling at once in two
+# threads must not save and restore it crosswise (stdout would stay on stderr).
+_FD_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    with _FD_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _first_line(message: str) -> str:
@@ -46,9 +61,13 @@ def _first_line(message: str) -> str:
 
 
 class EmbeddedEngine:
+    """The rules compiled into one rego-cpp interpreter. Safe to share between threads:
+    every query holds the engine's lock from setting its input to reading its output."""
+
     name = "regopy"
 
     def __init__(self, rules: RuleSet) -> None:
+        self._lock = threading.Lock()
         self._rego = Interpreter()
         # A built-in's error must fail the query (as OPA's strict-builtin-errors does),
         # not quietly read as undefined or false.
@@ -76,13 +95,15 @@ class EmbeddedEngine:
         if entrypoint not in ENTRYPOINTS:
             raise EngineError(f"regopy: {entrypoint} is not an entrypoint of the embedded engine")
         try:
-            self._rego.set_input(Input(input))
-            # Read the raw output string: regopy's Output wrapper cannot parse error terms.
-            handle = rego_bundle_query_entrypoint(self._rego._impl, self._bundle._impl, entrypoint)
-            try:
-                raw = rego_output_string(handle)
-            finally:
-                rego_free_output(handle)
+            prepared = Input(input)
+            with self._lock:  # the input is the interpreter's state: set and query as one step
+                self._rego.set_input(prepared)
+                # Read the raw output string: regopy's Output wrapper cannot parse error terms.
+                handle = rego_bundle_query_entrypoint(self._rego._impl, self._bundle._impl, entrypoint)
+                try:
+                    raw = rego_output_string(handle)
+                finally:
+                    rego_free_output(handle)
             if raw.strip() == "undefined":
                 raise EngineError(f"regopy: the rules returned no decision for {entrypoint} (undefined)")
             output = jsonio.engine_answer(raw, engine="regopy")

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import resource
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -102,8 +103,10 @@ def partition(groups: list[list[str]], parts: int) -> list[list[str]]:
     return [sorted_bin for sorted_bin in bins if sorted_bin]
 
 
-# State shared with forked workers (copy-on-write), set by `screen` before forking.
+# State shared with forked workers (copy-on-write), set by `screen` before forking. One
+# screen runs at a time in a process (_SCREEN_LOCK): runs from several threads take turns.
 _SHARED: dict[str, Any] = {}
+_SCREEN_LOCK = threading.Lock()
 
 
 def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]:
@@ -160,18 +163,54 @@ def screen(
     reconcile: Reconciler = keep_links,
     driver: FixpointDriver = DEFAULT_DRIVER,
     determinations: Any = None,
+    deadline: float | None = None,
 ) -> ScreenSummary:
     """Decide every entity; write decisions as JSON Lines to `out` (atomically). Within
-    `limits` (default: Limits()), as `evaluate`: the round limit and the deadline hold."""
+    `limits` (default: Limits()), as `evaluate`: the round limit and the deadline hold
+    (`deadline`, a time.monotonic() value, default: max_seconds from now). Safe to call
+    from several threads: runs in one process take turns."""
+    with _SCREEN_LOCK:
+        return _screen(
+            facts,
+            rules,
+            factory,
+            as_of,
+            out,
+            profile,
+            workers,
+            batch_size,
+            limits,
+            reconcile,
+            driver,
+            determinations,
+            deadline,
+        )
+
+
+def _screen(
+    facts: Facts,
+    rules: RuleSet,
+    factory: EngineFactory,
+    as_of: date,
+    out: Path,
+    profile: str | None,
+    workers: int,
+    batch_size: int,
+    limits: Limits | None,
+    reconcile: Reconciler,
+    driver: FixpointDriver,
+    determinations: Any,
+    deadline: float | None,
+) -> ScreenSummary:
     started = time.perf_counter()
     limits = limits or Limits()
-    deadline = limits.deadline()
+    deadline = limits.deadline() if deadline is None else deadline
     prepared = prepare(facts, rules, as_of=as_of, profile=profile, reconcile=reconcile)
     links = prepared.links
     entity_ids = list(facts.entities)
     # Components matter only to split the work; one worker takes the whole graph.
     groups = components(entity_ids, links) if workers > 1 else [entity_ids]
-    parts = partition(groups, workers)
+    parts = partition(groups, workers) or [[]]  # no entities: one empty partition, an empty output
     out.parent.mkdir(parents=True, exist_ok=True)
     _ = prepared.facts_digest  # computed once here, not in every worker
     _SHARED.update(
