@@ -113,9 +113,33 @@ def test_the_default_input_limit_refuses_a_file_one_byte_over_it_at_once(tmp_pat
 
 
 def test_an_endless_input_is_cut_at_the_limit() -> None:
+    """A pipe that starts like a facts file and never ends: read one byte past the limit at most."""
+    feeder = subprocess.Popen(
+        ["sh", "-c", 'printf \'{"entities": ["\'; exec cat /dev/zero'], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tos_policy", "evaluate", "/dev/stdin", "--max-input-bytes", "1000000"],
+            stdin=feeder.stdout,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        feeder.kill()
+        feeder.wait()
+    assert done.returncode == 2 and done.stdout == b"", done.stderr
+    assert b"/dev/stdin: $: the file is too large: more than 1,000,000 bytes" in done.stderr
+    assert b"raise it with --max-input-bytes" in done.stderr
+
+
+def test_an_input_that_cannot_be_json_is_refused_at_its_first_bytes() -> None:
     started = time.monotonic()
-    result = run("evaluate", "/dev/zero", "--max-input-bytes", "1000000")
-    assert_limit_error(result, "/dev/zero", "$", "--max-input-bytes", "1000001")
+    result = run("evaluate", "/dev/zero")  # endless, and not JSON from its first byte
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(
+        "tos-policy: error: /dev/zero: $: not valid JSON: Expecting value at line 1 column 1"
+    )
     assert time.monotonic() - started < 5
 
 

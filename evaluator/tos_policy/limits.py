@@ -1,7 +1,7 @@
 """Limits on what one run may take: input size, JSON nesting, graph size, chain depth, time.
 
 Every limit has a documented default (below, and in SECURITY.md), a command-line
-option of `evaluate` and `explain` to change it, and a clear error when input goes
+option of `evaluate`, `explain` and `screen` to change it, and a clear error when input goes
 past it. Going past an input limit raises LimitExceeded, an InputError (exit 2)
 naming the file, the JSON path and the value; running out of time raises
 EvaluationTimeout, an EngineError (exit 3). Neither ever yields a decision.
@@ -95,7 +95,9 @@ def check_deadline(deadline: float | None, max_seconds: float | None = None) -> 
 
 
 @contextlib.contextmanager
-def watchdog(max_seconds: float, grace: float | None = None) -> Iterator[None]:
+def watchdog(
+    max_seconds: float, grace: float | None = None, *, during: str = "inside one engine call"
+) -> Iterator[None]:
     """Stop the whole process (exit 3, one line on stderr) if the block outlives
     max_seconds by `grace` (default: 10% of it, at least 1 s and at most 60 s).
 
@@ -107,7 +109,7 @@ def watchdog(max_seconds: float, grace: float | None = None) -> Iterator[None]:
     def stop() -> None:
         message = (
             f"tos-policy: error: the evaluation ran past its time limit of {max_seconds:g}s "
-            "(raise it with --max-seconds) inside one engine call; nothing was decided\n"
+            f"(raise it with --max-seconds) {during}; nothing was decided\n"
         )
         with contextlib.suppress(OSError):
             os.write(2, message.encode())

@@ -6,7 +6,6 @@ Every problem becomes an InputError naming the file, the JSON path and the value
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country
+from tos_policy.facts.reading import read_limited
 from tos_policy.jsonio import json_path as json_path  # noqa: PLC0414 - re-exported: its home was here
 from tos_policy.limits import Limits, exceeded
 from tos_policy.resources import schema
@@ -183,27 +183,10 @@ def load_facts(paths: Iterable[str | Path], *, limits: Limits | None = None) -> 
     facts = Facts()
     for path in paths:
         file = str(path)
-        raw = _read_limited(Path(path), file, limits.max_input_bytes)
+        raw = read_limited(Path(path), file, limits.max_input_bytes)
         add_document(facts, parse_json_bytes(raw, file, max_depth=limits.max_json_depth), file, limits=limits)
     check_references(facts)
     return facts
-
-
-def _read_limited(path: Path, file: str, max_bytes: int) -> bytes:
-    """The file's bytes, refusing one larger than max_bytes before reading it all (or at all, when its size shows)."""
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                what = f"the file is too large: {size:,} bytes"
-                raise exceeded(what, "max_input_bytes", max_bytes, "bytes", file=file, path="$", value=size)
-            raw = handle.read(max_bytes + 1)  # a pipe or device shows no size: read one byte past the limit at most
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=file, value=file) from None
-    if len(raw) > max_bytes:
-        what = f"the file is too large: more than {max_bytes:,} bytes"
-        raise exceeded(what, "max_input_bytes", max_bytes, "bytes", file=file, path="$", value=len(raw))
-    return raw
 
 
 def facts_from_document(document: Any, file: str = "<facts>", *, limits: Limits | None = None) -> Facts:
@@ -213,7 +196,7 @@ def facts_from_document(document: Any, file: str = "<facts>", *, limits: Limits 
     return facts
 
 
-def _check_counts(facts: Facts, document: Any, file: str, limits: Limits) -> None:
+def check_counts(facts: Facts, document: Any, file: str, limits: Limits) -> None:
     """Refuse more entities or links than the limits allow, before the (slow) schema validation."""
     if not isinstance(document, dict):
         return
@@ -231,7 +214,7 @@ def _check_counts(facts: Facts, document: Any, file: str, limits: Limits) -> Non
 
 
 def add_document(facts: Facts, document: Any, file: str, *, limits: Limits | None = None) -> None:
-    _check_counts(facts, document, file, limits or Limits())
+    check_counts(facts, document, file, limits or Limits())
     validate_document(document, file)
     facts.files.append(file)
     for index, record in enumerate(document["entities"]):

@@ -74,7 +74,7 @@ def read_records(paths: Iterable[Path], limits: Limits) -> Iterator[FactRecord]:
     for path in paths:
         file = str(path)
         _check_size(path, file, limits)
-        for kind, where, record in iter_records(path):
+        for kind, where, record in iter_records(path, limits=limits):
             validators[kind].check(record, file, where)
             counts[kind] += 1
             _check_count(kind, counts[kind], limits, file, where)

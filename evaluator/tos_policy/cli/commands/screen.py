@@ -23,7 +23,7 @@ from tos_policy.cli.support import (
 from tos_policy.engines import Engine
 from tos_policy.facts.streaming import load_streaming
 from tos_policy.facts.synth import SynthOptions, generate
-from tos_policy.limits import Limits
+from tos_policy.limits import Limits, watchdog, with_limit_options
 from tos_policy.operations.determinations import overlay
 from tos_policy.operations.source import StoreSource, one_source, with_store_options
 from tos_policy.ownership.screening import screen
@@ -51,6 +51,7 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
 @rules_option
 @with_engine_options
 @with_store_options
+@with_limit_options
 @fail_cleanly
 def screen_command(
     facts_files: tuple[Path, ...],
@@ -61,8 +62,12 @@ def screen_command(
     rules_dir: Path | None,
     engine: EngineChoice,
     store: StoreSource | None,
+    limits: Limits,
 ) -> None:
-    """Decide every entity in FACTS_FILES (JSON or JSON Lines) or the --store; one decision per line."""
+    """Decide every entity in FACTS_FILES (JSON or JSON Lines) or the --store; one decision per line.
+
+    The limits are those of `evaluate`; --max-seconds counts from the start, reading included."""
+    deadline = limits.deadline()  # reading, rounds and decisions all count
     one_source(facts_files, store)
     # Millions of long-lived objects and no reference cycles worth collecting:
     # the cyclic collector would only rescan them over and over. Restored after:
@@ -70,7 +75,10 @@ def screen_command(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _screen_facts(facts_files, as_of, out, workers, profile, rules_dir, engine, store)
+        # The backstop for what cannot be interrupted: a read that blocks (a FIFO no one
+        # writes to) and one engine call; everything else checks the deadline as it goes.
+        with watchdog(limits.max_seconds, during="while reading the input or inside one engine call"):
+            _screen_facts(facts_files, as_of, out, workers, profile, rules_dir, engine, store, limits, deadline)
     finally:
         if collecting:
             gc.enable()
@@ -85,6 +93,8 @@ def _screen_facts(
     rules_dir: Path | None,
     engine: EngineChoice,
     store: StoreSource | None,
+    limits: Limits,
+    deadline: float,
 ) -> None:
     day = parse_as_of(as_of)
     rules = load_rules(rules_dir)
@@ -98,12 +108,21 @@ def _screen_facts(
         facts = store.load(Limits(max_entities=50_000_000, max_links=100_000_000))
     else:
         with _progress("reading facts") as report:
-            facts = load_streaming(list(facts_files), progress=report)
+            facts = load_streaming(list(facts_files), progress=report, limits=limits, deadline=deadline)
     findings = overlay(facts, rules, day)  # reviewers' determinations in force, applied before deciding
     facts = findings.facts
     target = out or Path(tempfile.mkdtemp(prefix="tos-policy-screen-")) / "decisions.jsonl"
     summary = screen(
-        facts, rules, factory, as_of=day, out=target, profile=profile, workers=workers, determinations=findings
+        facts,
+        rules,
+        factory,
+        as_of=day,
+        out=target,
+        profile=profile,
+        workers=workers,
+        determinations=findings,
+        limits=limits,
+        deadline=deadline,
     )
     if out is None:
         with target.open("rb") as handle:
