@@ -244,10 +244,23 @@ def _screen(
     summary.entities, summary.links = len(entity_ids), len(links)
     summary.components, summary.partitions = len(groups), len(parts)
     summary.seconds = time.perf_counter() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    summary.peak_rss_mib = max(own, children) / 1024
+    summary.peak_rss_mib = max(_own_peak_kib(), children) / 1024
     return summary
+
+
+def _own_peak_kib() -> int:
+    """This process's peak resident memory in KiB. Linux keeps ru_maxrss across exec, so a
+    screen started by a large process (a test runner, a service) would report its parent's
+    peak; VmHWM belongs to this process's own address space."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _merged_lines(names: list[str], order: dict[str, int]) -> Iterator[bytes]:
