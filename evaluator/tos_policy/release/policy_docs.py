@@ -36,7 +36,6 @@ from tos_policy.resources import schema
 
 # Where each package keeps its named data documents, and the schema that explains their fields.
 DATA_SCHEMAS = {("ownership", "profiles"): "profile", ("access", "policies"): "access-policy"}
-_NUMBERED = re.compile(r"^[A-Z]+-[A-Z]+-\d+$")
 _TEST_SECTION = re.compile(r"^#\s*Rule\s+\d+\s*\(([A-Z]+-[A-Z]+-\d+)\)")
 _TEST_RULE = re.compile(r"^(test_\w+)\s+if\b", re.MULTILINE)
 _DATA_FIELD = re.compile(r"\b(?:profile|policy)\.(\w+)")
@@ -84,10 +83,10 @@ def package_docs(rules: RuleSet) -> list[PackageDoc]:
             continue
         folder = Path(info.file).parts[0]
         members = [item for item in rules.rules.values() if Path(item.file).parts[0] == folder and item is not info]
-        numbered = sorted(
-            (item for item in members if _NUMBERED.match(item.rule_id)), key=lambda i: _sort_key(i.rule_id)
-        )
-        helpers = sorted((item for item in members if not _NUMBERED.match(item.rule_id)), key=lambda i: i.rule_id)
+        # A legal rule cites the clause of the terms it implements (METADATA related_resources);
+        # the others (entrypoints, plumbing) are helpers.
+        numbered = sorted((item for item in members if item.clause), key=lambda i: _sort_key(i.rule_id))
+        helpers = sorted((item for item in members if not item.clause), key=lambda i: i.rule_id)
         doc = PackageDoc(folder, info, numbered, helpers)
         doc.fields = _fields_by_rule(rules, doc)
         docs.append(doc)
