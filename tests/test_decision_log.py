@@ -124,7 +124,12 @@ def test_with_as_of_the_clock_is_never_read(monkeypatch: pytest.MonkeyPatch) -> 
 
 # --- Whole lines or nothing.
 
-EARLIER = b'{"decision":"deny","entity":"earlier"}\n'
+def record(**fields: Any) -> dict[str, Any]:
+    """A decision record (every field of RECORD_FIELDS) with these fields set."""
+    return {**dict.fromkeys(RECORD_FIELDS, ""), **fields}
+
+
+EARLIER = encode_lines([record(decision="deny", entity="earlier")])
 
 
 def test_a_failed_run_logs_nothing(tmp_path: Path) -> None:
@@ -173,11 +178,8 @@ def test_a_short_write_is_rolled_back(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_a_torn_last_line_left_by_a_killed_writer_is_removed_on_the_next_append(tmp_path: Path) -> None:
     log = tmp_path / "decisions.jsonl"
     log.write_bytes(EARLIER + b'{"decision":"all')
-    append_lines(log, encode_lines([{"entity": "next", "decision": "review"}]))
-    assert read_log(log) == [{"decision": "deny", "entity": "earlier"}, {"decision": "review", "entity": "next"}]
-    log.write_bytes(b'{"no newline at all"')
-    append_lines(log, b"")
-    assert log.read_bytes() == b""
+    append_lines(log, encode_lines([record(entity="next", decision="review")]))
+    assert read_log(log) == [record(decision="deny", entity="earlier"), record(decision="review", entity="next")]
 
 
 def test_append_lines_takes_only_whole_lines(tmp_path: Path) -> None:
@@ -215,7 +217,7 @@ def test_a_process_killed_mid_run_leaves_no_partial_line(tmp_path: Path) -> None
 
 def _append_batches(path: str, writer: int, batches: int, lines: int) -> None:
     for batch in range(batches):
-        records = [{"writer": writer, "batch": batch, "line": n, "pad": "x" * 200} for n in range(lines)]
+        records = [record(writer=writer, batch=batch, line=n, pad="x" * 200) for n in range(lines)]
         append_lines(Path(path), encode_lines(records))
 
 
@@ -237,3 +239,51 @@ def test_concurrent_writers_never_interleave_or_tear_lines(tmp_path: Path) -> No
         chunk = records[start : start + lines]
         assert [(r["writer"], r["batch"]) for r in chunk] == [(chunk[0]["writer"], chunk[0]["batch"])] * lines
         assert [r["line"] for r in chunk] == list(range(lines))
+
+
+# --- A file that is not a decision log is never cut or written to.
+
+FACTS_TEXT = (EXAMPLES / "chain.json").read_bytes()
+NOT_LOGS = {
+    "facts file": FACTS_TEXT,
+    "facts file without its last newline": FACTS_TEXT.rstrip(b"\n"),
+    "notes": b"meeting notes\nsecond line, no newline",
+    "one line of notes": b"remember the milk",
+    "JSON lines of something else": b'{"id": "a"}\n{"id": "b"}\n{"id": "c',
+    "a log with a foreign first line": b"notes\n" + EARLIER,
+    "a log with a foreign last line": EARLIER + b"notes\n",
+    "a log with a foreign line in the middle, torn": EARLIER + b"notes\n" + EARLIER + b'{"decision":"al',
+    "a log whose only line is torn": EARLIER[:40],
+}
+
+
+@pytest.mark.parametrize("name", NOT_LOGS)
+def test_a_file_that_is_not_a_decision_log_is_refused_and_kept(tmp_path: Path, name: str) -> None:
+    target = tmp_path / "target.json"
+    target.write_bytes(NOT_LOGS[name])
+    result = run("evaluate", str(EXAMPLES / "chain.json"), "--as-of", AS_OF, "--decision-log", str(target))
+    assert result.exit_code == 2 and result.stdout == "", result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert str(target) in result.stderr and "not a decision log" in result.stderr
+    assert target.read_bytes() == NOT_LOGS[name]
+
+
+def test_a_log_of_real_records_is_appended_to_and_repaired(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    args = ["evaluate", str(EXAMPLES / "chain.json"), "--as-of", AS_OF, "--decision-log", str(log)]
+    assert run(*args).exit_code == 0
+    whole = log.read_bytes()
+    log.write_bytes(whole + whole[:50])  # a writer killed mid-line
+    assert run(*args).exit_code == 0
+    assert log.read_bytes() == whole + whole
+
+
+@pytest.mark.parametrize("special", ["/dev/null", "fifo"])
+def test_a_decision_log_must_be_a_regular_file(tmp_path: Path, special: str) -> None:
+    path = Path(special)
+    if special == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    result = run("evaluate", str(EXAMPLES / "chain.json"), "--as-of", AS_OF, "--decision-log", str(path))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert str(path) in result.stderr and "regular file" in result.stderr

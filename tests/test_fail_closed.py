@@ -297,6 +297,14 @@ FORBIDDEN_MODULES = {
     "raw-string bracketed name": "x := time[`now_ns`]()",
     "inside a template string": 'x := $"now {time.now_ns()}"',
     "after a string holding #": 'x := ["#", time.now_ns()]',
+    # built-ins that take a zone read the host's zoneinfo or TZ
+    "time.clock with the host's zone": 'x := time.clock([0, "Local"])',
+    "time.clock in UTC": 'x := time.clock([0, "UTC"])',
+    "time.date": "x := time.date(0)",
+    "time.weekday": 'x := time.weekday([0, "Europe/Paris"])',
+    "time.format": 'x := time.format([0, "America/New_York", "2006-01-02"])',
+    "time.diff": 'x := time.diff([0, "Asia/Tokyo"], 1)',
+    "time.parse_ns with a zone abbreviation": 'x := time.parse_ns("2006-01-02 MST", "2025-01-01 EST")',
 }
 EMBEDDED_ONLY = {
     # rego-cpp accepts (and runs) this spelling; OPA refuses to parse it
@@ -309,7 +317,8 @@ ALLOWED_MODULES = {
     "a string": 'x := "http.send"',
     "a field named like a built-in": "x := input.print",
     "data named like a built-in": "x := data.time.now_ns",
-    "a deterministic time built-in": 'x := time.clock([0, "UTC"])',
+    "a deterministic time built-in": 'x := time.parse_rfc3339_ns("2025-01-01T00:00:00+01:00")',
+    "time.add_date, in UTC": "x := time.add_date(0, 1, 0, 0)",
 }
 
 

@@ -22,7 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from tos_policy.engines import ACCESS_RESULT, Engine
@@ -33,6 +32,7 @@ from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report, evaluate
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
+from tos_policy.schema_check import validator_for
 from tos_policy.versions import decision_versions
 
 ACCESS_ENTRYPOINT = ACCESS_RESULT
@@ -115,7 +115,7 @@ def load_request(path: str | Path) -> AccessRequest:
 
 
 def request_from_document(document: Any, file: str = "<request>") -> AccessRequest:
-    error = best_match(Draft202012Validator(schema("access-request")).iter_errors(document))
+    error = best_match(validator_for(schema("access-request")).iter_errors(document))
     if error is not None:
         raise InputError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
     given: dict[str, Any] = document["signals"]
@@ -163,7 +163,7 @@ def access_policy(rules: RuleSet, name: str) -> dict[str, Any]:
     base = rules.root / "access" / "policies"
     for policy_name, document in sorted(policies.items()):
         file = str(base / policy_name / "data.json")
-        error = best_match(Draft202012Validator(schema("access-policy")).iter_errors(document))
+        error = best_match(validator_for(schema("access-policy")).iter_errors(document))
         if error is not None:
             raise RulesError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
         profile = document["ownership_profile"]

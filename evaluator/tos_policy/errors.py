@@ -38,6 +38,9 @@ class InputError(TosPolicyError):
         self.value = value
         super().__init__(self.render())
 
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across processes (screen's workers)
+        return (_rebuild, (type(self), self.message, self.file, self.path, self.value))
+
     def render(self) -> str:
         shown = _short_repr(self.value)
         return f"{self.file}: {self.path}: {self.message} (value: {shown})"
@@ -45,6 +48,10 @@ class InputError(TosPolicyError):
 
 class RulesError(InputError):
     """The rules directory is malformed: bad data, bad manifest, forbidden built-ins."""
+
+
+class OutputError(InputError):
+    """An output cannot be written (disk full, no permission, read-only): names the output. Exit code 2."""
 
 
 class EngineError(TosPolicyError):
@@ -63,6 +70,8 @@ class LimitExceeded(InputError):
 
 class EvaluationTimeout(EngineError):
     """The evaluation ran past --max-seconds. Exit code 3, nothing decided."""
+def _rebuild(kind: type[InputError], message: str, file: str, path: str, value: Any) -> InputError:
+    return kind(message, file=file, path=path, value=value)
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

@@ -41,6 +41,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 MIB = 1024 * 1024
 
 
+# The longest time limit any option takes: a year. Longer ones overflow the platform's
+# timers (threading.TIMEOUT_MAX, time_t) and mean "never" anyway.
+MAX_SECONDS = 365 * 24 * 3600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What one run may take. The defaults admit one file of a million entities and their links."""
@@ -59,6 +64,12 @@ class Limits:
                 raise InputError("a limit must be a positive number", file=option_name(item.name), value=value)
             if isinstance(value, float) and not math.isfinite(value):
                 raise InputError("a limit must be a finite number", file=option_name(item.name), value=value)
+        if self.max_seconds > MAX_SECONDS:
+            raise InputError(
+                f"a time limit must be at most {MAX_SECONDS:,.0f} seconds (a year)",
+                file=option_name("max_seconds"),
+                value=self.max_seconds,
+            )
 
     @property
     def max_rounds(self) -> int:
@@ -135,7 +146,9 @@ _HELP = {
 
 
 def _option(field_name: str, default: Any) -> Callable[[F], F]:
-    kind: Any = click.FloatRange(min=0, min_open=True) if isinstance(default, float) else click.IntRange(min=1)
+    from tos_policy.cli.params import Seconds  # the command line's option types (imports this module)
+
+    kind: Any = Seconds() if isinstance(default, float) else click.IntRange(min=1)
     return click.option(
         option_name(field_name), field_name, type=kind, default=default, show_default=True, help=_HELP[field_name]
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from tos_policy.cli import commands
+from tos_policy.cli.params import IsoDate, OneLineErrors
 from tos_policy.cli.support import (
     EngineChoice,
     fail_cleanly,
@@ -22,15 +23,18 @@ from tos_policy.cli.support import (
     rules_option,
     with_engine_options,
 )
+from tos_policy.errors import InputError
 from tos_policy.facts.load import load_facts
 from tos_policy.limits import Limits, watchdog, with_limit_options
 from tos_policy.operations.determinations import overlay
 from tos_policy.operations.source import StoreSource, one_source, with_store_options
 from tos_policy.ownership.pipeline import Report, evaluate
+from tos_policy.policy.integrity import check_rules
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import load_rules
 from tos_policy.release.history import rules_dir_at
 from tos_policy.reports.decision_log import append_report
+from tos_policy.reports.display import printable
 from tos_policy.reports.records import (
     determinations_text,
     exceptions_text,
@@ -55,7 +59,7 @@ def _show_version(context: click.Context, _param: click.Parameter, value: bool) 
     context.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--version",
     is_flag=True,
@@ -115,7 +119,9 @@ rules_ref_option = click.option(
 @main.command("evaluate")
 @click.argument("facts_file", required=False, type=click.Path(path_type=Path))
 @click.option("--entity", multiple=True, help="Decide only this entity (repeatable). Default: every entity.")
-@click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
+@click.option(
+    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
 @click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
 @click.option(
@@ -160,23 +166,28 @@ def evaluate_command(
 def _print_table(report: Report) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{report.policy['name']} {report.policy['version']} as of {report.as_of.isoformat()}")
+    # Every cell is a Text: ids and names print as written, never read as Rich markup.
+    title = printable(f"{report.policy['name']} {report.policy['version']} as of {report.as_of.isoformat()}")
+    table = Table(title=Text(title))
     for column in ("entity", "name", "decision", "reasons"):
         table.add_column(column)
     styles = {"deny": "red", "review": "yellow", "allow": "green"}
     for entity_id, name, decision, reasons in table_rows(report):
-        table.add_row(entity_id, name, f"[{styles[decision]}]{decision}[/]", reasons)
+        table.add_row(Text(entity_id), Text(name), Text(decision, style=styles[decision]), Text(reasons))
     console = Console(width=120)
     console.print(table)
     for line in [*exceptions_text(report), *determinations_text(report)]:
-        console.print(line, markup=False, highlight=False)
+        console.print(Text(printable(line)), markup=False, highlight=False)
 
 
 @main.command("explain")
 @click.argument("facts_file", required=False, type=click.Path(path_type=Path))
 @click.option("--entity", required=True, help="The entity to explain.")
-@click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
+@click.option(
+    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
 @click.option("--profile", default=None)
 @decision_log_option
@@ -203,18 +214,34 @@ def explain_command(
     with rules_dir_at(rules_ref, rules_dir) as rules_at:
         report = _run(facts_file, store, rules_at, (entity,), as_of, profile, engine, limits, decision_log)
     item = report.decisions[0]
-    click.echo(explain_text(report, item) if fmt == "text" else mermaid(report, item), nl=False)
+    click.echo(
+        explain_text(report, item) if fmt == "text" else printable(mermaid(report, item), keep_newlines=True), nl=False
+    )
 
 
 @main.command("validate")
 @click.argument("facts_files", nargs=-1, type=click.Path(path_type=Path))
 @rules_option
+@click.option(
+    "--opa",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="OPA binary whose parse of the rules the sandbox check reads (default: $OPA_BINARY, .tools/bin/opa, PATH).",
+)
 @fail_cleanly
-def validate_command(facts_files: tuple[Path, ...], rules_dir: Path | None) -> None:
-    """Check the rules' data and the given facts files against the schemas."""
+def validate_command(facts_files: tuple[Path, ...], rules_dir: Path | None, opa: Path | None) -> None:
+    """Check the rules (data against the schemas, sandbox, embedded compile) and the given facts files."""
+    from tos_policy.release.history import repo_root
+    from tos_policy.release.policy_docs import find_opa
+
     rules = load_rules(rules_dir)
     ExceptionBook.of(rules, parse_as_of(None))  # rules/exceptions/data.json against its schema and the rules
-    click.echo(f"rules: {rules.root} (policy {rules.version}, {len(rules.modules)} modules) OK")
+    try:
+        repo: Path | None = repo_root(rules.root)
+    except InputError:
+        repo = None
+    sandbox = check_rules(rules, find_opa(opa, repo))
+    click.echo(f"rules: {rules.root} (policy {rules.version}, {len(rules.modules)} modules; sandbox: {sandbox}) OK")
     for path in facts_files:
         facts = load_facts([path])
         click.echo(f"facts: {path} ({len(facts.entities)} entities, {len(facts.links)} links) OK")

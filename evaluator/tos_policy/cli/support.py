@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 import click
 
 from tos_policy import engines
+from tos_policy.cli.params import Seconds
+from tos_policy.dates import strict_date
 from tos_policy.engines import Engine
 from tos_policy.errors import InputError, TosPolicyError
 from tos_policy.policy.ruleset import RuleSet
+from tos_policy.reports.display import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,8 +31,12 @@ def fail_cleanly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except TosPolicyError as exc:
-            click.echo(f"tos-policy: error: {exc}", err=True)
+            click.echo(f"tos-policy: error: {printable(exc)}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # a file the command reads or writes: name it, as for bad input
+            where = exc.filename if exc.filename is not None else "<output>"
+            click.echo(printable(f"tos-policy: error: {where}: {exc.strerror or exc}"), err=True)
+            sys.exit(2)
         except RecursionError:
             click.echo("tos-policy: error: input nested too deeply", err=True)
             sys.exit(2)
@@ -37,7 +44,7 @@ def fail_cleanly(command: F) -> F:
             click.echo("tos-policy: error: out of memory", err=True)
             sys.exit(1)
         except Exception as exc:  # fail closed: report, decide nothing
-            click.echo(f"tos-policy: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo(printable(f"tos-policy: internal error: {type(exc).__name__}: {exc}"), err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -47,7 +54,7 @@ def parse_as_of(value: str | None) -> date:
     if value is None:
         return datetime.now(UTC).date()
     try:
-        return date.fromisoformat(value)
+        return strict_date(value)
     except ValueError:
         raise InputError("not a date (YYYY-MM-DD)", file="--as-of", path="$", value=value) from None
 
@@ -87,7 +94,7 @@ rules_option = click.option(
 engine_options = [
     click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True),
     click.option("--opa-url", default=None, help="URL of a running OPA server, for --engine opa."),
-    click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per engine call."),
+    click.option("--timeout", type=Seconds(), default=10.0, show_default=True, help="Seconds per engine call."),
     click.option(
         "--opa-no-load",
         is_flag=True,

@@ -41,11 +41,12 @@ def check_results(items: list[dict[str, Any]], results: Any, engine: str) -> lis
 
     if not isinstance(results, list) or len(results) != len(items):
         raise EngineError(f"{engine}: the rules returned no decision for the batch (undefined or malformed result)")
-    for result in results:
+    for item, result in zip(items, results, strict=True):
         if not isinstance(result, dict) or not isinstance(result.get("restricted"), bool):
             raise EngineError(f"{engine}: the rules returned a malformed step result: {result!r:.200}")
         if not isinstance(result.get("reasons"), list):
             raise EngineError(f"{engine}: the rules returned a step result without reasons: {result!r:.200}")
+        _check_reasons(result["reasons"], len(item.get("links") or ()), engine)
     return results
 
 
@@ -87,3 +88,19 @@ def make_engine(
         follow_redirects=follow_redirects,
         proxies_from_env=proxies_from_env,
     )
+
+
+def _check_reasons(reasons: list[Any], links: int, engine: str) -> None:
+    """Each reason an object whose cited links are indexes of the item's links: an index
+    out of range (or -1, which Python would read as the last link) is an engine fault."""
+    from tos_policy.errors import EngineError
+
+    for reason in reasons:
+        if not isinstance(reason, dict):
+            raise EngineError(f"{engine}: the rules returned a reason that is not an object: {reason!r:.200}")
+        cited = reason.get("links", [])
+        if not isinstance(cited, list) or not all(type(index) is int and 0 <= index < links for index in cited):
+            raise EngineError(
+                f"{engine}: the rules cited links that the step input does not have "
+                f"(indexes {cited!r:.100}, the input has {links} link(s))"
+            )

@@ -59,6 +59,7 @@ import urllib3
 from tos_policy import jsonio
 from tos_policy.engines import OWNERSHIP_BATCH, Engine, check_results, data_ref
 from tos_policy.errors import EngineError, InputError
+from tos_policy.limits import MAX_SECONDS
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.bundle import bundle_revision
 
@@ -173,8 +174,12 @@ class OpaEngine:
         follow_redirects: bool = False,
         proxies_from_env: bool = False,
     ) -> None:
-        if not timeout > 0:
-            raise InputError("the engine timeout must be a positive number of seconds", file="--timeout", value=timeout)
+        if not 0 < timeout <= MAX_SECONDS:  # also refuses nan and inf
+            raise InputError(
+                f"the engine timeout must be a number of seconds above 0 and at most {MAX_SECONDS:,.0f}",
+                file="--timeout",
+                value=timeout,
+            )
         host, port, tls = parse_opa_url(url)
         self.url = url.strip().rstrip("/")
         self._base = f"{'https' if tls else 'http'}://{host}:{port}/v1"

@@ -13,16 +13,18 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from tos_policy import jsonio
+from tos_policy.dates import strict_date
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country
 from tos_policy.facts.reading import read_limited
 from tos_policy.jsonio import json_path as json_path  # noqa: PLC0414 - re-exported: its home was here
 from tos_policy.limits import Limits, exceeded
 from tos_policy.resources import schema
+from tos_policy.schema_check import validator_for
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -131,7 +133,7 @@ def _facts_validator() -> Draft202012Validator:
     if _validator is None:
         facts_schema = schema("facts")
         inlined = _inline_refs(facts_schema, facts_schema.get("$defs", {}), depth=0)
-        _validator = Draft202012Validator(inlined, format_checker=FormatChecker())
+        _validator = validator_for(inlined)
     return _validator
 
 
@@ -286,7 +288,7 @@ def _share(record: Mapping[str, Any], file: str, path: str) -> Share:
 
 
 def _date(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
+    return None if value is None else strict_date(value)
 
 
 def link_from_record(record: Mapping[str, Any], file: str, path: str) -> Link:

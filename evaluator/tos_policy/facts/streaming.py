@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from tos_policy.errors import InputError
@@ -32,6 +31,7 @@ from tos_policy.facts.load import (
 from tos_policy.facts.reading import lines_limited, read_limited
 from tos_policy.limits import Limits, check_deadline, exceeded
 from tos_policy.resources import schema
+from tos_policy.schema_check import validator_for
 
 
 class RecordValidator:
@@ -41,7 +41,7 @@ class RecordValidator:
         full = schema("facts")
         subschema = {"$defs": full["$defs"], **full["$defs"][kind]}
         self._fast: Callable[[Any], Any] = fastjsonschema.compile(subschema)
-        self._explain = Draft202012Validator(subschema, format_checker=FormatChecker())
+        self._explain = validator_for(subschema)
 
     def check(self, record: Any, file: str, path: str) -> None:
         try:

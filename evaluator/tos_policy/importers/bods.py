@@ -41,6 +41,7 @@ from tos_policy.importers.common import (
     schema_error,
     where,
 )
+from tos_policy.schema_check import StrictValidator
 
 FORMAT = "bods"
 VERSION = "0.4"
@@ -111,9 +112,10 @@ def statement_validator() -> Draft202012Validator:
         contents = jsonio.loads(path.read_bytes(), file=str(path), max_depth=1000, exact=False)
         resources.append((contents["$id"], Resource.from_contents(contents)))
     registry: Registry[Any] = Registry().with_resources(resources)
-    return Draft202012Validator(
+    validator: Draft202012Validator = StrictValidator(
         {"$ref": "urn:statement#/$defs/Statement"}, registry=registry, format_checker=FormatChecker()
     )
+    return validator
 
 
 @dataclass

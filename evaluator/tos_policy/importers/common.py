@@ -39,6 +39,22 @@ STAKE_KINDS = frozenset({"shareholding"})
 _MAX_DEPTH = 1000  # source records nest deeper than facts files; still bounded, never a recursion error
 
 
+@contextmanager
+def record_shape(file: str, number: int) -> Iterator[None]:
+    """A record whose fields have the wrong type or shape (an object where text is
+    expected, a list where an object is) is bad input naming its file and record, not
+    an AttributeError or TypeError from deep inside an importer."""
+    try:
+        yield
+    except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        raise InputError(
+            f"a field has the wrong type or shape for this format ({type(exc).__name__})",
+            file=file,
+            path=where(number),
+            value=str(exc),
+        ) from None
+
+
 def where(number: int, path: str = "") -> str:
     """The location of a problem: `record 12` or `record 12 $.recordDetails.name`."""
     return f"record {number} {path}".rstrip()

@@ -20,8 +20,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as DefusedET
+
 from tos_policy.errors import InputError
-from tos_policy.importers.common import Builder, LinkDraft, Progress, Share, country, day, read_json_records, where
+from tos_policy.importers.common import (
+    Builder,
+    LinkDraft,
+    Progress,
+    Share,
+    country,
+    day,
+    read_json_records,
+    record_shape,
+    where,
+)
 
 FORMAT = "gleif"
 
@@ -89,18 +102,26 @@ def import_files(paths: list[Path], progress: Progress) -> Builder:
     exceptions: list[Raw] = []
     for path in paths:
         with progress.file(path) as advance:
-            for raw in _records(path, advance, builder):
+            records = _records(path, advance, builder)
+            while True:
+                with record_shape(str(path), builder.records + 1):
+                    raw = next(records, None)
+                if raw is None:
+                    break
                 builder.records += 1
                 if raw.kind == "lei":
-                    _lei_record(builder, raw)
+                    with record_shape(raw.file, raw.number):
+                        _lei_record(builder, raw)
                 elif raw.kind == "rr":
                     relationships.append(raw)
                 else:
                     exceptions.append(raw)
     for raw in relationships:
-        _relationship(builder, raw)
+        with record_shape(raw.file, raw.number):
+            _relationship(builder, raw)
     for raw in exceptions:
-        _exception(builder, raw)
+        with record_shape(raw.file, raw.number):
+            _exception(builder, raw)
     return builder
 
 
@@ -150,7 +171,9 @@ def _xml_records(path: Path, advance: Any) -> Iterator[Raw]:
     last = 0
     try:
         with path.open("rb") as handle:
-            for event, element in ET.iterparse(handle, events=("start", "end")):
+            # defusedxml: a DTD (entity definitions, the "billion laughs" bomb, external
+            # entities) is refused before anything is expanded; GLEIF files have none.
+            for event, element in DefusedET.iterparse(handle, events=("start", "end"), forbid_dtd=True):
                 namespace, name = _local(element.tag)
                 if not checked and event == "start":
                     checked = True
@@ -173,11 +196,21 @@ def _xml_records(path: Path, advance: Any) -> Iterator[Raw]:
                 advance(position - last)
                 last = position
                 yield Raw(RECORD_TAGS[name], _from_xml(RECORD_TAGS[name], data), file, number, "golden-copy-xml")
+    except DefusedXmlException as exc:
+        raise InputError(
+            "XML with a document type declaration or entity definitions is refused (entity expansion can "
+            f"exhaust memory; GLEIF files have none): {type(exc).__name__}",
+            file=file,
+            path=where(number + 1),
+            value=str(exc)[:80],
+        ) from None
     except ET.ParseError as exc:
         line, column = exc.position
+        reason = str(exc).split(":")[0]
+        # only an XML document that ends early looks truncated; any other fault is named as it is
+        hint = "the file looks truncated" if reason.startswith(("no element found", "unclosed token")) else "damaged"
         raise InputError(
-            f"not well-formed XML ({exc.msg.split(':')[0] if hasattr(exc, 'msg') else exc}); the file looks "
-            "truncated or damaged",
+            f"not well-formed XML ({reason}); {hint}",
             file=file,
             path=where(number + 1),
             value=f"line {line} column {column}",

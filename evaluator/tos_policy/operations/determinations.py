@@ -20,9 +20,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
+from tos_policy.dates import strict_date
 from tos_policy.errors import RulesError
 from tos_policy.facts.load import (
     Entity,
@@ -36,6 +36,7 @@ from tos_policy.facts.load import (
 )
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
+from tos_policy.schema_check import validator_for
 
 DIRECTORY = "determinations"  # under the rules directory
 IN_FORCE, EXPIRED, PENDING = "in_force", "expired", "not_yet_in_force"
@@ -86,7 +87,7 @@ def load_determinations(rules: RuleSet) -> list[Determination]:
     directory = rules.root / DIRECTORY
     if not directory.is_dir():
         return []
-    validator = Draft202012Validator(schema("determination"), format_checker=FormatChecker())
+    validator = validator_for(schema("determination"))
     found: dict[str, Determination] = {}
     for path in sorted(directory.glob("*.json")):
         file = str(path)
@@ -97,7 +98,7 @@ def load_determinations(rules: RuleSet) -> list[Determination]:
         for key, item in document.items():
             if key in found:
                 raise RulesError("determination id used twice", file=file, path=json_path([key]), value=key)
-            determined_on, expires = date.fromisoformat(item["determined_on"]), date.fromisoformat(item["expires"])
+            determined_on, expires = strict_date(item["determined_on"]), strict_date(item["expires"])
             if expires <= determined_on:
                 raise RulesError(
                     "expires must come after determined_on", file=file, path=f"$.{key}.expires", value=item["expires"]

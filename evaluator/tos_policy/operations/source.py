@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tos_policy.dates import strict_date
 from tos_policy.errors import InputError
 from tos_policy.facts.load import Facts
 from tos_policy.limits import Limits, exceeded
@@ -23,7 +24,7 @@ def parse_day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return strict_date(value)
     except ValueError:
         raise InputError("not a date (YYYY-MM-DD)", file=option, path="$", value=value) from None
 

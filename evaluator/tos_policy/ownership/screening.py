@@ -12,7 +12,6 @@ import heapq
 import multiprocessing
 import os
 import resource
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from tos_policy.atomic import replaced_atomically
+from tos_policy.atomic import create_beside, naming_failures, replaced_atomically, sweep_stale
 from tos_policy.engines import Engine
 from tos_policy.facts.load import Facts, Link
 from tos_policy.limits import Limits, check_deadline
@@ -133,8 +132,9 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
     report.determinations = state.get("determinations")  # cited by the decisions they touch
     applied: list[tuple[str, str]] = []
     counts = {"allow": 0, "deny": 0, "review": 0}
-    handle, name = tempfile.mkstemp(prefix=f".screen-part{index}-", dir=state["out_dir"])
-    with os.fdopen(handle, "wb") as out:
+    # beside the output (renamed into it: one file system), owned by the parent run
+    name = str(create_beside(state["out"], f"part{index}", owner=state["pid"]))
+    with naming_failures(state["out"]), open(name, "wb") as out:
         lines: list[bytes] = []
         for item in decisions(graph, readings, prepared, graph.entities, limits=limits, deadline=state["deadline"]):
             applied.extend((str(record["id"]), item.entity.id) for record in item.exceptions)
@@ -213,6 +213,7 @@ def _screen(
     parts = partition(groups, workers) or [[]]  # no entities: one empty partition, an empty output
     out.parent.mkdir(parents=True, exist_ok=True)
     _ = prepared.facts_digest  # computed once here, not in every worker
+    sweep_stale(out)  # parts left by a screen that was killed
     _SHARED.update(
         prepared=prepared,
         limits=limits,
@@ -222,8 +223,9 @@ def _screen(
         partitions=parts,
         factory=factory,
         batch_size=batch_size,
-        out_dir=str(out.parent),
         determinations=determinations,  # the Overlay `facts` came from, if any (operations/determinations.py)
+        out=out,
+        pid=os.getpid(),
     )
     results: list[tuple[int, str, dict[str, int], int, int, list[tuple[str, str]]]] = []
     try:
@@ -238,6 +240,7 @@ def _screen(
     except BaseException:
         for _, name, *_rest in results:
             Path(name).unlink(missing_ok=True)
+        sweep_stale(out, mine=True)  # parts of a failed partition (its worker has ended, or it was this process)
         raise
     finally:
         _SHARED.clear()

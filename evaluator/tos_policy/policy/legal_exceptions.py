@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 from tos_policy.errors import RulesError
 from tos_policy.jsonio import json_path
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
+from tos_policy.schema_check import validator_for
 
 if TYPE_CHECKING:
     from tos_policy.ownership.decisions import Decision
@@ -80,7 +80,7 @@ def granted_exceptions(rules: RuleSet) -> tuple[PolicyException, ...]:
     document = rules.data.get("exceptions")
     if document is None:
         return ()
-    validator = Draft202012Validator(schema("exceptions"), format_checker=FormatChecker())
+    validator = validator_for(schema("exceptions"))
     error = best_match(validator.iter_errors(document))
     if error is not None:
         raise RulesError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)

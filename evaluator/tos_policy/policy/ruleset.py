@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from tos_policy import jsonio
 from tos_policy.errors import InputError, RulesError
 from tos_policy.jsonio import json_path
 from tos_policy.resources import default_rules_dir, schema
+from tos_policy.schema_check import validator_for
 
-# Built-ins that reach the network, the clock, randomness or the environment, or
-# print. Rules must decide from their input and data alone, so the same facts
+# Built-ins that reach the network, the clock, randomness, the environment or the
+# host's time zone, or print. Rules must decide from their input and data alone, so the same facts
 # always give the same decision. This covers every built-in OPA itself marks
 # non-deterministic (`opa capabilities --current`), and those that read the
 # clock without saying so (certificate and token checks, request signing).
@@ -32,6 +33,16 @@ FORBIDDEN_BUILTINS = (
     "net.*",
     "opa.runtime",
     "time.now_ns",
+    # These take a zone ([ns, "Europe/Paris"], "Local") and read the host's zoneinfo or
+    # TZ: the same rule would decide differently on another server. time.parse_ns reads
+    # a zone abbreviation ("EST") in the host's zone. (time.add_date, time.parse_rfc3339_ns
+    # and time.parse_duration_ns are the same on every host and stay allowed.)
+    "time.clock",
+    "time.date",
+    "time.weekday",
+    "time.format",
+    "time.diff",
+    "time.parse_ns",
     "rand.*",
     "uuid.*",
     "io.jwt.decode_verify",
@@ -114,7 +125,7 @@ def _place(tree: dict[str, Any], keys: list[str], value: Any, file: str) -> None
 
 
 def _validate(document: Any, schema_name: str, file: str) -> None:
-    error = best_match(Draft202012Validator(schema(schema_name)).iter_errors(document))
+    error = best_match(validator_for(schema(schema_name)).iter_errors(document))
     if error is not None:
         raise RulesError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
 
@@ -162,6 +173,43 @@ def _rule_infos(modules: dict[str, str]) -> dict[str, RuleInfo]:
     return infos
 
 
+# The zone name that means "the host's zone" in every built-in taking one.
+HOST_ZONE = "Local"
+
+
+def check_builtin_uses(file: str, uses: Iterable[tuple[str, int]], source: str | None = None) -> None:
+    """Refuse the first forbidden built-in among `uses`: (dotted reference, line number)
+    pairs, from the token scanner below, from OPA's AST (policy/sandbox.py) or from an
+    index of the rules' built-in use. `source` gives the offending line in the message."""
+    lines = source.splitlines() if source is not None else []
+    for name, number in uses:
+        parts = name.split(".")
+        for size in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:size])
+            if is_forbidden_builtin(prefix):
+                line = lines[number - 1].strip() if 0 < number <= len(lines) else name
+                raise RulesError(
+                    f"rules may not use the non-deterministic built-in {prefix!r} (line {number})",
+                    file=file,
+                    path=f"line {number}",
+                    value=line,
+                )
+
+
+def check_zone_literals(file: str, strings: Iterable[tuple[str, int]], source: str | None = None) -> None:
+    """Refuse the host's zone ("Local") as a string in code: (text, line number) pairs."""
+    lines = source.splitlines() if source is not None else []
+    for text, number in strings:
+        if text == HOST_ZONE:
+            line = lines[number - 1].strip() if 0 < number <= len(lines) else text
+            raise RulesError(
+                f'rules may not name the host\'s time zone "{HOST_ZONE}" (line {number})',
+                file=file,
+                path=f"line {number}",
+                value=line,
+            )
+
+
 def check_sandbox(file: str, source: str) -> None:
     """Refuse a Rego module that names a forbidden built-in anywhere in its code.
 
@@ -171,20 +219,14 @@ def check_sandbox(file: str, source: str) -> None:
     `opa.runtime` without a call, or code inside a template string
     (`$"{time.now_ns()}"`). Where the source cannot be read as Rego (an
     unterminated string), the rest counts as code: the check errs on the side of
-    refusing."""
-    for name, offset in _references(source):
-        parts = name.split(".")
-        for size in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:size])
-            if is_forbidden_builtin(prefix):
-                number = source.count("\n", 0, offset) + 1
-                line = source.splitlines()[number - 1]
-                raise RulesError(
-                    f"rules may not use the non-deterministic built-in {prefix!r} (line {number})",
-                    file=file,
-                    path=f"line {number}",
-                    value=line.strip(),
-                )
+    refusing. A string in code that names the host's zone ("Local") is refused too."""
+    references, strings = _references_and_strings(source)
+
+    def line_of(offset: int) -> int:
+        return source.count("\n", 0, offset) + 1
+
+    check_builtin_uses(file, ((name, line_of(offset)) for name, offset in references), source)
+    check_zone_literals(file, ((text, line_of(start)) for start, _, text in strings), source)
 
 
 _CODE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
@@ -192,6 +234,11 @@ _CODE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
 
 def _references(source: str) -> list[tuple[str, int]]:
     """Every reference in the module's code as (dotted name, offset): `a.b["c"].d` is "a.b.c.d"."""
+    return _references_and_strings(source)[0]
+
+
+def _references_and_strings(source: str) -> tuple[list[tuple[str, int]], list[tuple[int, int, str]]]:
+    """The references (dotted name, offset) and string literals (start, end, text) in the module's code."""
     out = list(source)
     strings: list[tuple[int, int, str]] = []  # (start, end, text) of the string literals in code
     _scan_code(source, 0, out, strings, in_template=False)
@@ -220,7 +267,7 @@ def _references(source: str) -> list[tuple[str, int]]:
             else:
                 break
         found.append((".".join(parts), start))
-    return found
+    return found, strings
 
 
 def _blank(out: list[str], start: int, end: int) -> None:
@@ -324,6 +371,37 @@ def _rules_json(raw: bytes, file: str) -> Any:
         raise RulesError(exc.message, file=exc.file, path=exc.path, value=exc.value) from None
 
 
+def _rule_files(base: Path) -> list[Path]:
+    """The .rego and .json files under `base`, sorted. A symbolic link that leads out of
+    the rules directory is refused: what it points to would be decided with, digested and
+    published in bundles as if it were part of the rules."""
+    inside = base.resolve()
+    found: list[Path] = []
+    for path in sorted(base.rglob("*")):
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(inside):
+                raise RulesError("a symbolic link leads out of the rules directory", file=str(path), value=str(target))
+        if path.suffix in (".rego", ".json") and path.is_file():
+            found.append(path)
+    return found
+
+
+def _utf8(raw: bytes, file: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise RulesError(
+            f"not UTF-8 text (byte {exc.start}, line {line})",
+            file=file,
+            path=f"line {line}",
+            value=raw[max(0, exc.start - 10) : exc.start + 10],
+        ) from None
+
+
+
+
 def load_rules(root: str | Path | None = None) -> RuleSet:
     base = Path(root) if root is not None else default_rules_dir()
     if not (base / "manifest.json").is_file():
@@ -332,9 +410,7 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
     tests: dict[str, str] = {}
     data: dict[str, Any] = {}
     hasher = hashlib.sha256()
-    for path in sorted(base.rglob("*")):
-        if not path.is_file() or path.suffix not in (".rego", ".json"):
-            continue
+    for path in _rule_files(base):
         relative = path.relative_to(base).as_posix()
         raw = path.read_bytes()
         hasher.update(relative.encode() + b"\0" + raw + b"\0")
@@ -342,7 +418,7 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
             keys = list(path.relative_to(base).parent.parts)
             _place(data, keys, _rules_json(raw, str(path)), str(path))
             continue
-        text = raw.decode("utf-8")
+        text = _utf8(raw, str(path))
         if path.suffix == ".rego":
             check_sandbox(str(path), text)
             (tests if path.name.endswith("_test.rego") else modules)[relative] = text

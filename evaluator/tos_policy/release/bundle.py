@@ -23,7 +23,6 @@ byte-identical bundle.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -38,7 +37,6 @@ from tos_policy.policy.ruleset import RuleSet
 
 DIGEST_PREFIX_LENGTH = 12
 OPA_TIMEOUT = 120.0  # seconds for each of `opa check` and `opa build`
-BUNDLE_MODE = 0o644
 
 # The first segment of a module's package: `package ownership` -> "ownership",
 # `package a.b["c"]` -> "a". Comments start with "#", so a `# package x` line never matches.
@@ -179,7 +177,6 @@ def build_bundle(
                     staging,
                     "opa build",
                 )
-                os.chmod(temporary, BUNDLE_MODE)  # mkstemp makes it 0600; a bundle server must be able to read it
         except OSError as exc:
             raise BundleError(f"cannot write the bundle {output}: {exc.strerror}") from None
     return BuiltBundle(path=output, revision=revision, roots=roots, modules=modules)

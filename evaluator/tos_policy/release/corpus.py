@@ -18,6 +18,7 @@ from typing import Any
 
 from tos_policy import jsonio
 from tos_policy.atomic import replaced_atomically
+from tos_policy.dates import strict_date
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.errors import InputError
 from tos_policy.facts.load import Facts, load_facts
@@ -76,7 +77,7 @@ def load_corpus(directory: Path, label_root: Path | None = None) -> Corpus:
     sets = load_fact_sets(files, label_root or directory.parent.parent)
     return Corpus(
         root=directory,
-        as_of=date.fromisoformat(document["as_of"]),
+        as_of=strict_date(document["as_of"]),
         profile=document.get("profile"),
         fact_sets=sets,
         expected={name: dict(decisions) for name, decisions in document["files"].items()},
@@ -92,7 +93,7 @@ def _read_expected(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
         raise InputError("expected.json must be an object with as_of and files", file=str(path), value=document)
     try:
-        date.fromisoformat(str(document.get("as_of")))
+        strict_date(str(document.get("as_of")))
     except ValueError:
         raise InputError(
             "not a date (YYYY-MM-DD)", file=str(path), path="$.as_of", value=document.get("as_of")

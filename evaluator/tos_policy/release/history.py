@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import RuleSet, load_rules
+from tos_policy.release.gitcmd import run_git
 from tos_policy.resources import schemas_from
 
 WORKTREE = "WORKTREE"  # the working tree, as a revision name
@@ -35,8 +35,9 @@ class GitError(InputError):
 
 
 def _git(repo: Path, *args: str, what: str) -> bytes:
+    """Every git call goes through here, and so through run_git: nothing the repository configures runs."""
     try:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+        done = run_git(repo, *args)
     except FileNotFoundError:
         raise GitError("git is not installed", file="git", value=what) from None
     if done.returncode != 0:
@@ -91,15 +92,18 @@ def merge_base(repo: Path) -> tuple[str, str]:
     )
 
 
+_DIFF_PLAIN = ("--name-status", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")
+
+
 def changed_files(repo: Path, base: str, head: str = WORKTREE, paths: tuple[str, ...] = TRACKED) -> dict[str, str]:
     """{path: status} of the files under `paths` that differ between `base` and `head`.
 
     Status is A (added), D (deleted) or M (modified). With head WORKTREE, staged,
     unstaged and untracked (not ignored) files all count."""
     if head == WORKTREE:
-        raw = _git(repo, "diff", "--name-status", "--no-renames", "-z", base, "--", *paths, what=base)
+        raw = _git(repo, "diff", *_DIFF_PLAIN, base, "--", *paths, what=base)
     else:
-        raw = _git(repo, "diff", "--name-status", "--no-renames", "-z", base, head, "--", *paths, what=head)
+        raw = _git(repo, "diff", *_DIFF_PLAIN, base, head, "--", *paths, what=head)
     fields = [field.decode("utf-8", "surrogateescape") for field in raw.split(b"\0") if field]
     changed = {fields[index + 1]: fields[index][:1] for index in range(0, len(fields) - 1, 2)}
     if head == WORKTREE:
@@ -116,7 +120,8 @@ def read_text(repo: Path, rev: str, path: str) -> str | None:
         file = repo / path
         return file.read_text(encoding="utf-8") if file.is_file() else None
     try:
-        return _git(repo, "show", f"{resolve(repo, rev)}:{path}", what=path).decode("utf-8")
+        # cat-file gives the blob as stored: no textconv, no filter
+        return _git(repo, "cat-file", "blob", f"{resolve(repo, rev)}:{path}", what=path).decode("utf-8")
     except GitError:
         return None
 

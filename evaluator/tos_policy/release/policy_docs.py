@@ -27,6 +27,7 @@ import pycountry
 from markdown_it import MarkdownIt
 
 from tos_policy import jsonio
+from tos_policy.atomic import directory_replaced_atomically
 from tos_policy.errors import InputError
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.ruleset import RuleInfo, RuleSet
@@ -543,22 +544,18 @@ def write_docs(
         doc.tests = rego_tests(rules, doc.folder, outcomes)
     examples = corpus_examples(rules, corpus)
     book = ExceptionBook.of(rules, as_of)
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
-    pages: dict[str, str] = {}
-    for doc in docs:
-        pages[doc.folder] = package_markdown(rules, doc, examples, outcomes is not None)
-        target = output / doc.folder / "index.md"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(pages[doc.folder], encoding="utf-8")
-        written.append(target)
-    index = output / "index.md"
-    index.write_text(index_markdown(rules, docs, book, lambda folder: f"{folder}/index.md"), encoding="utf-8")
-    written.insert(0, index)
+    pages: dict[str, str] = {doc.folder: package_markdown(rules, doc, examples, outcomes is not None) for doc in docs}
+    policy = rules.policy_set
     sections = [("policy", index_markdown(rules, docs, book, lambda folder: f"#{folder}"))]
     sections.extend((folder, text) for folder, text in pages.items())
-    page = output / "index.html"
-    policy = rules.policy_set
-    page.write_text(html_page(f"{policy['name']} {policy['version']}", sections), encoding="utf-8")
-    written.append(page)
+    files = {"index.md": index_markdown(rules, docs, book, lambda folder: f"{folder}/index.md")}
+    files.update({f"{folder}/index.md": text for folder, text in pages.items()})
+    files["index.html"] = html_page(f"{policy['name']} {policy['version']}", sections)
+    # the whole site is written beside `output`, then renamed into place: never a cut page under its final name
+    with directory_replaced_atomically(output) as site:
+        for relative, text in files.items():
+            target = site / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    written = [output / relative for relative in files]
     return Written(written, outcomes is not None)

@@ -16,6 +16,12 @@ write (disk full) is rolled back to the size before it. A line without its
 newline can only be left by a process killed in the middle of its write (or a
 power cut); the next append removes that fragment before writing, so every line
 in the log is a whole record.
+
+A path that is not a decision log (the facts file, a notes file, given by mistake)
+is never written to or cut: before appending, the first and last complete lines must
+be decision records, and before a torn last line is cut, every complete line must
+be; a non-empty file with no complete line cannot be told from other text and is
+refused too. Refusal is a DecisionLogError (exit 2) naming the file.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +85,19 @@ def append_report(path: Path, report: Report) -> int:
     return len(records)
 
 
+def is_decision_record(line: bytes) -> bool:
+    """True for one line of a decision log: a JSON object with every field of RECORD_FIELDS."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and all(name in record for name in RECORD_FIELDS)
+
+
 def append_lines(path: Path, data: bytes) -> None:
-    """Append `data` (whole JSON lines) to `path` with one write, or raise DecisionLogError and leave it as it was."""
+    """Append `data` (whole JSON lines) to `path` with one write, or raise DecisionLogError and leave it as it was.
+
+    `path` must be empty, new or a decision log (see the module's docstring)."""
     if data and not data.endswith(b"\n"):
         raise ValueError("append_lines takes whole lines, each ending in a newline")
     file = str(path)
@@ -90,6 +108,9 @@ def append_lines(path: Path, data: bytes) -> None:
         raise DecisionLogError(f"cannot open the decision log: {exc.strerror}", file=file, value=file) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DecisionLogError("the decision log must be a regular file", file=file, value=file)
+        _check_is_log(fd, file)
         start = _drop_partial_line(fd)
         if data:
             try:
@@ -113,6 +134,60 @@ def append_lines(path: Path, data: bytes) -> None:
         raise DecisionLogError(f"cannot append to the decision log: {exc.strerror}", file=file, value=file) from None
     finally:
         os.close(fd)  # also releases the lock
+
+
+def _lines(fd: int, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without its newline) of every complete line between start and end."""
+    offset = line_start = start
+    pending = b""
+    while offset < end:
+        chunk = os.pread(fd, min(1 << 20, end - offset), offset)
+        if not chunk:
+            return
+        offset += len(chunk)
+        *whole, pending = (pending + chunk).split(b"\n")
+        for line in whole:
+            yield line_start, line
+            line_start += len(line) + 1
+
+
+def _check_is_log(fd: int, file: str) -> None:
+    """Refuse a non-empty file that is not a decision log, before anything is cut or appended."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    torn = os.pread(fd, 1, size - 1) != b"\n"
+    first = next(_lines(fd, 0, size), None)
+    if first is None:
+        raise DecisionLogError(
+            "not a decision log (no complete line; if it is the torn first write of a log, remove it)",
+            file=file,
+            value=os.pread(fd, 60, 0),
+        )
+    # a torn line is cut only from a file every complete line of which is a record
+    suspects = _lines(fd, 0, size) if torn else iter([first, _last_line(fd, size)])
+    for offset, line in suspects:
+        if not is_decision_record(line):
+            number = "line 1" if offset == 0 else f"byte {offset}"
+            raise DecisionLogError(
+                f"not a decision log ({number} is not a decision record); nothing was written",
+                file=file,
+                value=line[:60],
+            )
+
+
+def _last_line(fd: int, size: int) -> tuple[int, bytes]:
+    """(offset, text) of the last complete line of a file that ends in a newline."""
+    end = size - 1
+    start = end
+    while start > 0:
+        begin = max(0, start - 65536)
+        newline = os.pread(fd, start - begin, begin).rfind(b"\n")
+        if newline >= 0:
+            start = begin + newline + 1
+            break
+        start = begin
+    return start, os.pread(fd, end - start, start)
 
 
 def _drop_partial_line(fd: int) -> int:

@@ -13,6 +13,7 @@ from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
 from tos_policy.policy.profiles import stake_kinds, unknown_types
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.policy.wording import reason_message
+from tos_policy.reports.display import printable
 from tos_policy.shapes import DecisionRecord
 
 
@@ -86,12 +87,12 @@ def exceptions_text(report: Report) -> list[str]:
 
 
 def _label(entity: Entity) -> str:
-    return f"{entity.name} ({entity.id})" if entity.name else entity.id
+    return printable(f"{entity.name} ({entity.id})" if entity.name else entity.id)
 
 
 def reason_sentence(entity: Entity, reason: dict[str, Any], rules: RuleSet | None = None) -> str:
     """One reason in plain English, worded by its rule's METADATA (policy/wording.py)."""
-    return reason_message(reason, rules, entity.id, entity.name)
+    return printable(reason_message(reason, rules, entity.id, entity.name))
 
 
 def _hop_text(report: Report, owner: str, asset: str) -> str:
@@ -129,11 +130,11 @@ def explain_text(report: Report, item: Decision) -> str:
             )
     if item.decision == "allow" and not item.exceptions:
         lines.append("No rule restricts it, even reading every unknown fact in the most restrictive way.")
-        return "\n".join(lines) + "\n"
+        return printable("\n".join(lines), keep_newlines=True) + "\n"
     lines.extend(_exception_lines(item))
     if item.decision == "allow":
         lines.append("No other rule restricts it, even reading every unknown fact in the most restrictive way.")
-        return "\n".join(lines) + "\n"
+        return printable("\n".join(lines), keep_newlines=True) + "\n"
     if item.decision == "review":
         lines.append("The facts cannot decide: it is restricted only if unknown facts are read against it.")
         if item.entity.type in unknown_types(report.profile_data):
@@ -151,13 +152,13 @@ def explain_text(report: Report, item: Decision) -> str:
         for path in item.paths:
             lines.append(f"  {path_text(report, path, entities)}")
     lines.extend(_inherited_exception_lines(report, item, entities))
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines), keep_newlines=True) + "\n"
 
 
 def _exception_lines(item: Decision) -> list[str]:
     lines = []
     for record in item.exceptions:
-        lines.append(str(record["note"]))
+        lines.append(printable(record["note"]))
         for reason in record.get("waived", []):
             lines.append(f"  waived: Rule {reason.get('rule_id')}: {reason_sentence(item.entity, reason, item.rules)}")
     return lines
@@ -184,7 +185,7 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
         codes = ", ".join(sorted({f"{r.get('rule_id')} {r.get('code')}" for r in item.reasons}))
         excepted = ", ".join(f"EXCEPTED {record['id']} ({record['rule_id']})" for record in item.exceptions)
         codes = ", ".join(part for part in (codes, excepted) if part)
-        rows.append((item.entity.id, item.entity.name or "", item.decision, codes))
+        rows.append((printable(item.entity.id), printable(item.entity.name or ""), item.decision, printable(codes)))
     return rows
 
 

@@ -17,6 +17,7 @@ from tos_policy.access import (
     decide_access,
     load_request,
 )
+from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
     fail_cleanly,
@@ -28,6 +29,7 @@ from tos_policy.cli.support import (
 from tos_policy.facts.load import load_facts
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.policy.wording import reason_message
+from tos_policy.reports.display import printable
 from tos_policy.reports.records import path_text
 from tos_policy.reports.records import reason_sentence as ownership_sentence
 
@@ -41,7 +43,9 @@ from tos_policy.reports.records import reason_sentence as ownership_sentence
     default=None,
     help="Facts about the request's organisation (needed unless the request is from an individual).",
 )
-@click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
+@click.option(
+    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 @click.option(
     "--policy",
@@ -81,7 +85,7 @@ def decide_command(
         outcome = decide_access(request, facts, rules, runner, as_of=day, policy=policy_name)
     finally:
         runner.close()
-    click.echo(outcome.to_json() if fmt == "json" else access_text(outcome), nl=False)
+    click.echo(outcome.to_json() if fmt == "json" else printable(access_text(outcome), keep_newlines=True), nl=False)
     failing = {"deny": {"deny"}, "review": {"deny", "review"}}.get(fail_on or "", set())
     if outcome.decision in failing:
         sys.exit(1)
@@ -105,7 +109,7 @@ def access_text(outcome: AccessDecision) -> str:
         lines.append("Organisation: none (an individual), decided from the request's signals only.")
     else:
         org = outcome.organisation
-        label = f"{org['name']} ({org['id']})" if org.get("name") else org["id"]
+        label = printable(f"{org['name']} ({org['id']})" if org.get("name") else org["id"])
         lines.append(f"Organisation: {label}, ownership decision {org['decision']}.")
     if not outcome.reasons:
         lines.append("No rule gives a reason: allowed.")

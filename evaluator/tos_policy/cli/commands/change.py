@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import fail_cleanly, parse_as_of, rules_option
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import load_rules
@@ -27,6 +28,7 @@ from tos_policy.release.corpus import (
 from tos_policy.release.history import WORKTREE, checkout_free, merge_base, repo_root, rules_dir_at, short
 from tos_policy.release.impact import Side, compare, impact_json, impact_markdown, impact_text
 from tos_policy.release.policy_docs import find_opa, write_docs
+from tos_policy.reports.display import printable
 
 repo_option = click.option(
     "--repo",
@@ -98,7 +100,7 @@ def check_change_command(base: str | None, head: str | None, repo: Path, fmt: st
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
     else:
-        click.echo(gate_text(result), nl=False)
+        click.echo(printable(gate_text(result), keep_newlines=True), nl=False)
     if not result.ok:
         sys.exit(1)
 
@@ -108,7 +110,9 @@ def check_change_command(base: str | None, head: str | None, repo: Path, fmt: st
 @base_option
 @head_option
 @repo_option
-@click.option("--as-of", default=None, help="Date the facts are read at. Default: the corpus's date, else today.")
+@click.option(
+    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at. Default: the corpus's date, else today."
+)
 @click.option("--profile", default=None, help="Policy profile (default: each revision's default).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @fail_cleanly
@@ -145,7 +149,7 @@ def diff_command(
         new = Side(short(top, head_rev), head_rev, head_tree.commit, head_tree.load())
     impact = compare(old, new, fact_sets, as_of=day, profile=profile)
     render = {"text": impact_text, "json": impact_json, "markdown": impact_markdown}[fmt]
-    click.echo(render(impact), nl=False)
+    click.echo(printable(render(impact), keep_newlines=True), nl=False)
 
 
 @click.command("docs")
@@ -166,7 +170,7 @@ def diff_command(
     help="Decision corpus for worked examples. Default: tests/corpus of the repository, when there is one.",
 )
 @click.option("--opa", type=click.Path(dir_okay=False, path_type=Path), default=None, help="OPA binary to run tests.")
-@click.option("--as-of", default=None, help="Date the exceptions are listed at. Default: today (UTC).")
+@click.option("--as-of", type=IsoDate(), default=None, help="Date the exceptions are listed at. Default: today (UTC).")
 @fail_cleanly
 def docs_command(
     output: Path,
@@ -225,12 +229,12 @@ def corpus_command(update: bool, directory: Path | None, rules_dir: Path | None)
         target = write_expected(corpus, reports)
         click.echo(f"wrote {target} ({len(wrong)} change(s))")
         for line in wrong:
-            click.echo(f"  {line}")
+            click.echo(f"  {printable(line)}")
         return
     entities = sum(len(report.decisions) for report in reports.values())
     if wrong:
         for line in wrong:
-            click.echo(line)
+            click.echo(printable(line))
         click.echo(f"{len(wrong)} decision(s) differ from expected.json: if intended, run `tos-policy corpus --update`")
         sys.exit(1)
     click.echo(f"corpus: {len(reports)} files, {entities} decisions as expected (policy {rules.version})")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from tos_policy.atomic import replaced_atomically
+from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
     fail_cleanly,
@@ -72,7 +73,7 @@ def _from_files(
 
 @click.command("review-queue")
 @click.argument("facts_files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--as-of", default=None, help="With FACTS: the date decided at (default: today, UTC).")
+@click.option("--as-of", type=IsoDate(), default=None, help="With FACTS: the date decided at (default: today, UTC).")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here (atomically)."

@@ -12,6 +12,7 @@ import click
 import orjson
 
 from tos_policy.atomic import replaced_atomically
+from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
     fail_cleanly,
@@ -32,7 +33,9 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
 
 @click.command("screen")
 @click.argument("facts_files", nargs=-1, required=False, type=click.Path(path_type=Path))
-@click.option("--as-of", default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC).")
+@click.option(
+    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
+)
 @click.option(
     "--out",
     "out",

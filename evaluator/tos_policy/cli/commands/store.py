@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
     fail_cleanly,
@@ -45,8 +46,10 @@ def init_command(db: Path) -> None:
     help="The files hold changes only (an entity replaces the one with its id, a link the links with the same owner, "
     "asset, kind and start date). Default: they are the whole registry, and what they do not hold is removed.",
 )
-@click.option("--known-on", default=None, help="Date of the extract (YYYY-MM-DD). Default: today (UTC).")
-@click.option("--as-of", default=None, help="Date the decisions are made at. Default: --known-on.")
+@click.option(
+    "--known-on", type=IsoDate(), default=None, help="Date of the extract (YYYY-MM-DD). Default: today (UTC)."
+)
+@click.option("--as-of", type=IsoDate(), default=None, help="Date the decisions are made at. Default: --known-on.")
 @click.option("--full", is_flag=True, default=False, help="Re-decide every entity, not only those the load can reach.")
 @click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
 @click.option(
