@@ -182,3 +182,9 @@ def test_an_engine_citing_a_link_the_step_lacks_is_an_engine_error(
     code, out, err = run("evaluate", CHAIN, "--as-of", "2025-10-01")
     assert code == 3 and out == "", (code, err)
     assert len(err.strip().splitlines()) == 1 and "cited links" in err
+
+
+def test_a_bare_group_still_shows_its_help() -> None:
+    result = CliRunner().invoke(main, [])
+    assert "Usage: " in result.output and "Commands:" in result.output
+    assert "error" not in result.output

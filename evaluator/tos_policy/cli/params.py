@@ -60,6 +60,9 @@ class Seconds(_NumberParam):
         return number
 
 
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click 8.2 and later
+
+
 class OneLineErrors(click.Group):
     """A command group whose command-line errors (unknown option, bad value, missing
     argument, a directory where a file is wanted) are one line on stderr and exit 2,
@@ -71,6 +74,9 @@ class OneLineErrors(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             returned = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # the help a group shows when called bare: as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx is not None else "tos-policy"
             click.echo(printable(f"tos-policy: error: {exc.format_message()} (see {command} --help)"), err=True)
