@@ -12,12 +12,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.errors import EngineError, RulesError
 from tos_policy.policy.ruleset import RuleSet, check_builtin_uses, check_zone_literals
 
@@ -82,7 +82,7 @@ def parse_module(opa: Path, path: Path) -> Any:
     if done.returncode != 0:
         message = " ".join(done.stderr.decode("utf-8", "replace").split())[:300]
         raise RulesError(f"opa parse refuses the module: {message}", file=str(path), value=path.name)
-    return json.loads(done.stdout)
+    return jsonio.loads(done.stdout, file=f"opa parse {path}", max_depth=100_000, exact=False)
 
 
 def check_sandbox_with_opa(rules: RuleSet, opa: Path) -> int:

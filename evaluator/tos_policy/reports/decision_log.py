@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.ownership.pipeline import Report
 from tos_policy.reports.records import decision_record
@@ -88,8 +89,8 @@ def append_report(path: Path, report: Report) -> int:
 def is_decision_record(line: bytes) -> bool:
     """True for one line of a decision log: a JSON object with every field of RECORD_FIELDS."""
     try:
-        record = json.loads(line)
-    except ValueError:
+        record = jsonio.loads(line, file="<decision log line>", max_depth=1000, exact=False)
+    except (InputError, ValueError):
         return False
     return isinstance(record, dict) and all(name in record for name in RECORD_FIELDS)
 
