@@ -1,13 +1,15 @@
 """What decided: the evaluator's version and a digest of the code that can change a decision.
 
-The version has one source, the `version` in pyproject.toml (read back from the installed
-distribution's metadata). The code digest covers the modules that turn facts and rules into
-decisions (DECISION_CODE); reports, importers, release tooling and the command line cannot
-change a decision and are left out, so editing them does not change the digest."""
+The version has one source, the `version` in pyproject.toml (read from the file in a source
+checkout, from the installed distribution's metadata otherwise). The code digest covers the
+modules that turn facts and rules into decisions (DECISION_CODE); reports, importers, release
+tooling and the command line cannot change a decision and are left out, so editing them does
+not change the digest."""
 
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,10 +23,17 @@ DECISION_CODE = ("facts", "ownership", "engines", "policy", "access.py", "limits
 
 @cache
 def evaluator_version() -> str:
-    """The installed tos-policy version (pyproject.toml's `version`)."""
+    """The tos-policy version: pyproject.toml's `version`, read from the file in a source
+    checkout (installed metadata can lag behind a bump until the next install), else from
+    the installed distribution's metadata."""
+    pyproject = PACKAGE_DIR.parents[1] / "pyproject.toml"
+    if pyproject.is_file():
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        if project.get("name") == DISTRIBUTION and isinstance(project.get("version"), str):
+            return str(project["version"])
     try:
         return version(DISTRIBUTION)
-    except PackageNotFoundError:  # imported from a source tree that was never installed
+    except PackageNotFoundError:  # neither a checkout nor installed
         return "0+unknown"
 
 
