@@ -18,6 +18,14 @@ from .access.strategies import with_variant_policies
 AS_OF = date(2025, 10, 1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _wasm_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Modules the Wasm engine compiles for edited rules go to a temporary cache, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOS_POLICY_CACHE", str(tmp_path_factory.mktemp("tos-policy-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def rules() -> RuleSet:
     return load_rules()

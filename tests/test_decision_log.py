@@ -80,7 +80,7 @@ def test_every_record_carries_what_is_needed_to_audit_and_reproduce_it(tmp_path:
         assert record["rules_digest"] == report["policy"]["rules_digest"]
         assert record["facts_digest"] == report["facts_digest"]
         assert record["as_of"] == report["as_of"] == AS_OF
-        assert record["engine"] == report["engine"] == "regopy"
+        assert record["engine"] == report["engine"] == "wasm"  # the default engine, the shipped module
         for key in ("decision", "reasons", "paths"):
             assert record[key] == item[key]
     for line in log.read_bytes().split(b"\n")[:-1]:

@@ -213,18 +213,33 @@ BROKEN_RULES = {
 BROKEN_RULES_CASES = sorted(BROKEN_RULES)
 
 
+@pytest.mark.parametrize("engine", ["embedded", "wasm"])
 @pytest.mark.parametrize("fault", BROKEN_RULES_CASES)
-def test_broken_rules_exit_3_with_nothing_decided(tmp_path: Path, fault: str) -> None:
+def test_broken_rules_exit_3_with_nothing_decided(tmp_path: Path, fault: str, engine: str) -> None:
+    """Both in-process engines; the Wasm one compiles the broken rules with OPA (or, without
+    OPA, has no module for them): exit 3 either way."""
     rules_dir = _rules_copy(tmp_path, BROKEN_RULES[fault])
-    result = CliRunner().invoke(main, ["evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--rules", str(rules_dir)])
-    _assert_failed_closed(result, 3, "regopy")
+    result = CliRunner().invoke(
+        main, ["evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--rules", str(rules_dir), "--engine", engine]
+    )
+    _assert_failed_closed(result, 3, {"embedded": "regopy", "wasm": "wasm"}[engine])
 
 
 def test_compile_errors_go_to_stderr_not_stdout(tmp_path: Path) -> None:
     """rego-cpp prints compile errors on file descriptor 1; stdout must still hold nothing."""
     rules_dir = _rules_copy(tmp_path, BROKEN_RULES["rules do not compile"])
     done = subprocess.run(
-        ["tos-policy", "evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--rules", str(rules_dir)],
+        [
+            "tos-policy",
+            "evaluate",
+            str(CHAIN),
+            "--as-of",
+            AS_OF.isoformat(),
+            "--rules",
+            str(rules_dir),
+            "--engine",
+            "embedded",
+        ],
         capture_output=True,
         text=True,
         check=False,

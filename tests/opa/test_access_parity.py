@@ -123,7 +123,7 @@ def test_examples_decide_alike_on_both_engines(
 
 def test_decide_through_the_cli_with_the_opa_engine(opa_server: OpaServer) -> None:
     common = [str(EXAMPLES / "vpn-request.json"), "--facts", str(EXAMPLES / "facts.json"), "--as-of", "2025-10-01"]
-    embedded = CliRunner().invoke(main, ["decide", *common])
+    embedded = CliRunner().invoke(main, ["decide", *common, "--engine", "embedded"])
     opa = CliRunner().invoke(main, ["decide", *common, "--engine", "opa", "--opa-url", opa_server.url])
     assert embedded.exit_code == 0 and opa.exit_code == 0, opa.stderr
     one, other = json.loads(embedded.stdout), json.loads(opa.stdout)
@@ -179,7 +179,7 @@ def test_a_bundle_fed_server_decides_access_requests_like_the_embedded_engine(
     server = start_server(opa_bin, bundle=built.path)
     try:
         common = [str(EXAMPLES / "reseller-request.json"), "--facts", str(EXAMPLES / "facts.json"), "--as-of", "2025-10-01"]
-        embedded = CliRunner().invoke(main, ["decide", *common])
+        embedded = CliRunner().invoke(main, ["decide", *common, "--engine", "embedded"])
         served = CliRunner().invoke(
             main, ["decide", *common, "--engine", "opa", "--opa-url", server.url, "--opa-no-load"]
         )

@@ -63,7 +63,7 @@ def parse_as_of(value: str | None) -> date:
 class EngineChoice:
     """What the engine options (--engine, --opa-url, --timeout, --opa-no-load) chose."""
 
-    name: str = "embedded"
+    name: str = "auto"  # auto: the Wasm engine when compiled rules are at hand, else the embedded one
     opa_url: str | None = None
     timeout: float = 10.0
     load_rules: bool = True  # OPA only: False with --opa-no-load (a server fed by a bundle)
@@ -92,7 +92,14 @@ rules_option = click.option(
     help="Rules directory (default: the rules shipped with tos-policy).",
 )
 engine_options = [
-    click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True),
+    click.option(
+        "--engine",
+        type=click.Choice(["auto", "wasm", "embedded", "opa"]),
+        default="auto",
+        show_default=True,
+        help="wasm: the rules compiled by OPA to WebAssembly, in process (shipped, or built with OPA when the rules "
+        "change); embedded: rego-cpp in process; opa: an OPA server; auto: wasm when available, else embedded.",
+    ),
     click.option("--opa-url", default=None, help="URL of a running OPA server, for --engine opa."),
     click.option("--timeout", type=Seconds(), default=10.0, show_default=True, help="Seconds per engine call."),
     click.option(

@@ -60,18 +60,34 @@ def make_engine(
     follow_redirects: bool = False,
     proxies_from_env: bool = False,
 ) -> Engine:
-    """The engine `name` for these rules: "embedded" (rego-cpp in process, the default) or
-    "opa" (a running OPA server; its HTTP client, requests from the `[opa]` extra, is imported only here)."""
+    """The engine `name` for these rules: "embedded" (rego-cpp in process, the default),
+    "wasm" (the rules compiled by OPA to WebAssembly, in process: engines/compiled.py says
+    where the module comes from), "auto" (wasm when a module is at hand or can be built,
+    else embedded) or "opa" (a running OPA server; its HTTP client, requests from the `[opa]`
+    extra, is imported only here)."""
     from tos_policy.errors import EngineError, InputError
 
-    if name == "embedded":
-        if not load_rules:
-            raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
+    if name not in ("auto", "wasm", "embedded", "opa"):
+        raise InputError("unknown engine (known: auto, wasm, embedded, opa)", file="--engine", path="$", value=name)
+    if name != "opa" and not load_rules:
+        raise InputError("--opa-no-load needs --engine opa", file="--opa-no-load", path="$", value=True)
+    if name in ("auto", "wasm"):
+        from tos_policy.engines.compiled import module_for
+
+        module = module_for(rules)
+        if module is not None:
+            from tos_policy.engines.wasm import WasmEngine
+
+            return WasmEngine(rules, module)
+        if name == "wasm":
+            raise EngineError(
+                "wasm: no compiled rules for these rules and no OPA binary to compile them "
+                "(install OPA or set OPA_BINARY, or use --engine embedded)"
+            )
+    if name in ("auto", "embedded"):
         from tos_policy.engines.embedded import EmbeddedEngine
 
         return EmbeddedEngine(rules)
-    if name != "opa":
-        raise InputError("unknown engine (known: embedded, opa)", file="--engine", path="$", value=name)
     if not opa_url:
         raise InputError("--engine opa needs --opa-url", file="--opa-url", path="$", value=opa_url)
     try:

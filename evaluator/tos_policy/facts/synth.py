@@ -4,7 +4,13 @@ Realistic in the ways that matter to the fixpoint: heavy-tailed corporate
 groups, chains tens of levels deep, holding companies in tax havens, minority
 cross-holdings that close cycles, banded (PSC-style) stakes, a few percent of
 groups headed in restricted regions, some unknown countries and person owners.
-Same seed, same file."""
+Same seed, same file.
+
+With `varied`, the registry defeats the evaluator's cache of identical step
+inputs: countries drawn from every ISO 3166 code, percentages with up to four
+decimals from wide distributions, ranges with random bounds and ends, more
+restricted groups and control links of every kind, so that most entities with
+a restricted owner are in a situation of their own."""
 
 from __future__ import annotations
 
@@ -25,6 +31,26 @@ class SynthOptions:
     seed: int = 1
     restricted_group_share: float = 0.03
     links_per_entity: float = 1.65
+    varied: bool = False
+
+
+# --varied: every ISO 3166-1 code, restricted ones more often than their share.
+CONTROL_KINDS = (
+    "branch",
+    "consolidation",
+    "voting_majority",
+    "board_appointment",
+    "significant_influence",
+    "other_control",
+)
+UNITS = 10_000  # a varied percentage is drawn in 1/10,000ths of a point
+VARIED_RESTRICTED_GROUP_SHARE = 0.15
+
+
+def _all_countries() -> tuple[str, ...]:
+    import pycountry
+
+    return tuple(sorted(str(country.alpha_2) for country in pycountry.countries))
 
 
 def _country(rng: random.Random) -> str:
@@ -38,6 +64,9 @@ def _group_size(rng: random.Random) -> int:
 
 def generate(options: SynthOptions) -> Iterator[dict[str, Any]]:
     """Entity and link records in JSON Lines order: groups first, then links across groups."""
+    if options.varied:
+        yield from _Varied(options).generate()
+        return
     rng = random.Random(options.seed)
     headroom: dict[int, int] = {}  # asset index -> percent still unallocated
     counter = {"entities": 0, "links": 0}
@@ -144,3 +173,118 @@ def _stake(
     if rng.random() < 0.02:
         record["start_date"] = "2024-06-01"
     return record
+
+
+class _Varied:
+    """The --varied registry: the same shape (groups, chains, cycles, cross links) with
+    facts drawn from wide distributions. Headroom is kept in UNITS so totals stay <= 100%."""
+
+    def __init__(self, options: SynthOptions) -> None:
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.countries = _all_countries()
+        self.headroom: dict[int, int] = {}
+        self.entities = 0
+        self.links = 0
+        self.heads: list[int] = []
+
+    def generate(self) -> Iterator[dict[str, Any]]:
+        rng = self.rng
+        share = max(self.options.restricted_group_share, VARIED_RESTRICTED_GROUP_SHARE)
+        while self.entities < self.options.entities:
+            size = min(_group_size(rng), self.options.entities - self.entities)
+            yield from self._group(size, rng.random() < share)
+        yield from self._cross_links()
+
+    def _country(self) -> str | None:
+        roll = self.rng.random()
+        if roll < 0.02:
+            return None
+        if roll < 0.06:
+            return self.rng.choice(RESTRICTED)
+        return self.rng.choice(self.countries)
+
+    def _member(self, index: int, head_of_restricted_group: bool) -> dict[str, Any]:
+        rng = self.rng
+        if head_of_restricted_group:
+            home = rng.choice(RESTRICTED)
+            return _entity(index, "company", home, rng.choice((home, *self.countries)))
+        roll = rng.random()
+        if roll < 0.05:
+            return _entity(index, "person", self._country(), None)
+        kind = "public_body" if roll < 0.07 else "unknown" if roll < 0.08 else "company"
+        return _entity(index, kind, self._country(), self._country())
+
+    def _group(self, size: int, restricted: bool) -> Iterator[dict[str, Any]]:
+        rng = self.rng
+        members: list[int] = []
+        for position in range(size):
+            index = self.entities
+            self.entities += 1
+            entity = self._member(index, position == 0 and restricted)
+            yield entity
+            if members and entity["type"] != "person":
+                parent = members[-1] if rng.random() < 0.6 else rng.choice(members)
+                record = self._stake(parent, index, majority=True)
+                if record is not None:
+                    self.links += 1
+                    yield record
+            members.append(index)
+        for _ in range(size // 4 if size > 1 else 0):
+            owner, asset = rng.sample(members, 2)
+            record = self._stake(owner, asset, majority=False)
+            if record is not None:
+                self.links += 1
+                yield record
+        self.heads.extend(members[:3])
+        del self.heads[:-2000]
+
+    def _cross_links(self) -> Iterator[dict[str, Any]]:
+        rng = self.rng
+        total = self.options.entities
+        budget = int(total * self.options.links_per_entity)
+        while self.links < budget:
+            owner = rng.choice(self.heads) if self.heads and rng.random() < 0.5 else rng.randrange(total)
+            asset = rng.randrange(total)
+            if owner == asset:
+                continue
+            self.links += 1
+            if rng.random() < 0.12:
+                yield {"owner": f"E{owner}", "asset": f"E{asset}", "kind": rng.choice(CONTROL_KINDS)}
+                continue
+            record = self._stake(owner, asset, majority=False)
+            if record is not None:
+                yield record
+
+    def _stake(self, owner: int, asset: int, *, majority: bool) -> dict[str, Any] | None:
+        rng = self.rng
+        room = self.headroom.get(asset, 100 * UNITS)
+        if room <= 0:
+            return None
+        record: dict[str, Any] = {"owner": f"E{owner}", "asset": f"E{asset}"}
+        if rng.random() < 0.12:  # a range with random bounds and ends
+            low = rng.randint(0, room)
+            high = rng.randint(low, 100 * UNITS)
+            record.update(percentage_min=_percent(low), percentage_max=_percent(high))
+            if low < high:
+                record.update(min_exclusive=rng.random() < 0.5, max_exclusive=rng.random() < 0.3)
+            self.headroom[asset] = room - low
+        else:
+            if majority:
+                value = rng.randint(min(room, 30 * UNITS), room)
+            else:
+                value = min(room, max(1, int(rng.expovariate(1 / (8 * UNITS)))))
+            # As many decimals as a register would give: whole, 2 or 4.
+            digits = rng.choice((0, 2, 4, 4))
+            step = 10 ** (4 - digits)
+            value = max(step, value - value % step) if value >= step else value
+            record["percentage"] = _percent(value)
+            self.headroom[asset] = room - value
+        if rng.random() < 0.05:
+            record["start_date"] = f"20{rng.randint(10, 25):02d}-{rng.randint(1, 12):02d}-01"
+        return record
+
+
+def _percent(units: int) -> str:
+    whole, part = divmod(units, UNITS)
+    return f"{whole}.{part:04d}".rstrip("0").rstrip(".") if part else str(whole)

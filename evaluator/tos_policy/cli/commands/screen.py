@@ -27,6 +27,7 @@ from tos_policy.facts.synth import SynthOptions, generate
 from tos_policy.limits import Limits, watchdog, with_limit_options
 from tos_policy.operations.determinations import overlay
 from tos_policy.operations.source import StoreSource, one_source, with_store_options
+from tos_policy.ownership.pipeline import DEFAULT_DRIVER, FixpointDriver
 from tos_policy.ownership.screening import screen
 from tos_policy.policy.ruleset import RuleSet, load_rules
 
@@ -51,6 +52,14 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
     help="Worker processes; the graph's components are split between them.",
 )
 @click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
+@click.option(
+    "--plan",
+    type=click.Choice(["rows", "columnar", "spark"]),
+    default="rows",
+    show_default=True,
+    help="How the fixpoint runs: rows (Python objects), columnar (SQL rounds in DuckDB) or spark (the same "
+    "rounds in Spark SQL; needs the spark extra, $TOS_POLICY_SPARK_MASTER or local[2]); same decisions.",
+)
 @rules_option
 @with_engine_options
 @with_store_options
@@ -62,6 +71,7 @@ def screen_command(
     out: Path | None,
     workers: int,
     profile: str | None,
+    plan: str,
     rules_dir: Path | None,
     engine: EngineChoice,
     store: StoreSource | None,
@@ -126,6 +136,7 @@ def _screen_facts(
         determinations=findings,
         limits=limits,
         deadline=deadline,
+        driver=fixpoint_driver(plan),
     )
     if out is None:
         with target.open("rb") as handle:
@@ -143,6 +154,19 @@ def _screen_facts(
         err=True,
     )
     click.echo(orjson.dumps(summary.as_json(), option=orjson.OPT_SORT_KEYS).decode(), err=True)
+
+
+def fixpoint_driver(plan: str) -> FixpointDriver:
+    """The fixpoint driver `--plan` names; the relational ones are imported only when asked for."""
+    if plan == "columnar":
+        from tos_policy.ownership.columnar import ColumnarFixpoint
+
+        return ColumnarFixpoint()
+    if plan == "spark":
+        from tos_policy.ownership.spark import SparkFixpoint
+
+        return SparkFixpoint()
+    return DEFAULT_DRIVER
 
 
 class _progress:
@@ -181,12 +205,19 @@ class _progress:
     required=True,
     help="JSON Lines file to write (atomically).",
 )
+@click.option(
+    "--varied",
+    is_flag=True,
+    default=False,
+    help="Draw countries, percentages, ranges and control links from wide distributions, "
+    "so that most step inputs are distinct (defeats the cache of identical situations).",
+)
 @fail_cleanly
-def synth_command(entities: int, seed: int, output: Path) -> None:
+def synth_command(entities: int, seed: int, output: Path, varied: bool) -> None:
     """Generate a synthetic ownership registry for benchmarks and scale tests."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(output) as temporary, temporary.open("wb") as target:
-        for record in generate(SynthOptions(entities=entities, seed=seed)):
+        for record in generate(SynthOptions(entities=entities, seed=seed, varied=varied)):
             target.write(orjson.dumps(record))
             target.write(b"\n")
     click.echo(f"wrote {output}", err=True)
