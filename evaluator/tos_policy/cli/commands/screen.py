@@ -91,7 +91,19 @@ def screen_command(
         # The backstop for what cannot be interrupted: a read that blocks (a FIFO no one
         # writes to) and one engine call; everything else checks the deadline as it goes.
         with watchdog(limits.max_seconds, during="while reading the input or inside one engine call"):
-            _screen_facts(facts_files, as_of, out, workers, profile, rules_dir, engine, store, limits, deadline)
+            _screen_facts(
+                facts_files,
+                as_of,
+                out,
+                workers,
+                profile,
+                rules_dir,
+                engine,
+                store,
+                limits,
+                deadline,
+                fixpoint_driver(plan),
+            )
     finally:
         if collecting:
             gc.enable()
@@ -108,6 +120,7 @@ def _screen_facts(
     store: StoreSource | None,
     limits: Limits,
     deadline: float,
+    driver: FixpointDriver,
 ) -> None:
     day = parse_as_of(as_of)
     rules = load_rules(rules_dir)
@@ -136,7 +149,7 @@ def _screen_facts(
         determinations=findings,
         limits=limits,
         deadline=deadline,
-        driver=fixpoint_driver(plan),
+        driver=driver,
     )
     if out is None:
         with target.open("rb") as handle:
