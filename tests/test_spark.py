@@ -41,7 +41,7 @@ def test_spark_plan_gives_the_row_plans_outcomes(
     from tos_policy.ownership.spark import SparkGraph, run_spark_fixpoint
 
     registry = tmp_path / "registry.jsonl"
-    done = CliRunner().invoke(main, ["synth", "--entities", "300", "--seed", "3", *extra, "-o", str(registry)])
+    done = CliRunner().invoke(main, ["synth", "--entities", "300", "--seed", "4", *extra, "-o", str(registry)])
     assert done.exit_code == 0, done.stderr
     facts = load_streaming([registry])
     graph = OwnershipGraph.build(facts.entities, facts.active_links(date(2025, 10, 1)))
