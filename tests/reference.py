@@ -12,6 +12,7 @@ from typing import Any
 
 RESTRICTED = {"CN", "RU", "KP", "IR"}
 THRESHOLD = Fraction(50)
+COMPLETE = {"full"}  # disclosure that counts as complete; a branch's owners are its head office's
 RESTRICTING_CONTROL = {"consolidation", "voting_majority"}
 REVIEW_CONTROL = {"board_appointment", "significant_influence", "other_control"}
 
@@ -62,11 +63,35 @@ def _restricted_once(
         any_min_exclusive |= low_x
         any_max_exclusive |= high_x
         stakes = True
-    if not stakes:
-        return False
-    if upper:
-        return total_max > THRESHOLD or (total_max == THRESHOLD and not any_max_exclusive)
-    return total_min >= THRESHOLD
+    if stakes and upper and (total_max > THRESHOLD or (total_max == THRESHOLD and not any_max_exclusive)):
+        return True
+    if stakes and not upper and total_min >= THRESHOLD:
+        return True
+    return upper and not _disclosed(entity, owners) and _undisclosed_may_restrict(owners, status)
+
+
+def _disclosed(entity: dict[str, Any], owners: list[tuple[dict[str, Any], dict[str, Any]]]) -> bool:
+    value = entity.get("disclosure")
+    statuses = {value} if isinstance(value, str) else {item["status"] for item in value or []}
+    is_branch = any(link.get("kind") == "branch" for _, link in owners)
+    return bool(statuses & COMPLETE) or is_branch
+
+
+def _undisclosed_may_restrict(owners: list[tuple[dict[str, Any], dict[str, Any]]], status: dict[str, bool]) -> bool:
+    """Everything no unrestricted holder is known to hold may be restricted (strict reading only).
+    Read as reachable, as the rule does, when a restricted owner's own lower bound is exclusive."""
+    others_min, others_exclusive, own_exclusive = Fraction(0), False, False
+    for owner, link in owners:
+        if link.get("kind", "shareholding") != "shareholding":
+            continue
+        low, low_x, _, _ = _bounds(link)
+        if status[owner["id"]] and owner["type"] != "person":
+            own_exclusive |= low_x
+        else:
+            others_min += low
+            others_exclusive |= low_x
+    possible = Fraction(100) - others_min
+    return possible > THRESHOLD or (possible == THRESHOLD and not (others_exclusive and not own_exclusive))
 
 
 def _reading(document: dict[str, Any], as_of: date, upper: bool) -> dict[str, bool]:

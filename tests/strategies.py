@@ -12,6 +12,16 @@ CLEAN = ["SG", "US", "KY", "GB", "DE", "AE", "VG"]
 COUNTRIES = RESTRICTED + CLEAN
 TYPES = ["company", "company", "company", "person", "public_body", "organization", "unknown"]
 CONTROL_KINDS = ["consolidation", "voting_majority", "board_appointment", "significant_influence", "branch"]
+# Disclosure facts: absent, a status alone, or statements (only an explicit "full" is complete by default).
+DISCLOSURES: list[Any] = [
+    None,
+    "full",
+    "full",
+    "partial",
+    "none",
+    [{"status": "partial", "statement": "gleif:NATURAL_PERSONS"}],
+    [{"status": "none", "statement": "gleif:NON_CONSOLIDATING"}, {"status": "full"}],
+]
 
 
 @st.composite
@@ -49,6 +59,11 @@ def ownership_graphs(draw: st.DrawFn, max_entities: int = 12, clean_only: bool =
         }
         for i in range(count)
     ]
+    for entity in entities:
+        # A clean graph is a complete account: every holder is in it.
+        disclosure = "full" if clean_only else draw(st.sampled_from(DISCLOSURES))
+        if disclosure is not None:
+            entity["disclosure"] = disclosure
     headroom = {entity["id"]: Decimal(100) for entity in entities}
     links: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, count * 2))):

@@ -32,6 +32,13 @@ EXPECTED = {
         "uk-banded": "review",
     },
     "divestment.json": {"ru-parent": "deny", "de-sub": "allow"},
+    "undisclosed-owners.json": {
+        "cn-investor": "deny",
+        "de-undisclosed": "review",
+        "de-declared": "allow",
+        "de-founders": "allow",
+        "gb-no-facts": "review",
+    },
 }
 
 

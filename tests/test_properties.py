@@ -88,18 +88,27 @@ def test_adding_an_unrestricted_owner_or_unrelated_entity_changes_no_other_decis
     before = decide(graph)
     grown = copy.deepcopy(graph)
     country = data.draw(st.sampled_from(CLEAN))
-    grown["entities"].append({"id": "newcomer", "type": "company", "headquarters": country, "jurisdiction": country})
+    grown["entities"].append(
+        {"id": "newcomer", "type": "company", "headquarters": country, "jurisdiction": country, "disclosure": "full"}
+    )
     asset = data.draw(st.sampled_from([entity["id"] for entity in graph["entities"]]))
     held = sum(
         Decimal(str(link.get("percentage", link.get("percentage_min", 0))))
         for link in graph["ownership"]
         if link["asset"] == asset and link.get("kind", "shareholding") == "shareholding"
     )
-    if data.draw(st.booleans()) and held < 100:
+    linked = data.draw(st.booleans()) and held < 100
+    if linked:
         grown["ownership"].append({"owner": "newcomer", "asset": asset, "percentage": str(100 - held)})
     after = decide(grown)
     assert after.pop("newcomer") == "allow"
-    assert after == before
+    if not linked:
+        assert after == before
+        return
+    # A newly known unrestricted holder can only shrink what is undisclosed: a review may
+    # become an allow, nothing else moves.
+    for entity_id, decision in after.items():
+        assert decision == before[entity_id] or (before[entity_id], decision) == ("review", "allow")
 
 
 @SETTINGS
@@ -119,7 +128,10 @@ def test_decisions_do_not_depend_on_the_order_of_entities_or_links(
 def test_ownership_cycles_terminate_with_the_least_fixpoint(
     decide: Any, size: int, share: int, restricted_entry: bool
 ) -> None:
-    entities = [{"id": f"c{i}", "type": "company", "headquarters": "SG", "jurisdiction": "SG"} for i in range(size)]
+    entities = [
+        {"id": f"c{i}", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"}
+        for i in range(size)
+    ]
     links = [
         {"owner": f"c{i}", "asset": f"c{(i + 1) % size}", "percentage": str(Decimal(share) / 100)} for i in range(size)
     ]
@@ -132,3 +144,38 @@ def test_ownership_cycles_terminate_with_the_least_fixpoint(
     # whatever the stakes: nothing restricted ever enters it.
     assert all(decisions[f"c{i}"] == "allow" for i in range(size))
     assert decisions == reference_decisions(document, AS_OF)
+
+
+@SETTINGS
+@given(graph=ownership_graphs(), data=st.data())
+def test_removing_a_disclosed_fact_never_turns_review_or_deny_into_allow(
+    decide: Any, graph: dict[str, Any], data: st.DataObject
+) -> None:
+    """Less known is never more allowed: dropping a disclosure statement, or a stake or a
+    control link where no entity declares its ownership complete, may only move a decision
+    towards review. (Where an entity's ownership is declared complete, a holder left out of
+    the facts is a different declaration, not less knowledge.)"""
+    before = decide(graph)
+    smaller = copy.deepcopy(graph)
+    complete = any(_declared_complete(entity.get("disclosure")) for entity in graph["entities"]) or any(
+        link.get("kind") == "branch" for link in graph["ownership"]
+    )
+    facts = [] if complete else [("link", index) for index in range(len(graph["ownership"]))]
+    facts += [("disclosure", index) for index, entity in enumerate(graph["entities"]) if "disclosure" in entity]
+    if not facts:
+        return
+    kind, index = data.draw(st.sampled_from(facts))
+    if kind == "link":
+        del smaller["ownership"][index]
+    else:
+        del smaller["entities"][index]["disclosure"]
+    after = decide(smaller)
+    for entity_id, decision in before.items():
+        if decision != "allow":
+            assert after[entity_id] != "allow", (kind, index, entity_id)
+
+
+def _declared_complete(disclosure: Any) -> bool:
+    if isinstance(disclosure, str):
+        return disclosure == "full"
+    return any(item["status"] == "full" for item in disclosure or [])

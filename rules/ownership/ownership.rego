@@ -22,7 +22,12 @@ package ownership
 #   reading  "lower" reads unknown facts in the least restrictive way,
 #            "upper" in the most restrictive way
 #   scale    integer units per percentage point in links[].min / max
-#   entity   {type, headquarters, jurisdiction}; a country may be null (unknown)
+#   entity   {type, headquarters, jurisdiction, disclosure, remainder,
+#            remainder_exclusive}; a country may be null (unknown);
+#            disclosure lists the statuses and register statements of its
+#            disclosure facts; remainder (units, like min and max) is 100% less
+#            the lowest values of every known stake in it, whoever holds them,
+#            strictly less when remainder_exclusive
 #   links    links held in the entity by owners restricted in this reading:
 #            {index, kind, owner_type, min, min_exclusive, max, max_exclusive, group};
 #            index is the link's position in links
@@ -70,8 +75,14 @@ decide(item) := {"restricted": count(reasons) > 0, "reasons": reasons} if {
 # person) is not, whatever links point at it.
 _reasons(item) := reasons if {
 	is_organisation(item.entity.type)
-	reasons := ((root_reasons(item) | ownership_reasons(item)) | control_reasons(item)) | branch_reasons(item)
+	found := ((root_reasons(item) | ownership_reasons(item)) | control_reasons(item)) | branch_reasons(item)
+	reasons := _or_undisclosed(found, item)
 } else := set()
+
+# Rule 5 is the last word: it speaks only when no other rule restricts.
+_or_undisclosed(found, _) := found if count(found) > 0
+
+_or_undisclosed(found, item) := undisclosed_reasons(item) if count(found) == 0
 
 # An organisation is any entity whose type is not listed as never restricting
 # (persons, under the terms of service). New entity types count by default.
@@ -279,3 +290,99 @@ branch_reasons(item) := {reason |
 
 # A link kind the profile does not name is read with caution: review.
 _effect(link) := object.get(profile.link_effects, link.kind, "review")
+
+# METADATA
+# title: Rule 5 - undisclosed ownership
+# description: >-
+#   Unless the entity's ownership is disclosed in a way the profile counts as
+#   complete (complete_disclosures: by default only an explicit full
+#   disclosure), the part of it no known holder holds (the whole less the
+#   known stakes, all of it when nothing is known) may be held by restricted
+#   owners.
+#   When that undisclosed remainder, with what restricted owners are known to
+#   hold, could reach the threshold, the facts cannot decide: review, never
+#   allow. The rule reads unknown facts against the entity, so it applies in
+#   the strict reading only and never denies on its own.
+# related_resources:
+#   - description: Terms of Service, section 3.2 (restricted regions and ownership)
+#     ref: https://example.com/terms-of-service#section-3-2
+# custom:
+#   rule_id: TOS-OWN-5
+#   messages:
+#     OWNERSHIP_UNDISCLOSED:
+#       - >-
+#         Up to {undisclosed}% of {entity} is held by owners the facts do not
+#         name; with the {known_min}% restricted owners are known to hold
+#         ({owners}), restricted owners could hold up to {share_max}%
+#         (threshold {threshold_percent}%). Its ownership is not disclosed in a
+#         way the profile counts as complete (disclosure: {disclosure_list}).
+#       - >-
+#         Up to {undisclosed}% of {entity} is held by owners the facts do not
+#         name, so restricted owners could hold up to {share_max}% (threshold
+#         {threshold_percent}%). Its ownership is not disclosed in a way the
+#         profile counts as complete (disclosure: {disclosure_list}).
+undisclosed_reasons(item) := {reason |
+	reading == "upper"
+	not _fully_disclosed(item.entity)
+	stakes := [link | some link in item.links; _is_stake(link)]
+	held := _known_restricted_min(stakes)
+	remainder := object.get(item.entity, "remainder", 100 * item.scale)
+	_may_reach_threshold(held + remainder, _remainder_exclusive(item.entity, stakes), profile.threshold_percent * item.scale)
+	reason := object.union(
+		{
+			"code": "OWNERSHIP_UNDISCLOSED",
+			"rule_id": "TOS-OWN-5",
+			"links": [link.index | some link in stakes],
+			"share_min": held,
+			"undisclosed": remainder,
+			"share_max": held + remainder,
+			"scale": item.scale,
+			"threshold_percent": profile.threshold_percent,
+			"disclosure": object.get(item.entity, "disclosure", []),
+		},
+		_known_restricted(stakes, held),
+	)
+}
+
+# What restricted owners are known to hold, when some are (for the wording).
+_known_restricted(stakes, held) := {"known_min": held} if count(stakes) > 0
+
+_known_restricted(stakes, _) := {} if count(stakes) == 0
+
+# Complete when one of its disclosure facts is of a kind the profile accepts: a
+# full disclosure lists every holder, whatever less complete registers say.
+_fully_disclosed(entity) if {
+	some term in object.get(entity, "disclosure", [])
+	term in profile.complete_disclosures
+}
+
+# What restricted owners are known to hold at least: all of them together, or
+# the largest group acting jointly where the profile does not aggregate (the
+# remainder may be one more member of it).
+_known_restricted_min(stakes) := 0 if count(stakes) == 0
+
+_known_restricted_min(stakes) := max([sum([link.min | some link in _held_by_group(stakes, group)]) |
+	some group in _stake_groups(stakes)
+]) if {
+	count(stakes) > 0
+}
+
+# Strictly less than the sum only when an exclusive lower bound of a holder that
+# is not counted here made the remainder exclusive; otherwise read it as reachable.
+_remainder_exclusive(entity, stakes) if {
+	object.get(entity, "remainder_exclusive", false)
+	not _any_min_exclusive(stakes)
+} else := false
+
+_any_min_exclusive(links) if {
+	some link in links
+	link.min_exclusive
+}
+
+_may_reach_threshold(possible, _, threshold) if possible > threshold
+
+_may_reach_threshold(possible, exclusive, threshold) if {
+	profile.threshold_inclusive
+	possible == threshold
+	not exclusive
+}

@@ -4,7 +4,11 @@ import data.ownership
 
 # Helpers: build step inputs the way the evaluator does (evaluator/steps.py).
 
-_org(hq, jur) := {"type": "company", "headquarters": hq, "jurisdiction": jur}
+# Fully disclosed: the tests of rules 1-4 are not about undisclosed holders (rule 5).
+_org(hq, jur) := {"type": "company", "headquarters": hq, "jurisdiction": jur, "disclosure": ["full"], "remainder": 0, "remainder_exclusive": false}
+
+# Nothing disclosed: `remainder` units of it are held by nobody the facts name.
+_undisclosed(remainder) := object.union(_sg, {"disclosure": [], "remainder": remainder})
 
 _person(hq, jur) := {"type": "person", "headquarters": hq, "jurisdiction": jur}
 
@@ -344,4 +348,76 @@ test_a_reading_other_than_lower_or_upper_decides_nothing if {
 		not ownership.step with input as _step(reading, 1, _sg, [_stake(0, 90)])
 		not ownership.batch with input as {"profile": "terms_of_service", "reading": reading, "items": [_item(1, _sg, [_stake(0, 90)])]}
 	}
+}
+
+# Rule 5 (TOS-OWN-5): undisclosed ownership
+
+_undisclosed_reason(result) := [reason | some reason in result.reasons; reason.code == "OWNERSHIP_UNDISCLOSED"][0]
+
+test_nothing_known_of_the_owners_is_review_only if {
+	_unrestricted("lower", 1, _undisclosed(100), [])
+	result := ownership.step with input as _step("upper", 1, _undisclosed(100), [])
+	result.restricted
+	_undisclosed_reason(result) == {
+		"code": "OWNERSHIP_UNDISCLOSED", "rule_id": "TOS-OWN-5", "links": [], "share_min": 0, "undisclosed": 100,
+		"share_max": 100, "scale": 1, "threshold_percent": 50, "disclosure": [],
+	}
+}
+
+test_an_entity_without_remainder_or_disclosure_fields_reads_as_wholly_undisclosed if {
+	_restricted("upper", 1, {"type": "company", "headquarters": "SG", "jurisdiction": "SG"}, [])
+}
+
+test_a_full_disclosure_leaves_nothing_undisclosed if {
+	_unrestricted("upper", 1, object.union(_undisclosed(100), {"disclosure": ["full"]}), [])
+	_unrestricted("upper", 1, object.union(_undisclosed(55), {"disclosure": ["full", "partial"]}), [_stake(0, 45)])
+}
+
+test_restricted_45_percent_beside_an_undisclosed_55_is_review if {
+	result := ownership.step with input as _step("upper", 1, _undisclosed(55), [_stake(0, 45)])
+	reason := _undisclosed_reason(result)
+	[reason.share_min, reason.known_min, reason.undisclosed, reason.share_max, reason.links] == [45, 45, 55, 100, [0]]
+	_unrestricted("lower", 1, _undisclosed(55), [_stake(0, 45)])
+}
+
+test_known_holders_of_60_percent_leave_too_little_to_reach_50 if {
+	_unrestricted("upper", 1, _undisclosed(40), [])
+	_restricted("upper", 1, _undisclosed(50), [])
+}
+
+test_an_exclusive_known_minimum_makes_the_remainder_fall_short_of_the_threshold if {
+	# another holder has more than 50%: the remainder is less than 50%
+	_unrestricted("upper", 1, object.union(_undisclosed(50), {"remainder_exclusive": true}), [])
+
+	# ...unless the exclusive minimum is the restricted owner's own, counted here
+	exclusive_own := object.union(_undisclosed(40), {"remainder_exclusive": true})
+	_restricted("upper", 1, exclusive_own, [_band(0, "shareholding", 10, true, 20, false)])
+}
+
+test_an_exclusive_threshold_needs_more_than_it_undisclosed if {
+	_unrestricted("upper", 1, _undisclosed(50), []) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_restricted("upper", 1, _undisclosed(51), []) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+}
+
+test_which_disclosures_are_complete_is_data if {
+	natural := object.union(_undisclosed(100), {"disclosure": ["gleif:NATURAL_PERSONS", "partial"]})
+	_restricted("upper", 1, natural, [])
+	_unrestricted("upper", 1, natural, []) with data.ownership.profiles.terms_of_service.complete_disclosures as ["gleif:NATURAL_PERSONS"]
+	_restricted("upper", 1, object.union(_undisclosed(100), {"disclosure": ["full"]}), []) with data.ownership.profiles.terms_of_service.complete_disclosures as []
+}
+
+test_without_aggregation_the_remainder_joins_the_largest_group if {
+	links := [_stake(0, 20), _stake(1, 25)]
+	_unrestricted("upper", 1, _undisclosed(10), links) with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	_restricted("upper", 1, _undisclosed(25), links) with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	_restricted("upper", 1, _undisclosed(10), links)
+}
+
+test_other_rules_speak_first if {
+	result := ownership.step with input as _step("upper", 1, object.union(_undisclosed(100), {"headquarters": null}), [])
+	_codes(result) == {"COUNTRY_UNKNOWN"}
+}
+
+test_a_person_has_no_undisclosed_owners_that_matter if {
+	_unrestricted("upper", 1, object.union(_undisclosed(100), {"type": "person"}), [])
 }

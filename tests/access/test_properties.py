@@ -109,7 +109,7 @@ def test_a_clean_organisation_with_clean_signals_is_always_allowed(
 # Organisations of every ownership outcome, for property 3.
 MIXED_FACTS = {
     "entities": [
-        {"id": "clean", "type": "company", "headquarters": "DE", "jurisdiction": "DE"},
+        {"id": "clean", "type": "company", "headquarters": "DE", "jurisdiction": "DE", "disclosure": "full"},
         {"id": "restricted", "type": "company", "headquarters": "CN", "jurisdiction": "KY"},
         {"id": "owned", "type": "company", "headquarters": "SG", "jurisdiction": "SG"},
         {"id": "unknown-hq", "type": "company", "headquarters": None, "jurisdiction": "SG"},

@@ -161,7 +161,7 @@ def test_ownership_is_read_as_of_the_given_date(rules: RuleSet, engine: Embedded
         {
             "entities": [
                 {"id": "ru", "type": "company", "headquarters": "RU", "jurisdiction": "RU"},
-                {"id": "de", "type": "company", "headquarters": "DE", "jurisdiction": "DE"},
+                {"id": "de", "type": "company", "headquarters": "DE", "jurisdiction": "DE", "disclosure": "full"},
             ],
             "ownership": [{"owner": "ru", "asset": "de", "percentage": "100", "end_date": "2022-06-01"}],
         }

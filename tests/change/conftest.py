@@ -30,7 +30,28 @@ FLIPS_AT_40 = {
     ("tests/corpus/cross-country.json", "pt-four-way-short"): ("allow", "deny"),  # 20 + 15 + 10 + 4.99
     ("tests/corpus/cross-country.json", "at-partnership"): ("allow", "deny"),  # 24% RU + 24% IR
     ("tests/corpus/psc-bands.json", "gb-below-half"): ("allow", "review"),  # more than 25%, less than 50%
+    ("tests/corpus/disclosure.json", "de-cn-45-declared"): ("allow", "deny"),  # 45% Chinese, rest declared
+    ("tests/corpus/disclosure.json", "de-cn-45-undisclosed"): ("review", "deny"),  # 45% Chinese, rest undisclosed
+    ("tests/corpus/disclosure.json", "es-band-above-50"): ("allow", "review"),  # less than 50% undisclosed
+    ("tests/corpus/disclosure.json", "nl-partial-60-known"): ("allow", "review"),  # 40% undisclosed
 }
+
+
+def flip_counts() -> str:
+    """The flips of FLIPS_AT_40 as reports count them: "9 allow -> deny, 3 allow -> review, ..."."""
+    counts: dict[str, int] = {}
+    for old, new in FLIPS_AT_40.values():
+        counts[f"{old} -> {new}"] = counts.get(f"{old} -> {new}", 0) + 1
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+
+
+ALLOW_DENY_FLIPS = sum(1 for flip in FLIPS_AT_40.values() if set(flip) == {"allow", "deny"})
+
+
+# How many files and decisions the decision corpus holds (its expected.json).
+_EXPECTED = json.loads((ROOT / "tests" / "corpus" / "expected.json").read_text())["files"]
+CORPUS_FILES = len(_EXPECTED)
+CORPUS_DECISIONS = sum(len(decisions) for decisions in _EXPECTED.values())
 
 
 def git(repo: Path, *args: str) -> str:

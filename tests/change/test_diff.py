@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import FLIPS_AT_40, PROFILE, ROOT, commit, git, run, set_threshold
+from .conftest import (
+    ALLOW_DENY_FLIPS,
+    CORPUS_DECISIONS,
+    FLIPS_AT_40,
+    PROFILE,
+    ROOT,
+    commit,
+    flip_counts,
+    git,
+    run,
+    set_threshold,
+)
 
 
 def diff(repo: Path, *extra: str) -> str:
@@ -23,9 +34,12 @@ def test_json_lists_exactly_the_entities_that_flip(repo: Path) -> None:
     }
     assert changed == FLIPS_AT_40
     assert report["summary"]["decisions_changed"] == len(FLIPS_AT_40)
-    assert report["summary"]["allow_deny_flips"] == 8
-    assert report["summary"]["by_change"] == {"allow -> deny": 8, "allow -> review": 1}
-    assert report["summary"]["entities"] == 62
+    assert report["summary"]["allow_deny_flips"] == ALLOW_DENY_FLIPS
+    by_change: dict[str, int] = {}
+    for old, new in FLIPS_AT_40.values():
+        by_change[f"{old} -> {new}"] = by_change.get(f"{old} -> {new}", 0) + 1
+    assert report["summary"]["by_change"] == by_change
+    assert report["summary"]["entities"] == CORPUS_DECISIONS
     assert report["head"]["rev"] == "WORKTREE" and report["base"]["version"] == "2.2.0"
     flip = next(item for item in report["changes"] if item["entity"] == "sg-just-under")
     assert flip["old"]["reasons"] == []
@@ -37,14 +51,14 @@ def test_json_lists_exactly_the_entities_that_flip(repo: Path) -> None:
 def test_text_names_each_flip_with_old_and_new_reasons(repo: Path) -> None:
     set_threshold(repo, 40)
     out = diff(repo)
-    assert "9 decision(s) change: 8 allow -> deny, 1 allow -> review." in out
+    assert f"{len(FLIPS_AT_40)} decision(s) change: {flip_counts()}." in out
     assert "tests/corpus/threshold-edges.json: Merlion Analytics Pte Ltd (sg-just-under): ALLOW -> DENY" in out
     assert "  before: no reason: not restricted" in out
     assert "Restricted owners hold 49.99% of Merlion Analytics Pte Ltd (sg-just-under) together (threshold 40%)" in out
     assert "tests/corpus/psc-bands.json: Oxford Imaging Ltd (gb-below-half): ALLOW -> REVIEW" in out
     assert "Exceptions, head: 0 in force (none)" in out
-    for _, entity in FLIPS_AT_40:
-        assert f"({entity}): ALLOW -> " in out
+    for (_, entity), (old, _) in FLIPS_AT_40.items():
+        assert f"({entity}): {old.upper()} -> " in out
     assert "sg-exactly-half" not in out.split("keep their decision")[0]  # denied before and after
 
 
@@ -52,7 +66,7 @@ def test_markdown_is_a_pull_request_comment(repo: Path) -> None:
     set_threshold(repo, 40)
     out = diff(repo, "--format", "markdown")
     assert out.startswith("## Policy impact: 2.2.0 → 2.2.0")
-    assert "**9 decision(s) change** (8 between allow and deny)" in out
+    assert f"**{len(FLIPS_AT_40)} decision(s) change** ({ALLOW_DENY_FLIPS} between allow and deny)" in out
     assert (
         "| `tests/corpus/threshold-edges.json` | Merlion Analytics Pte Ltd (`sg-just-under`) | allow | **deny** |"
         in out

@@ -44,7 +44,7 @@ def test_markdown_and_html_hold_every_rule_the_threshold_and_the_list(repo: Path
     assert "**Ownership threshold:** 40% or more, summed over all restricted owners." in index
     assert "**Restricted regions:** China (CN), Iran (IR), North Korea (KP), Russian Federation (RU)." in index
     assert (
-        "| [Ownership restriction](ownership/index.md) | TOS-OWN-1, TOS-OWN-2, TOS-OWN-3, TOS-OWN-4 | 2.0.0 | 2025-09-05 |"
+        "| [Ownership restriction](ownership/index.md) | TOS-OWN-1, TOS-OWN-2, TOS-OWN-3, TOS-OWN-4, TOS-OWN-5 | 2.0.0 | 2025-09-05 |"
         in index
     )
     for number, title in enumerate(RULE_TITLES, start=1):

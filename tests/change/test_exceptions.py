@@ -155,7 +155,7 @@ def test_only_the_excepted_rule_is_waived(repo: Path, facts: Path) -> None:
     assert decisions["gb-band"]["decision"] == "allow"
     listed = {record["id"]: record["applied_to"] for record in report["exceptions"]["exceptions"]}
     assert listed == {"EXC-2026-002": [], "EXC-2026-003": ["sc-unknown-hq"], "EXC-2026-004": ["gb-band"]}
-    assert report["summary"] == {"allow": 1, "deny": 3, "review": 1, "excepted": 2}
+    assert report["summary"] == {"allow": 1, "deny": 3, "review": 1, "excepted": 2, "undisclosed": 0}
 
 
 def test_table_and_screen_list_the_exceptions(repo: Path, facts: Path, tmp_path: Path) -> None:
@@ -182,7 +182,7 @@ def test_table_and_screen_list_the_exceptions(repo: Path, facts: Path, tmp_path:
     [
         (
             [grant("x", rule="TOS-OWN-9")],
-            "no such rule in the rules (known: TOS-OWN-1, TOS-OWN-2, TOS-OWN-3, TOS-OWN-4)",
+            "no such rule in the rules (known: TOS-OWN-1, TOS-OWN-2, TOS-OWN-3, TOS-OWN-4, TOS-OWN-5)",
         ),
         ([grant("x", expires="2026-01-01")], "an exception must expire after it is granted"),
         ([grant("x"), grant("y")], "exception id used twice"),

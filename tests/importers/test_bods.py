@@ -76,9 +76,10 @@ def test_bank_saderat_under_the_reference_profiles(decide: Any) -> None:
     ofac = decide(document, as_of=AS_OF, profile="ofac")
     ofsi = decide(document, as_of=AS_OF, profile="ofsi")
     # OFAC-style (ownership only): the sources give consolidation, never a share, so nothing shows
-    # the Iranian bank owning 50% of the PLC: allow on these facts (OFAC lists the PLC itself,
-    # which a list screening would catch). Branches are the head office itself: deny.
-    assert ofac[SADERAT_PLC] == "allow"
+    # the Iranian bank owning 50% of the PLC; but nothing shows who does own it either (no
+    # disclosure): the undisclosed whole may be Iranian, so review, never allow. Branches are the
+    # head office itself: deny.
+    assert ofac[SADERAT_PLC] == "review"
     assert all(ofac[branch] == "deny" for branch in BRANCHES)
     # OFSI-style (ownership or control): consolidation is control: deny.
     assert ofsi[SADERAT_PLC] == "deny"
@@ -90,14 +91,16 @@ def test_rosneft_deutschland_is_controlled_from_russia(decide: Any) -> None:
     decisions = decide(document, as_of=AS_OF)
     # Rosneft Deutschland GmbH is German (DE, HRB 184025) but consolidated by PJSC Rosneft (RU):
     # controlled by a restricted organisation, so denied under the terms and in the OFSI style;
-    # the OFAC-style profile, which counts only ownership, sees no share and allows it.
+    # the OFAC-style profile, which counts only ownership, sees no share: its owners are not
+    # disclosed, so review.
     germany = "XI-LEI-391200PKEUF3Y2NUMW25"
     assert decisions[germany] == "deny"
     assert decisions["XI-LEI-253400JT3MQWNDKMJE44"] == "deny"
     assert decide(document, as_of=AS_OF, profile="ofsi")[germany] == "deny"
-    assert decide(document, as_of=AS_OF, profile="ofac")[germany] == "allow"
-    # The consolidation has held since 2016-02-24 (GLEIF relationship period): before, nothing links them.
-    assert decide(document, as_of=date(2016, 2, 23))[germany] == "allow"
+    assert decide(document, as_of=AS_OF, profile="ofac")[germany] == "review"
+    # The consolidation has held since 2016-02-24 (GLEIF relationship period): before, nothing links
+    # them, and nothing says who owned it: review.
+    assert decide(document, as_of=date(2016, 2, 23))[germany] == "review"
 
 
 def test_psc_bands_are_ranges_with_the_statutory_bounds() -> None:
@@ -132,15 +135,19 @@ def test_psc_band_decisions(decide: Any) -> None:
     # (under review) holds one band: if TAQA were restricted its stake could be 50%, the threshold,
     # or as little as just over 25%: review, naming the stake.
     assert decisions["GB-COH-SC057974"] == "review"
-    # Wakefield Waste Holdings is held in the 50-75 band by a UK company with no restricted owner: allow.
-    assert decisions["GB-COH-09926796"] == "allow"
+    # Wakefield Waste Holdings is held in the 50-75 band by a UK company whose own owners the
+    # sample does not disclose: review. Declared complete up the chain, it is allowed.
+    assert decisions["GB-COH-09926796"] == "review"
+    assert _declared_complete(decide, document)["GB-COH-09926796"] == "allow"
 
 
 def test_closed_psc_records_end_on_their_end_date(decide: Any) -> None:
     document = imported("bods", CARE_UK)
     _accounted_for(CARE_UK, document)
-    # A UK group, no restricted owner anywhere: every company is allowed, at any date.
-    assert set(decide(document, as_of=AS_OF).values()) == {"allow"}
+    # A UK group, no restricted owner anywhere, but the PSC register names only holders above 25%:
+    # nothing is denied, and every company is allowed once its ownership is declared complete.
+    assert "deny" not in set(decide(document, as_of=AS_OF).values())
+    assert set(_declared_complete(decide, document).values()) == {"allow"}
     ended = links_between(document, "GB-COH-02644862", "GB-COH-02571516")
     assert ended and {link["end_date"] for link in ended} == {"2024-10-01"}
 
@@ -191,3 +198,9 @@ def test_unspecified_owner_leads_to_review_and_exemption_does_not(decide: Any) -
     assert [e["id"] for e in listed["entities"]] == ["4c7ea3bfbe6c"]
     assert "exempt" in " ".join(listed["entities"][0]["source"]["notes"])
     assert decide(listed, as_of=AS_OF)["4c7ea3bfbe6c"] == "review"
+
+
+def _declared_complete(decide: Any, document: dict[str, Any]) -> dict[str, str]:
+    """The decisions once every entity's ownership is declared fully disclosed."""
+    declared = {**document, "entities": [{**entity, "disclosure": "full"} for entity in document["entities"]]}
+    return decide(declared, as_of=AS_OF)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tos_policy.importers.gleif import HIDDEN_PARENT_REASONS
+
 from ..conftest import AS_OF
 from .helpers import EXTERNAL, imported, links_between
 
@@ -19,6 +21,9 @@ def _without_file(document: dict[str, Any]) -> dict[str, Any]:
     for record in document["entities"] + document["ownership"]:
         record["source"].pop("file", None)
         record["source"].pop("shape", None)
+        for fact in record.get("disclosure", []):
+            fact["source"].pop("file", None)
+            fact["source"].pop("shape", None)
     document["source"].pop("files")
     return document
 
@@ -36,11 +41,12 @@ def test_golden_copy_round_trip() -> None:
     exceptions = json.loads((GOLDEN / "repex-data.json").read_text())
     real = {e["id"] for e in document["entities"] if not e["source"].get("placeholder")}
     assert real == leis
-    # Every relationship is a link; every exception is a link (an undisclosed parent) or skipped with a reason.
-    skipped = sum(document["source"]["skipped"].values())
+    # Every relationship is a link; every exception is a disclosure fact of its entity, and an
+    # exception hiding a parent that exists is also a link from an undisclosed parent.
     hidden_parents = [link for link in document["ownership"] if "#undisclosed-" in link["owner"]]
     assert len(document["ownership"]) == len(relationships) + len(hidden_parents)
-    assert skipped + len(hidden_parents) == len(exceptions)
+    assert sum(len(entity.get("disclosure", [])) for entity in document["entities"]) == len(exceptions)
+    assert len(hidden_parents) == sum(1 for item in exceptions if item["ExceptionReason"] in HIDDEN_PARENT_REASONS)
     kinds = {(link["source"].get("relationshipType"), link["kind"]) for link in document["ownership"]}
     assert kinds == {
         ("IS_FUND-MANAGED_BY", "other_control"),
@@ -72,8 +78,11 @@ def test_bloomberg_with_its_parents_is_allowed_and_without_them_reviewed(decide:
     ]
     document = imported("gleif", *files)
     # Bloomberg Finance L.P. (US) is consolidated by Bloomberg L.P. (US): no restricted region
-    # anywhere in the chain: allow.
-    assert decide(document, as_of=AS_OF)[BLOOMBERG] == "allow"
+    # anywhere in the chain, but GLEIF says nothing of who holds the parent's shares: review.
+    # Once every entity's ownership is declared complete: allow.
+    assert decide(document, as_of=AS_OF)[BLOOMBERG] == "review"
+    declared = {**document, "entities": [{**entity, "disclosure": "full"} for entity in document["entities"]]}
+    assert decide(declared, as_of=AS_OF)[BLOOMBERG] == "allow"
     # The same relationships without the parents' LEI records: the parent's country is unknown,
     # and a consolidating parent could be restricted: review, never allow on silence.
     partial = imported("gleif", files[0], files[3], files[4])
@@ -98,7 +107,7 @@ def test_undisclosed_parent_leads_to_review(decide: Any) -> None:
     assert decide(document, as_of=AS_OF)[AMAZON_UK] == "review"
 
 
-def test_no_known_person_exception_is_a_note_and_pages_are_flagged(decide: Any) -> None:
+def test_no_known_person_exception_is_a_disclosure_fact_and_pages_are_flagged(decide: Any) -> None:
     document = imported(
         "gleif",
         API / f"single_lei_record_{SHELL}.json",
@@ -107,9 +116,12 @@ def test_no_known_person_exception_is_a_note_and_pages_are_flagged(decide: Any) 
         API / f"direct-child-relationships_{SHELL}.json",
     )
     shell = {e["id"]: e for e in document["entities"]}[SHELL]
-    # Shell plc has no parent (NO_KNOWN_PERSON): nothing stands above it; a UK company: allow.
-    assert any("NO_KNOWN_PERSON" in note for note in shell["source"]["notes"])
-    assert decide(document, as_of=AS_OF)[SHELL] == "allow"
+    # Shell plc has no parent that controls it (NO_KNOWN_PERSON): a statement that its holders
+    # below control are not reported, not that they are clean. Under the strict default: review.
+    assert {(item["status"], item["statement"]) for item in shell["disclosure"]} == {
+        ("partial", "gleif:NO_KNOWN_PERSON")
+    }
+    assert decide(document, as_of=AS_OF)[SHELL] == "review"
     # The children list is page 1 of 8: the import says so instead of passing it off as complete.
     assert any("page 1 of 8" in note for note in document["source"]["notes"])
     assert len(links_between(document, SHELL, "2138009AGE4DW1J76R35")) == 1

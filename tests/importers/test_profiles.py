@@ -21,7 +21,8 @@ def test_profile_validates(name: str) -> None:
 
 
 def _split(*owners: tuple[str, str, str | None]) -> dict[str, Any]:
-    entities = [{"id": "t", "type": "company", "headquarters": "GB", "jurisdiction": "GB"}]
+    # "t" declares its owners complete: these cases are about thresholds and aggregation, not disclosure.
+    entities = [{"id": "t", "type": "company", "headquarters": "GB", "jurisdiction": "GB", "disclosure": "full"}]
     links = []
     for index, (percentage, country, jointly) in enumerate(owners):
         entities.append({"id": f"o{index}", "type": "company", "headquarters": country, "jurisdiction": country})

@@ -178,6 +178,9 @@ def _print_table(report: Report) -> None:
         table.add_row(Text(entity_id), Text(name), Text(decision, style=styles[decision]), Text(reasons))
     console = Console(width=120)
     console.print(table)
+    undisclosed = sum(1 for item in report.decisions if item.undisclosed)
+    if undisclosed:
+        console.print(f"Reviews for undisclosed ownership: {undisclosed}.", markup=False, highlight=False)
     for line in [*exceptions_text(report), *determinations_text(report)]:
         console.print(Text(printable(line)), markup=False, highlight=False)
 

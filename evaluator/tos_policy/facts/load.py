@@ -73,6 +73,10 @@ class Entity(NamedTuple):
     headquarters: str | None = None
     jurisdiction: str | None = None
     path: str = "$"
+    # How complete its ownership facts are: the statuses ("full", "partial", "none")
+    # and register statements ("gleif:NON_CONSOLIDATING") of its disclosure facts,
+    # sorted and distinct. Empty: nothing disclosed.
+    disclosure: tuple[str, ...] = ()
 
 
 class Link(NamedTuple):
@@ -246,7 +250,19 @@ def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entit
         headquarters=country_code(record.get("headquarters"), file, f"{path}.headquarters"),
         jurisdiction=country_code(record.get("jurisdiction"), file, f"{path}.jurisdiction"),
         path=f"{file}:{path}",
+        disclosure=disclosure_terms(record.get("disclosure")),
     )
+
+
+def disclosure_terms(value: Any) -> tuple[str, ...]:
+    """The statuses and register statements of an entity's disclosure facts (schema-checked):
+    "full" alone, or a list of {status, statement?}."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    terms = {item["status"] for item in value} | {item["statement"] for item in value if "statement" in item}
+    return tuple(sorted(terms))
 
 
 def parse_percentage(value: Any, file: str, path: str) -> Decimal:

@@ -41,6 +41,7 @@ from tos_policy.importers.common import (
     schema_error,
     where,
 )
+from tos_policy.importers.disclosure import add_disclosure, bods_unspecified
 from tos_policy.schema_check import StrictValidator
 
 FORMAT = "bods"
@@ -301,7 +302,7 @@ def _build(state: State, builder: Builder) -> None:
         if _is_arrangement(records[canonical].statement):
             arrangements.add(canonical)
     for kept in sorted((k for k in records.values() if k.statement["recordType"] == "relationship"), key=_by_order):
-        _relationship(builder, kept, groups)
+        _relationship(builder, kept, groups, records)
     _collapse_arrangements(builder, arrangements)
 
 
@@ -452,6 +453,21 @@ def _kind(interest: dict[str, Any], share: Share) -> str | None:
     return None
 
 
+def _unspecified_party_disclosure(builder: Builder, kept: Kept, subject: str, records: dict[str, Kept]) -> None:
+    """An interested party recorded as an anonymous or unknown entity or person: its reason
+    is a disclosure fact about the subject, as an unspecified party's would be."""
+    value = kept.statement["recordDetails"]["interestedParty"]
+    described = records.get(value) if isinstance(value, str) else None
+    if described is None:
+        return
+    details = described.statement.get("recordDetails") or {}
+    unspecified = details.get("unspecifiedEntityDetails") or details.get("unspecifiedPersonDetails")
+    if isinstance(unspecified, dict):
+        source = {"format": builder.format, **kept.source}
+        fact = bods_unspecified(unspecified.get("reason"), str(unspecified.get("description") or ""), source)
+        add_disclosure(builder.entities[subject], fact)
+
+
 def _party(builder: Builder, kept: Kept, role: str, groups: _Groups) -> str | None:
     details = kept.statement["recordDetails"]
     value = details[role]
@@ -467,7 +483,7 @@ def _party(builder: Builder, kept: Kept, role: str, groups: _Groups) -> str | No
     return None
 
 
-def _relationship(builder: Builder, kept: Kept, groups: _Groups) -> None:
+def _relationship(builder: Builder, kept: Kept, groups: _Groups, records: dict[str, Kept]) -> None:
     statement = kept.statement
     details = statement["recordDetails"]
     record_id = statement["recordId"]
@@ -482,6 +498,8 @@ def _relationship(builder: Builder, kept: Kept, groups: _Groups) -> None:
     owner = _party(builder, kept, "interestedParty", groups)
     if owner is None:
         reason = party.get("reason")
+        fact = bods_unspecified(reason, str(party.get("description") or ""), {"format": builder.format, **kept.source})
+        add_disclosure(builder.entities[subject], fact)  # never a silent "no owner"
         if reason in NO_OWNER_REASONS:
             builder.entities[subject]["source"].setdefault("notes", []).append(NO_OWNER_REASONS[reason])
             builder.skip(f"no owner to report ({reason})")
@@ -493,6 +511,8 @@ def _relationship(builder: Builder, kept: Kept, groups: _Groups) -> None:
             f"an interested party the source does not name (reason: {reason}; {party.get('description', '')})".strip(),
             [{"scheme": "bods-recordId", "id": record_id}],
         )
+    else:
+        _unspecified_party_disclosure(builder, kept, subject, records)
     closed_on = statement.get("statementDate") if statement.get("recordStatus") == "closed" else None
     interests = details.get("interests") or [{}]
     has_shareholding = any(interest.get("type") == "shareholding" for interest in interests)

@@ -29,6 +29,7 @@ from tos_policy.importers.common import (
     read_json_records,
     where,
 )
+from tos_policy.importers.disclosure import add_disclosure, statement_in_text
 
 FORMAT = "ftm"
 MODEL_FILE = Path(__file__).resolve().parent / "ftm_model.json"
@@ -73,6 +74,10 @@ def model() -> dict[str, Any]:
         "schemata"
     ]
     return loaded
+
+
+# Free-text properties in which a register's statement about the owners may be given.
+DISCLOSURE_TEXT = ("notes", "summary", "description")
 
 
 @dataclass
@@ -215,6 +220,14 @@ def _entity(builder: Builder, entity_id: str, seen: Seen) -> None:
         source=source,
         notes=notes,
     )
+    if entity_type != "person":
+        # A register's statement about the owners (a GLEIF reporting exception, a UK PSC
+        # statement) in the record's text is a disclosure fact, read as BODS and GLEIF read it.
+        for prop in DISCLOSURE_TEXT:
+            for text in props.get(prop, []):
+                fact = statement_in_text(text, {"format": FORMAT, **seen.source, "property": prop})
+                if fact is not None:
+                    add_disclosure(builder.entities[entity_id], fact)
 
 
 def _share(values: list[str], notes: list[str]) -> Share:

@@ -35,6 +35,7 @@ from tos_policy.importers.common import (
     record_shape,
     where,
 )
+from tos_policy.importers.disclosure import add_disclosure, gleif_exception
 
 FORMAT = "gleif"
 
@@ -63,7 +64,8 @@ ENTITY_CATEGORIES = {
     "RESIDENT_GOVERNMENT_ENTITY": "public_body",
     "INTERNATIONAL_ORGANIZATION": "organization",
 }
-# A reporting exception with one of these reasons hides a parent that exists.
+# A reporting exception with one of these reasons hides a consolidating parent that
+# exists: besides the disclosure fact, a placeholder parent with unknown countries.
 HIDDEN_PARENT_REASONS = {
     "NON_PUBLIC",
     "NO_LEI",
@@ -72,11 +74,6 @@ HIDDEN_PARENT_REASONS = {
     "DISCLOSURE_DETRIMENTAL",
     "DETRIMENT_NOT_EXCLUDED",
     "CONSENT_NOT_OBTAINED",
-}
-NO_PARENT_REASONS = {
-    "NATURAL_PERSONS": "its parent is one or more natural persons",
-    "NON_CONSOLIDATING": "no parent consolidates it",
-    "NO_KNOWN_PERSON": "no known person controls it",
 }
 EXCEPTION_CATEGORIES = {
     "DIRECT_ACCOUNTING_CONSOLIDATION_PARENT": "direct",
@@ -511,19 +508,19 @@ def _exception(builder: Builder, raw: Raw) -> None:
     if level is None:
         builder.skip(f"reporting exception category {category} (not about a consolidating parent)")
         return
-    if reason in NO_PARENT_REASONS:
-        builder.entities[lei]["source"].setdefault("notes", []).append(
-            f"GLEIF reporting exception ({level} parent, {reason}): {NO_PARENT_REASONS[reason]}"
-        )
-        builder.skip(f"reporting exception: {NO_PARENT_REASONS[reason]}")
-        return
-    if reason not in HIDDEN_PARENT_REASONS:
+    source = {"format": builder.format, **_source(raw, exceptionCategory=category, exceptionReason=reason)}
+    fact = gleif_exception(reason, category, source)
+    if fact is None:
         raise InputError(
             "unknown GLEIF reporting exception reason",
             file=raw.file,
             path=where(raw.number, "$.ExceptionReason"),
             value=reason,
         )
+    # Never a silent "no parent": the exception is a disclosure fact the rules weigh.
+    add_disclosure(builder.entities[lei], fact)
+    if reason not in HIDDEN_PARENT_REASONS:
+        return
     parent = f"{lei}#undisclosed-{level}-parent"
     builder.placeholder(
         parent,

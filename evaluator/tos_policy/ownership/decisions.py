@@ -31,6 +31,12 @@ class Decision:
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     # The rules that decided it: their METADATA words its reasons (policy/wording.py).
     rules: RuleSet | None = field(default=None, compare=False, repr=False)
+    # A review that undisclosed ownership leads to (its own, or a root's on its paths):
+    # counted apart in reports so a team can ask for the missing disclosures first.
+    undisclosed: bool = False
+
+
+UNDISCLOSED = "OWNERSHIP_UNDISCLOSED"
 
 
 def _owner_record(link: Link, entities: dict[str, Entity]) -> dict[str, Any]:
@@ -54,7 +60,7 @@ def render_reason(
     if "links" in reason:
         rendered["owners"] = [_owner_record(link, entities) for link in outcome.cited_links(reason)]
     scale = reason.get("scale")
-    for key in ("share_min", "share_max"):
+    for key in ("share_min", "share_max", "undisclosed", "known_min"):
         if key in reason and isinstance(scale, int) and scale > 0:
             rendered[key] = plain_decimal(Decimal(reason[key]) / Decimal(scale))
     return rendered
@@ -122,7 +128,14 @@ def decide(
     else:
         verdict, outcome, outcomes = "review", high, upper
     reasons = [render_reason(reason, outcome, entities, rules) for reason in sorted(outcome.reasons, key=_reason_order)]
-    return Decision(entity, verdict, reasons, ownership_paths(entity.id, outcomes), rules=rules)
+    paths = ownership_paths(entity.id, outcomes)
+    undisclosed = verdict == "review" and _undisclosed_on_paths(entity.id, paths, upper)
+    return Decision(entity, verdict, reasons, paths, rules=rules, undisclosed=undisclosed)
+
+
+def _undisclosed_on_paths(entity_id: str, paths: list[list[str]], upper: Mapping[str, StepOutcome]) -> bool:
+    roots = {entity_id} | {path[0] for path in paths}
+    return any(reason.get("code") == UNDISCLOSED for root in roots for reason in upper[root].reasons)
 
 
 def _decide_excepted(
@@ -154,7 +167,9 @@ def _decide_excepted(
     after = decide(
         entity, _Overlay(lower, entity.id, own_lower), _Overlay(upper, entity.id, own_upper), entities, rules
     )
-    return Decision(entity, after.decision, after.reasons, after.paths, records, rules=rules)
+    return Decision(
+        entity, after.decision, after.reasons, after.paths, records, rules=rules, undisclosed=after.undisclosed
+    )
 
 
 def _without(outcome: StepOutcome, rule_ids: set[str]) -> StepOutcome:

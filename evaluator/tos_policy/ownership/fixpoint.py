@@ -10,8 +10,8 @@ and reached in finitely many rounds even when ownership is circular."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from tos_policy.engines import Engine, check_results
 from tos_policy.errors import EngineError, NonMonotoneRuleError
 from tos_policy.facts.load import Entity, Link
 from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.steps import build_step_input
+from tos_policy.ownership.steps import NO_HOLDINGS, Holdings, build_step_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +84,33 @@ class StepCache:
 
 @dataclass
 class OwnershipGraph:
-    """Active links of a facts set by owner, and each entity's position in the input
-    (the order in which every round decides, so results never depend on set order)."""
+    """Active links of a facts set by owner, each entity's position in the input
+    (the order in which every round decides, so results never depend on set order),
+    and what is known of each entity's holders (steps.Holdings)."""
 
     entities: dict[str, Entity]
     outgoing: dict[str, list[Link]]
     order: dict[str, int]
+    holdings: dict[str, Holdings] = field(default_factory=dict)
+
+    def holdings_of(self, entity_id: str) -> Holdings:
+        return self.holdings.get(entity_id, NO_HOLDINGS)
 
     @classmethod
-    def build(cls, entities: dict[str, Entity], links: Iterable[Link]) -> OwnershipGraph:
+    def build(
+        cls, entities: dict[str, Entity], links: Iterable[Link], link_effects: Mapping[str, str] | None = None
+    ) -> OwnershipGraph:
+        """`link_effects` (the profile's) says which link kinds are stakes (known holdings)
+        and which make the asset a branch of its owner."""
+        effects = dict(link_effects or {"shareholding": "stake"})
         outgoing: dict[str, list[Link]] = defaultdict(list)
+        incoming: dict[str, list[Link]] = defaultdict(list)
         for link in links:
             outgoing[link.owner].append(link)
+            incoming[link.asset].append(link)
         order = {entity_id: position for position, entity_id in enumerate(entities)}
-        return cls(entities, dict(outgoing), order)
+        holdings = {asset: Holdings.of(held, effects) for asset, held in incoming.items()}
+        return cls(entities, dict(outgoing), order, holdings)
 
 
 def run_fixpoint(
@@ -117,7 +130,7 @@ def run_fixpoint(
     entities still being decided. The cache's deadline is checked every round."""
     entities = graph.entities
     restricted_in: dict[str, list[Link]] = defaultdict(list)
-    outcomes = _first_round(entities, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
     newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
     rounds = 1
     while newly:
@@ -144,7 +157,9 @@ def run_fixpoint(
             )
         check_deadline(cache.deadline, cache.max_seconds)
         inputs = [
-            build_step_input(entities[entity_id], restricted_in[entity_id], entities, reading, profile)
+            build_step_input(
+                entities[entity_id], restricted_in[entity_id], entities, reading, profile, graph.holdings_of(entity_id)
+            )
             for entity_id in dirty
         ]
         results = cache.decide(engine, [step.payload for step in inputs], batch_size)
@@ -164,21 +179,21 @@ def run_fixpoint(
 
 
 def _first_round(
-    entities: dict[str, Entity], engine: Engine, cache: StepCache, *, reading: str, profile: str, batch_size: int
+    graph: OwnershipGraph, engine: Engine, cache: StepCache, *, reading: str, profile: str, batch_size: int
 ) -> dict[str, StepOutcome]:
     """Round one: no owner is restricted yet, so each step input is the entity's own
     facts alone, and entities with the same facts share one input and one outcome."""
-    shared: dict[tuple[str, str | None, str | None], StepOutcome] = {}
-    firsts = {}
-    for entity in entities.values():
-        key = (entity.type, entity.headquarters, entity.jurisdiction)
+    entities = graph.entities
+    shared: dict[tuple[Any, ...], StepOutcome] = {}
+    firsts: dict[tuple[Any, ...], Entity] = {}
+    keys: dict[str, tuple[Any, ...]] = {}
+    for entity_id, entity in entities.items():
+        key = (entity.type, entity.headquarters, entity.jurisdiction, entity.disclosure, graph.holdings_of(entity_id))
+        keys[entity_id] = key
         if key not in firsts:
             firsts[key] = entity
-    inputs = [build_step_input(entity, [], entities, reading, profile) for entity in firsts.values()]
+    inputs = [build_step_input(entity, [], entities, reading, profile, key[4]) for key, entity in firsts.items()]
     results = cache.decide(engine, [step.payload for step in inputs], batch_size)
     for key, result in zip(firsts, results, strict=True):
         shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), ())
-    return {
-        entity_id: shared[(entity.type, entity.headquarters, entity.jurisdiction)]
-        for entity_id, entity in entities.items()
-    }
+    return {entity_id: shared[keys[entity_id]] for entity_id in entities}

@@ -141,7 +141,14 @@ def facts_digest(facts: Facts) -> str:
     entities = list(facts.entities.values())
     for start in range(0, len(entities), _DIGEST_CHUNK):  # chunks bound the memory a large input needs
         chunk = entities[start : start + _DIGEST_CHUNK]
-        hasher.update(orjson.dumps([[e.id, e.type, e.name, e.headquarters, e.jurisdiction] for e in chunk]))
+        hasher.update(
+            orjson.dumps(
+                [
+                    [e.id, e.type, e.name, e.headquarters, e.jurisdiction, *([e.disclosure] if e.disclosure else [])]
+                    for e in chunk
+                ]
+            )
+        )
     for start in range(0, len(facts.links), _DIGEST_CHUNK):
         hasher.update(orjson.dumps([_link_row(link) for link in facts.links[start : start + _DIGEST_CHUNK]]))
     return "sha256:" + hasher.hexdigest()
@@ -175,6 +182,12 @@ class Prepared:
     policy: dict[str, Any]
     _incoming: dict[str, list[tuple[int, Link]]] | None = field(default=None, repr=False)
     _digest: str | None = field(default=None, repr=False)
+
+    @property
+    def link_effects(self) -> dict[str, str] | None:
+        """What each kind of link does under the profile (which are stakes, which branches)."""
+        effects: dict[str, str] | None = self.rules.profile(self.profile).get("link_effects")
+        return effects
 
     @property
     def facts_digest(self) -> str:
@@ -235,7 +248,7 @@ def scope_graph(prepared: Prepared, members: set[str] | None = None) -> Ownershi
     and links in input order; None: every entity."""
     entities = prepared.facts.entities
     if members is None or len(members) == len(entities):
-        return OwnershipGraph.build(entities, prepared.links)
+        return OwnershipGraph.build(entities, prepared.links, prepared.link_effects)
     chosen = {entity_id: entity for entity_id, entity in entities.items() if entity_id in members}
     if len(members) * 8 < len(entities):  # a small scope: its own links, not a scan of every link
         incoming = prepared.incoming()
@@ -243,7 +256,7 @@ def scope_graph(prepared: Prepared, members: set[str] | None = None) -> Ownershi
         links = [link for _, link in found]
     else:
         links = [link for link in prepared.links if link.asset in members]
-    return OwnershipGraph.build(chosen, links)
+    return OwnershipGraph.build(chosen, links, prepared.link_effects)
 
 
 def run_readings(

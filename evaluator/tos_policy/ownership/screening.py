@@ -51,6 +51,7 @@ class ScreenSummary:
     components: int = 0
     partitions: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"allow": 0, "deny": 0, "review": 0})
+    undisclosed: int = 0  # reviews that undisclosed ownership leads to (Decision.undisclosed)
     rule_calls: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
@@ -64,6 +65,7 @@ class ScreenSummary:
             "components": self.components,
             "partitions": self.partitions,
             "decisions": self.counts,
+            "undisclosed": self.undisclosed,
             "rule_calls": self.rule_calls,
             "cache_hits": self.cache_hits,
             "seconds": round(self.seconds, 3),
@@ -131,7 +133,7 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
     report = Report(prepared.policy, prepared.as_of, engine.name, prepared.facts_digest, [], graph=graph)
     report.determinations = state.get("determinations")  # cited by the decisions they touch
     applied: list[tuple[str, str]] = []
-    counts = {"allow": 0, "deny": 0, "review": 0}
+    counts = {"allow": 0, "deny": 0, "review": 0, "undisclosed": 0}
     # beside the output (renamed into it: one file system), owned by the parent run
     name = str(create_beside(state["out"], f"part{index}", owner=state["pid"]))
     with naming_failures(state["out"]), open(name, "wb") as out:
@@ -139,6 +141,7 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
         for item in decisions(graph, readings, prepared, graph.entities, limits=limits, deadline=state["deadline"]):
             applied.extend((str(record["id"]), item.entity.id) for record in item.exceptions)
             counts[item.decision] += 1
+            counts["undisclosed"] += item.undisclosed
             lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
             if len(lines) >= 10_000:
                 out.write(b"\n".join(lines) + b"\n")
@@ -296,7 +299,10 @@ def _assemble(
             Path(name).unlink(missing_ok=True)
     for _, _name, counts, calls, hits, _applied in ordered:
         for key, value in counts.items():
-            summary.counts[key] += value
+            if key == "undisclosed":
+                summary.undisclosed += value
+            else:
+                summary.counts[key] += value
         summary.rule_calls += calls
         summary.cache_hits += hits
     return summary

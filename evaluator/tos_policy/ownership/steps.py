@@ -8,11 +8,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from tos_policy.facts.load import Entity, Link
+from tos_policy.facts.load import HUNDRED, ZERO, Entity, Link
 
 READINGS = ("lower", "upper")
+
+# The disclosure term of an entity held by a head office through a link the profile
+# calls same_person: a branch's owners are its head office's, decided there.
+BRANCH_TERM = "branch"
+
+
+class Holdings(NamedTuple):
+    """What is known of an entity's holders, whoever they are: the stakes' lowest
+    values summed (known_min, more than that when one of them is exclusive), and
+    whether it is a branch. The rest of 100% is the undisclosed remainder."""
+
+    known_min: Decimal = ZERO
+    known_min_exclusive: bool = False
+    branch: bool = False
+
+    @classmethod
+    def of(cls, links: list[Link], effects: dict[str, str]) -> Holdings:
+        stakes = [link for link in links if effects.get(link.kind) == "stake"]
+        return cls(
+            sum((link.share.min for link in stakes), ZERO),
+            any(link.share.min_exclusive for link in stakes),
+            any(effects.get(link.kind) == "same_person" for link in links),
+        )
+
+    def remainder(self) -> tuple[Decimal, bool]:
+        """The most that holders not in the facts can hold (and whether strictly less)."""
+        if self.known_min >= HUNDRED:
+            return ZERO, False
+        return HUNDRED - self.known_min, self.known_min_exclusive
+
+
+NO_HOLDINGS = Holdings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +68,15 @@ def build_step_input(
     owners: dict[str, Entity],
     reading: str,
     profile: str,
+    holdings: Holdings = NO_HOLDINGS,
 ) -> StepInput:
-    """The step input for `entity` given the links held in it by owners restricted in `reading`."""
-    digits = max((max(_decimals(link.share.min), _decimals(link.share.max)) for link in links), default=0)
-    scale = 10**digits
+    """The step input for `entity` given the links held in it by owners restricted in `reading`
+    and what is known of all its holders."""
+    remainder, remainder_exclusive = holdings.remainder()
+    digits = max(
+        (max(_decimals(link.share.min), _decimals(link.share.max)) for link in links), default=_decimals(remainder)
+    )
+    scale = 10 ** max(digits, _decimals(remainder))
 
     def sort_key(link: Link) -> tuple[Any, ...]:
         share = link.share
@@ -81,6 +118,9 @@ def build_step_input(
             "type": entity.type,
             "headquarters": entity.headquarters,
             "jurisdiction": entity.jurisdiction,
+            "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
+            "remainder": _units(remainder, scale),
+            "remainder_exclusive": remainder_exclusive,
         },
         "links": records,
     }

@@ -47,7 +47,11 @@ def to_json(report: Report) -> str:
         "as_of": report.as_of.isoformat(),
         "engine": report.engine,
         "facts_digest": report.facts_digest,
-        "summary": {**report.counts(), "excepted": sum(1 for item in report.decisions if item.exceptions)},
+        "summary": {
+            **report.counts(),
+            "excepted": sum(1 for item in report.decisions if item.exceptions),
+            "undisclosed": sum(1 for item in report.decisions if item.undisclosed),
+        },
         "exceptions": exceptions_summary(report),
         "decisions": [decision_record(report, item) for item in report.decisions],
     }
