@@ -150,7 +150,7 @@ def test_country_aliases_normalise(decide: Any) -> None:
             {"id": "b", "type": "company", "headquarters": "RUS"},
             {"id": "c", "type": "company", "headquarters": "Russia"},
             {"id": "d", "type": "company", "headquarters": "North Korea", "jurisdiction": "Iran"},
-            {"id": "e", "type": "company", "headquarters": "Singapore", "jurisdiction": "sgp"},
+            {"id": "e", "type": "company", "headquarters": "Singapore", "jurisdiction": "sgp", "disclosure": "full"},
         ]
     }
     assert decide(document) == {"a": "deny", "b": "deny", "c": "deny", "d": "deny", "e": "allow"}

@@ -168,7 +168,13 @@ def mutated_files(draw: st.DrawFn) -> bytes:
 def _normalised(facts: Facts) -> dict[str, Any]:
     """The facts as loaded (countries as ISO codes, stakes as exact decimals), in the reference's format."""
     entities = [
-        {"id": e.id, "type": e.type, "headquarters": e.headquarters, "jurisdiction": e.jurisdiction}
+        {
+            "id": e.id,
+            "type": e.type,
+            "headquarters": e.headquarters,
+            "jurisdiction": e.jurisdiction,
+            "disclosure": [{"status": term} for term in e.disclosure if term in ("full", "partial", "none")],
+        }
         for e in facts.entities.values()
     ]
     links = [

@@ -19,7 +19,7 @@ RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 def split_stake(*shares: Any, country: str = "CN") -> dict[str, Any]:
-    entities = [{"id": "target", "type": "company", "headquarters": "SG", "jurisdiction": "SG"}]
+    entities = [{"id": "target", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"}]
     links = []
     for index, share in enumerate(shares):
         entities.append({"id": f"o{index}", "type": "company", "headquarters": country, "jurisdiction": country})
@@ -89,7 +89,7 @@ def test_restricted_list_is_data(tmp_path: Path) -> None:
 
 
 def test_headquarters_only_roots_are_data(tmp_path: Path) -> None:
-    document = {"entities": [{"id": "ky", "type": "company", "headquarters": "SG", "jurisdiction": "CN"}]}
+    document = {"entities": [{"id": "ky", "type": "company", "headquarters": "SG", "jurisdiction": "CN", "disclosure": "full"}]}
     rules_dir = _rules_copy(tmp_path, lambda p: p.update(root_country_fields=["headquarters"]))
     assert _decide_with(rules_dir, document) == {"ky": "allow"}
 

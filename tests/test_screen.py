@@ -103,8 +103,8 @@ def test_json_numbers_are_read_as_the_decimals_written(tmp_path: Path, rules: Ru
     # 16.67 + 16.67 + 16.66 is exactly 50 as decimals, and 49.999999999999 stays below it.
     registry = tmp_path / "registry.jsonl"
     lines = [
-        '{"id": "t1", "type": "company", "headquarters": "SG", "jurisdiction": "SG"}',
-        '{"id": "t2", "type": "company", "headquarters": "SG", "jurisdiction": "SG"}',
+        '{"id": "t1", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"}',
+        '{"id": "t2", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"}',
     ]
     for index, share in enumerate((16.67, 16.67, 16.66)):
         lines.append(f'{{"id": "o{index}", "type": "company", "headquarters": "CN"}}')
@@ -150,7 +150,7 @@ def test_screen_memory_stays_bounded_on_a_large_registry(tmp_path: Path) -> None
 def test_as_of_applies_to_screen(tmp_path: Path, rules: RuleSet) -> None:
     registry = tmp_path / "registry.jsonl"
     registry.write_text(
-        '{"id": "a", "type": "company", "headquarters": "DE", "jurisdiction": "DE"}\n'
+        '{"id": "a", "type": "company", "headquarters": "DE", "jurisdiction": "DE", "disclosure": "full"}\n'
         '{"id": "b", "type": "company", "headquarters": "RU", "jurisdiction": "RU"}\n'
         '{"owner": "b", "asset": "a", "percentage": "100", "end_date": "2022-06-01"}\n'
     )

@@ -390,7 +390,7 @@ def test_the_end_to_end_documents_reach_every_decision(embedded: EmbeddedEngine,
 # less than 50%". Under a 50%-or-more rule that can never reach the threshold,
 # so the target is allowed (OPA); the embedded engine says review.
 BAND_BELOW_THRESHOLD = {
-    "entities": [entity("cn", "CN", "CN"), entity("target", "GB", "GB")],
+    "entities": [entity("cn", "CN", "CN"), {**entity("target", "GB", "GB"), "disclosure": "full"}],
     "ownership": [
         own("cn", "target", percentage_min="25", percentage_max="50", min_exclusive=True, max_exclusive=True)
     ],
