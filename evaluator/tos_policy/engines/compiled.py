@@ -29,8 +29,9 @@ from pathlib import Path
 
 import orjson
 
+from tos_policy import jsonio
 from tos_policy.engines import ENTRYPOINTS
-from tos_policy.errors import EngineError
+from tos_policy.errors import EngineError, InputError
 from tos_policy.policy.ruleset import RuleSet
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "compiled"
@@ -70,12 +71,12 @@ def _cached_path(key: str) -> Path:
 def shipped_module(key: str) -> bytes | None:
     """The packaged module, if it was compiled from exactly these rules."""
     try:
-        recorded = orjson.loads(SHIPPED_KEY.read_bytes())
+        recorded = jsonio.loads(SHIPPED_KEY.read_bytes(), file=str(SHIPPED_KEY), exact=False)
         if isinstance(recorded, dict) and recorded.get("key") == key:
             module = SHIPPED_MODULE.read_bytes()
             if "sha256:" + hashlib.sha256(module).hexdigest() == recorded.get("sha256"):
                 return module
-    except (OSError, orjson.JSONDecodeError):
+    except (OSError, InputError):
         pass
     return None
 

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import wasmtime
 
+from tos_policy import jsonio
 from tos_policy.engines import OWNERSHIP_BATCH, check_results
 from tos_policy.errors import EngineError
 from tos_policy.policy.ruleset import RuleSet
@@ -131,7 +132,7 @@ class WasmEngine:
         return value
 
     def _dump_value(self, value: int) -> Any:
-        return orjson.loads(self._read_string(int(self._json_dump(self._store, value))))
+        return jsonio.engine_answer(self._read_string(int(self._json_dump(self._store, value))), engine="wasm")
 
     def _read_string(self, address: int) -> bytes:
         """The NUL-terminated string at `address`, read within the module's memory."""
@@ -173,10 +174,7 @@ class WasmEngine:
                 raise
             except Exception as exc:  # a trap, an abort, a built-in called: never an answer
                 raise EngineError(f"wasm: evaluating {entrypoint} failed: {_one_line(exc)}") from None
-        try:
-            answer = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise EngineError(f"wasm: {entrypoint} gave a malformed answer: {raw[:200]!r}") from None
+        answer = jsonio.engine_answer(raw, engine="wasm")  # strict: duplicate keys, NaN: EngineError
         if not isinstance(answer, list) or len(answer) > 1:
             raise EngineError(f"wasm: {entrypoint} gave a malformed answer: {raw[:200]!r}")
         if not answer:

@@ -215,7 +215,7 @@ def _run(
     max_rounds: int | None,
 ) -> dict[str, StepOutcome]:
     graph, db, ids = table.graph, table.db, table.ids
-    outcomes = _first_round(graph.entities, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
     restricted = [eid for eid, entity_id in enumerate(ids) if outcomes[entity_id].restricted]
     db.execute("CREATE OR REPLACE TEMP TABLE restricted (eid BIGINT PRIMARY KEY)")
     db.execute("CREATE OR REPLACE TEMP TABLE newly (eid BIGINT)")

@@ -152,7 +152,7 @@ def run_spark_fixpoint(
     """Every entity's status in one reading, by the relational plan on Spark: run_fixpoint's result."""
     table = tables or SparkGraph(graph, spark_session())
     ids = table.ids
-    outcomes = _first_round(graph.entities, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
     every = [eid for eid, entity_id in enumerate(ids) if outcomes[entity_id].restricted]
     newly = list(every)
     is_restricted = set(every)
