@@ -1,5 +1,10 @@
-"""Where the shipped rules and schemas are: the repository's folders in a source
-checkout, or the copies packaged into the wheel by `pip install .`."""
+"""Where the rules and schemas are.
+
+Inside a tos-policy repository (the current directory or one above it holds
+rules/manifest.json and schemas/), its working tree's rules/ and schemas/ are the
+rules, however the tool was installed: a contributor's edit is what `corpus`,
+`docs`, `evaluate` and the gate read, never the copy `pip install .` packaged.
+Outside one, the source checkout the tool runs from, else the packaged copies."""
 
 from __future__ import annotations
 
@@ -20,10 +25,28 @@ def _packaged(name: str) -> Path | None:
     return path if path.is_dir() else None
 
 
+def working_repository(start: Path | None = None) -> Path | None:
+    """The tos-policy repository containing `start` (default: the current directory), or None."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "rules" / "manifest.json").is_file() and (directory / "schemas").is_dir():
+            return directory
+    return None
+
+
+def _source_roots() -> list[Path]:
+    """The repositories to read, in order: the working one, then the source checkout of this module."""
+    roots = [REPO_ROOT]
+    working = working_repository()
+    if working is not None and working != REPO_ROOT:
+        roots.insert(0, working)
+    return roots
+
+
 def default_rules_dir() -> Path:
-    repo = REPO_ROOT / "rules"
-    if (repo / "manifest.json").is_file():
-        return repo
+    for root in _source_roots():
+        if (root / "rules" / "manifest.json").is_file():
+            return root / "rules"
     packaged = _packaged("bundled_rules")
     if packaged is not None and (packaged / "manifest.json").is_file():
         return packaged
@@ -31,9 +54,9 @@ def default_rules_dir() -> Path:
 
 
 def schemas_dir() -> Path:
-    repo = REPO_ROOT / "schemas"
-    if (repo / "facts.schema.json").is_file():
-        return repo
+    for root in _source_roots():
+        if (root / "schemas" / "facts.schema.json").is_file():
+            return root / "schemas"
     packaged = _packaged("bundled_schemas")
     if packaged is not None:
         return packaged
@@ -54,12 +77,12 @@ def schema(name: str) -> dict[str, Any]:
     override = _SCHEMAS_OVERRIDE.get()
     if override is not None and name in RULE_DATA_SCHEMAS and (override / f"{name}.schema.json").is_file():
         return _read_schema(override / f"{name}.schema.json")  # not cached: a temporary directory
-    return _shipped_schema(name)
+    return _shipped_schema(schemas_dir() / f"{name}.schema.json")
 
 
 @cache
-def _shipped_schema(name: str) -> dict[str, Any]:
-    return _read_schema(schemas_dir() / f"{name}.schema.json")
+def _shipped_schema(path: Path) -> dict[str, Any]:
+    return _read_schema(path)
 
 
 def _read_schema(path: Path) -> dict[str, Any]:

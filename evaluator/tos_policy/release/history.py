@@ -52,7 +52,7 @@ def repo_root(start: str | Path = ".") -> Path:
         top = _git(Path(start), "rev-parse", "--show-toplevel", what=str(start))
     except GitError:
         raise GitError(
-            "not inside a git repository: run this in the tos-policy repository or pass --repo DIR",
+            "not inside a git repository: run this from inside your clone of the tos-policy repository",
             file=str(start),
             value=str(start),
         ) from None
