@@ -115,7 +115,8 @@ def test_committed_change_on_a_branch_is_checked_against_the_merge_base(repo: Pa
     code, out = gate(repo)  # base: merge base of HEAD with main, head: the working tree (= the branch)
     assert code == 1, out
     assert "(merge base of HEAD with main)" in out
-    assert "README.md" not in out  # main's own change is not this branch's
+    assert "M rules/ownership/README.md" not in out  # main's own change is not this branch's
+    assert 'rules/ownership/README.md still says "50%"' in out  # the prose states the old threshold
     assert "still 2.2.0" in out
     code, out = gate(repo, "--base", "main", "--head", "HEAD")
     assert code == 1
@@ -247,3 +248,23 @@ def test_versions_and_changelog_sections() -> None:
     assert changelog_section(text, "2.10.0") is not None
     assert changelog_section(text, "2.1") is None
     assert changelog_section(text, "0.0") is None
+
+
+def test_a_version_another_change_already_landed_with_is_refused(repo: Path) -> None:
+    """Two pull requests in flight both take the next version: the second to land must move on."""
+    git(repo, "checkout", "-q", "-b", "second")
+    (repo / "rules" / "ownership" / "README.md").write_text("second wording\n")
+    set_policy_version(repo, "2.2.1")
+    set_package_version(repo, "2.0.1", TODAY)
+    add_changelog(repo, "2.2.1", "2026-11-25", "Patch", "Second wording.")
+    commit(repo, "Second change")
+    git(repo, "checkout", "-q", "main")
+    (repo / "rules" / "access" / "README.md").write_text("first wording\n")
+    set_policy_version(repo, "2.2.1")
+    add_changelog(repo, "2.2.1", "2026-11-25", "Patch", "First wording.")
+    commit(repo, "First change, landed")
+    git(repo, "checkout", "-q", "second")
+    code, out = gate(repo)  # against its merge base the change is fine, but main already carries 2.2.1
+    assert code == 1, out
+    assert "version 2.2.1 is already taken on main (" in out
+    assert "tos-policy bump" in out

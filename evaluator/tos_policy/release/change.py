@@ -33,7 +33,7 @@ from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.corpus import FactSet
-from tos_policy.release.history import changed_files, checkout_free, read_text, short
+from tos_policy.release.history import changed_files, checkout_free, is_ancestor, read_text, short
 from tos_policy.release.impact import Impact, Side, compare
 from tos_policy.release.policy_docs import stale_wordings
 
@@ -301,8 +301,12 @@ def gate(
     fact_sets: list[FactSet] | None,
     as_of: date,
     profile: str | None = None,
+    tip_rev: str | None = None,
 ) -> GateResult:
-    """Check one change of the rules (base -> head) against the versioning policy."""
+    """Check one change of the rules (base -> head) against the versioning policy.
+
+    `tip_rev`, the current tip of the branch the change lands on: a version that
+    branch already carries (another change landed first) is refused."""
     files = changed_files(repo, base_rev, head_rev)
     result = GateResult(base=base_label, head=short(repo, head_rev), files=[])
     with checkout_free(repo, base_rev) as base_tree, checkout_free(repo, head_rev) as head_tree:
@@ -329,9 +333,29 @@ def gate(
                 result.required = "major"
         _check_policy_version(result, repo, head_rev, base_rules, head_rules)
         _check_packages(result, base_rules, head_rules)
+        if tip_rev is not None:
+            _check_not_claimed(result, repo, tip_rev)
         for note in stale_wordings(head_rules):
             result.warn(note)
+        for note in stale_prose(head_tree.root, result.files):
+            result.warn(note)
     return result
+
+
+def _check_not_claimed(result: GateResult, repo: Path, tip_rev: str) -> None:
+    """Two changes made at once both claim the next version; the second to land must move on."""
+    new = result.head_version
+    if new is None or is_ancestor(repo, tip_rev, "HEAD"):
+        return  # the branch already holds everything on the tip: the base comparison decides
+    with checkout_free(repo, tip_rev, ("rules",)) as tip_tree:
+        tip_version = tip_tree.load().version
+    claimed = changelog_section(read_text(repo, tip_rev, "CHANGELOG.md") or "", new) is not None
+    if parse_version(new) <= parse_version(tip_version) or claimed:
+        result.error(
+            f"version {new} is already taken on {short(repo, tip_rev)} (it is at {tip_version}): another change "
+            f"landed first. Bring your branch up to date (`git pull --rebase origin main`), then run "
+            f"`tos-policy bump` to take the next version, and commit."
+        )
 
 
 def _check_policy_version(
@@ -433,6 +457,51 @@ def _check_packages(result: GateResult, base_rules: RuleSet, head_rules: RuleSet
     for folder in sorted(set(old_packages) - set(new_packages)):
         if any(item.path.startswith(folder + "/") and item.status != "D" for item in result.files):
             result.warn(f"{folder}/ no longer has a package version (custom.version in its package METADATA)")
+
+
+_VALUE_PATH = re.compile(r"^(?P<path>[\w.]+): (?P<old>.+) -> (?P<new>.+)$")
+
+
+def _prose_forms(value: Any) -> list[str]:
+    """How a README may state a data value: 50 as "50%" or "50 percent"; a list as "CN, IR, KP, RU"."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        number = f"{value:g}"
+        return [f"{number}%", f"{number} %", f"{number} percent"]
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return [", ".join(value)]
+    return []
+
+
+def stale_prose(head_root: Path, files: list[FileChange]) -> list[str]:
+    """README sentences of a rule package that still state a value its data no longer has."""
+    notes = []
+    for item in files:
+        if item.level != "major" or not item.path.endswith(".json") or not item.path.startswith("rules/"):
+            continue
+        folder = item.path.split("/")[1]
+        readmes = sorted((head_root / "rules" / folder).rglob("README.md"))
+        for change in item.why.split("; "):
+            match = _VALUE_PATH.match(change)
+            if match is None:
+                continue
+            try:
+                old, new = json.loads(match.group("old")), json.loads(match.group("new"))
+            except ValueError:
+                continue
+            stale = [form for form in _prose_forms(old) if form not in _prose_forms(new)]
+            for readme in readmes:
+                text = readme.read_text(encoding="utf-8")
+                for form in stale:
+                    count = len(re.findall(rf"(?<![\w.]){re.escape(form)}(?![\w])", text))
+                    if count:
+                        where = readme.relative_to(head_root).as_posix()
+                        notes.append(
+                            f'{where} still says "{form}" {count} time(s), but {match.group("path")} is now '
+                            f"{match.group('new')}: update the wording (or say why the old value is meant)."
+                        )
+    return notes
 
 
 def gate_text(result: GateResult) -> str:

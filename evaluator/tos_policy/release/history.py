@@ -92,6 +92,24 @@ def merge_base(repo: Path) -> tuple[str, str]:
     )
 
 
+def main_tip(repo: Path) -> str | None:
+    """The commit main (else origin/main) points at, or None when there is neither."""
+    for branch in MAIN_BRANCHES:
+        try:
+            return resolve(repo, branch)
+        except GitError:
+            continue
+    return None
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    """Whether `older` is `newer` or one of its ancestors."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "merge-base", "--is-ancestor", older, newer], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
 _DIFF_PLAIN = ("--name-status", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")
 
 

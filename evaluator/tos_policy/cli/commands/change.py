@@ -25,7 +25,7 @@ from tos_policy.release.corpus import (
     mismatches,
     write_expected,
 )
-from tos_policy.release.history import WORKTREE, checkout_free, merge_base, repo_root, rules_dir_at, short
+from tos_policy.release.history import WORKTREE, checkout_free, main_tip, merge_base, repo_root, rules_dir_at, short
 from tos_policy.release.impact import Side, compare, impact_json, impact_markdown, impact_text
 from tos_policy.release.policy_docs import find_opa, write_docs
 from tos_policy.reports.display import printable
@@ -66,9 +66,15 @@ def _corpus(repo: Path) -> Corpus | None:
 @base_option
 @head_option
 @repo_option
+@click.option(
+    "--tip",
+    default=None,
+    help="The current tip of the branch the change lands on; a version it already carries is refused. "
+    "Default: main (or origin/main) when it exists.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @fail_cleanly
-def check_change_command(base: str | None, head: str | None, repo: Path, fmt: str) -> None:
+def check_change_command(base: str | None, head: str | None, repo: Path, tip: str | None, fmt: str) -> None:
     """Refuse a change of rules/ or schemas/ whose version, changelog or expected decisions did not move with it.
 
     Exit 0: the change is versioned as it should be (or nothing changed); 1: refused,
@@ -85,6 +91,7 @@ def check_change_command(base: str | None, head: str | None, repo: Path, fmt: st
         fact_sets=corpus.fact_sets if corpus else None,
         as_of=corpus.as_of if corpus else parse_as_of(None),
         profile=corpus.profile if corpus else None,
+        tip_rev=tip if tip is not None else main_tip(top),
     )
     if corpus is not None and result.files:
         with checkout_free(top, head_rev) as tree:
@@ -240,6 +247,30 @@ def corpus_command(update: bool, directory: Path | None, rules_dir: Path | None)
     click.echo(f"corpus: {len(reports)} files, {entities} decisions as expected (policy {rules.version})")
 
 
+@click.command("post-report")
+@click.argument("report", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--repo", "github_repo", required=True, help="OWNER/NAME of the GitHub repository.")
+@click.option("--pr", "number", type=int, required=True, help="The pull request's number.")
+@click.option("--artifact-url", default=None, help="Where the whole report is kept (linked when it is cut).")
+@click.option("--summary-url", default=None, help="The run whose job summary holds the report (linked when it is cut).")
+@fail_cleanly
+def post_report_command(
+    report: Path, github_repo: str, number: int, artifact_url: str | None, summary_url: str | None
+) -> None:
+    """Post REPORT (the Markdown impact report) as the pull request's one impact-report comment.
+
+    Exit 0 even when GitHub refuses (a fork's read-only token): the reason is printed
+    as a workflow warning, and the report stays in the job summary and the artifact."""
+    from tos_policy.release.pr_comment import post, sticky_body
+
+    body = sticky_body(report.read_text(encoding="utf-8"), artifact_url=artifact_url, summary_url=summary_url)
+    posted = post(github_repo, number, body)
+    if posted.ok:
+        click.echo(f"impact report {posted.action}: {posted.detail}")
+    else:
+        click.echo(f"::warning title=Impact report not posted::{posted.detail}")
+
+
 def register(main: click.Group) -> None:
-    for command in (check_change_command, diff_command, docs_command, corpus_command):
+    for command in (check_change_command, diff_command, docs_command, corpus_command, post_report_command):
         main.add_command(command)
