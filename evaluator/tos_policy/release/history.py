@@ -93,10 +93,11 @@ def merge_base(repo: Path) -> tuple[str, str]:
 
 
 def main_tip(repo: Path) -> str | None:
-    """The commit main (else origin/main) points at, or None when there is neither."""
+    """main (else origin/main), or None when there is neither."""
     for branch in MAIN_BRANCHES:
         try:
-            return resolve(repo, branch)
+            resolve(repo, branch)
+            return branch
         except GitError:
             continue
     return None
