@@ -1,10 +1,19 @@
-"""Shared fixtures: the shipped rules and one compiled embedded engine per session."""
+"""Shared fixtures: the fixture rules (the shipped Rego with frozen test data, see
+tests/fixture_rules.py) and one compiled embedded engine per session.
+
+Every command a test runs without --rules reads the fixture rules ($TOS_POLICY_RULES);
+a test of what the shipped policy decides names the shipped rules explicitly."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +21,18 @@ import pytest
 from tos_policy import evaluate, facts_from_document, load_rules
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.policy.ruleset import RuleSet
+from tos_policy.resources import RULES_ENV
 
 from .access.strategies import with_variant_policies
+from .fixture_rules import write_fixture_rules
 
 AS_OF = date(2025, 10, 1)
+
+# Set at import, before any test (or subprocess it starts) reads the default rules.
+_FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="tos-policy-fixture-rules-"))
+atexit.register(shutil.rmtree, _FIXTURE_ROOT, True)
+FIXTURE_RULES = write_fixture_rules(_FIXTURE_ROOT / "rules")
+os.environ[RULES_ENV] = str(FIXTURE_RULES)
 
 
 @pytest.fixture(scope="session", autouse=True)

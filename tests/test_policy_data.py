@@ -14,8 +14,9 @@ from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.errors import RulesError
 
 from .conftest import AS_OF
+from .fixture_rules import fixture_rules_dir
 
-RULES = Path(__file__).resolve().parent.parent / "rules"
+RULES = fixture_rules_dir()  # the shipped Rego with the frozen test profile
 
 
 def split_stake(*shares: Any, country: str = "CN") -> dict[str, Any]:

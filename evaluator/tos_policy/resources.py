@@ -4,10 +4,12 @@ Inside a tos-policy repository (the current directory or one above it holds
 rules/manifest.json and schemas/), its working tree's rules/ and schemas/ are the
 rules, however the tool was installed: a contributor's edit is what `corpus`,
 `docs`, `evaluate` and the gate read, never the copy `pip install .` packaged.
-Outside one, the source checkout the tool runs from, else the packaged copies."""
+Outside one, the source checkout the tool runs from, else the packaged copies.
+$TOS_POLICY_RULES, when set, names the rules directory to read instead (as --rules does)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -43,7 +45,13 @@ def _source_roots() -> list[Path]:
     return roots
 
 
+RULES_ENV = "TOS_POLICY_RULES"  # a rules directory to read when a command is given no --rules
+
+
 def default_rules_dir() -> Path:
+    override = os.environ.get(RULES_ENV)
+    if override:
+        return Path(override)
     for root in _source_roots():
         if (root / "rules" / "manifest.json").is_file():
             return root / "rules"

@@ -27,9 +27,10 @@ from tos_policy.facts.load import facts_from_document
 from tos_policy.policy.ruleset import RuleSet, load_rules
 
 from ..conftest import AS_OF
+from ..fixture_rules import fixture_rules_dir
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-RULES = ROOT / "rules"
+RULES = fixture_rules_dir()  # the shipped Rego with the frozen test data
 FACTS = ROOT / "examples" / "access" / "facts.json"
 CLEAN_SIGNALS = {"billing_country": "DE", "phone_country": "DE", "ip_country": "DE"}
 

@@ -1,5 +1,9 @@
-"""A real temporary git repository holding a copy of the policy: rules/, schemas/,
-CHANGELOG.md and the decision corpus, committed on `main`."""
+"""A real temporary git repository holding a copy of the policy: the fixture rules
+(shipped Rego, frozen test data and versions), schemas/, a CHANGELOG.md and the
+decision corpus's facts with the decisions of the fixture rules, committed on `main`.
+
+Built from the fixture, not the shipped data, so a change of the shipped policy
+(threshold, lists, link effects, versions) does not move what these tests expect."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from tos_policy.cli.main import main
+
+from ..fixture_rules import write_fixture_rules
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROFILE = Path("rules/ownership/profiles/terms_of_service/data.json")
@@ -52,6 +58,22 @@ ALLOW_DENY_FLIPS = sum(1 for flip in FLIPS_AT_40.values() if set(flip) == {"allo
 _EXPECTED = json.loads((ROOT / "tests" / "corpus" / "expected.json").read_text())["files"]
 CORPUS_FILES = len(_EXPECTED)
 CORPUS_DECISIONS = sum(len(decisions) for decisions in _EXPECTED.values())
+
+
+FIXTURE_CHANGELOG = """# Changelog
+
+## Unreleased (evaluator)
+
+- Evaluator changes.
+
+## 2.2.0 — effective 2026-11-25
+
+- **Minor.** Exceptions granted by Legal.
+
+## 2.0.0 — effective 2025-09-05
+
+- **Major.** The ownership rule.
+"""
 
 
 def git(repo: Path, *args: str) -> str:
@@ -111,25 +133,6 @@ def commit(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
-# The version the repository under test carries, whatever the live one: the gate's
-# arithmetic (what the next major, minor or patch is) is pinned here, not by the
-# live policy, which moves with every release.
-RELEASED, RELEASED_ON = "2.2.0", "2026-11-25"
-OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON = "2.0.0", "2025-09-05"  # the ownership package in that release
-
-
-def _as_released(root: Path, version: str, effective: str) -> None:
-    """The copied policy as released at `version`: that version in the manifest and the
-    ownership package's version of that release, and no CHANGELOG section for a later one."""
-    set_policy_version(root, version, effective)
-    set_package_version(root, OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON)
-    path = root / "CHANGELOG.md"
-    source = path.read_text()
-    start = source.index("\n## ", source.index("## Unreleased")) + 1
-    end = source.index(f"## {version} ")
-    path.write_text(source[:start] + source[end:])
-
-
 @pytest.fixture(autouse=True)
 def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commits work on CI, whatever the machine's git configuration."""
@@ -144,11 +147,12 @@ def repo(tmp_path: Path, git_identity: None) -> Path:
     """The policy in a fresh repository, one commit on main."""
     root = tmp_path / "policy"
     root.mkdir()
-    for name in ("rules", "schemas"):
-        shutil.copytree(ROOT / name, root / name)
+    write_fixture_rules(root / "rules")
+    shutil.copytree(ROOT / "schemas", root / "schemas")
     shutil.copytree(ROOT / "tests" / "corpus", root / "tests" / "corpus")
-    shutil.copy(ROOT / "CHANGELOG.md", root / "CHANGELOG.md")
-    _as_released(root, RELEASED, RELEASED_ON)
+    (root / "CHANGELOG.md").write_text(FIXTURE_CHANGELOG)
+    code, out, err = run("corpus", "--update", "--dir", str(root / "tests" / "corpus"), "--rules", str(root / "rules"))
+    assert code == 0, out + err
     git(root, "init", "-q", "-b", "main")
     commit(root, "The policy as shipped")
     return root

@@ -27,10 +27,12 @@ from tos_policy.engines.opa_server import OpaServer, OpaServerError, opa_binary,
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.release.bundle import BundleError, build_bundle, bundle_revision, bundle_roots
 
+from ..fixture_rules import fixture_rules_dir
+
 pytestmark = pytest.mark.opa
 
 REPO = Path(__file__).resolve().parents[2]
-RULES_DIR = REPO / "rules"
+RULES_DIR = fixture_rules_dir()  # the shipped Rego with the frozen test data
 EXAMPLES = sorted((REPO / "examples").glob("*.json"))
 # Before and after the divestment example's sale (2022-06-01), and the date the other tests use.
 DATES = [date(2022, 1, 1), date(2025, 10, 1)]
