@@ -36,14 +36,61 @@ _organisation(decision) := {
 
 _reseller(country, end_customer) := {"name": "Example Cloud", "country": country, "end_customer_country": end_customer}
 
-_shipped := data.access.policies.terms_of_service
+# A fixture policy: the tests pin the mechanism, not the shipped policy data
+# (rules/access/policies), which a lawyer may change without touching a test.
+# What the shipped policy decides is pinned in case data (tests/corpus).
+_fixture := {
+	"ownership_profile": "terms_of_service",
+	"restricted_countries": [
+		"CN",
+		"IR",
+		"KP",
+		"RU",
+	],
+	"ownership_decision_effects": {
+		"allow": "none",
+		"deny": "deny",
+		"review": "review",
+	},
+	"signal_effects": {
+		"billing_country": "deny",
+		"phone_country": "deny",
+		"id_document_country": "deny",
+		"ip_country": "review",
+		"reseller_end_customer_country": "deny",
+		"reseller_country": "none",
+	},
+	"anonymiser_flags": [
+		"ip_is_vpn",
+		"ip_is_proxy",
+		"ip_is_hosting",
+	],
+	"anonymiser_signals": [
+		"billing_country",
+		"phone_country",
+		"id_document_country",
+		"ip_country",
+		"reseller_end_customer_country",
+		"reseller_country",
+	],
+	"anonymiser_effect": "review",
+	"unknown_country_effects": {
+		"billing_country": "none",
+		"phone_country": "none",
+		"id_document_country": "none",
+		"ip_country": "none",
+		"reseller_end_customer_country": "none",
+		"reseller_country": "none",
+	},
+}
 
-# The shipped policy with some top-level fields replaced (object.union alone
+# The fixture policy with some top-level fields replaced (object.union alone
 # would merge nested objects, never drop a key from them).
-_policy_with(changes) := object.union(object.remove(_shipped, object.keys(changes)), changes)
+_policy_with(changes) := object.union(object.remove(_fixture, object.keys(changes)), changes)
 
 _decide(organisation, changes) := result if {
 	result := access.result with input as _input(organisation, changes)
+		with data.access.policies.terms_of_service as _fixture
 }
 
 _decide_with_policy(policy, organisation, changes) := result if {
@@ -74,6 +121,7 @@ test_vpn_proxy_and_hosting_flags_alone_are_allowed if {
 
 test_unknown_countries_are_not_by_themselves_a_reason if {
 	result := access.result with input as {"policy": "terms_of_service", "organisation": null, "signals": _unknown_signals}
+		with data.access.policies.terms_of_service as _fixture
 	result.decision == "allow"
 	result.reasons == []
 }
@@ -159,13 +207,13 @@ test_every_restricted_declared_country_is_a_reason if {
 }
 
 test_signal_the_policy_does_not_name_is_read_as_review if {
-	policy := _policy_with({"signal_effects": object.remove(_shipped.signal_effects, ["billing_country"])})
+	policy := _policy_with({"signal_effects": object.remove(_fixture.signal_effects, ["billing_country"])})
 	result := _decide_with_policy(policy, null, {"billing_country": "CN"})
 	result.decision == "review"
 }
 
 test_effect_the_rules_do_not_know_is_read_as_review if {
-	policy := _policy_with({"signal_effects": object.union(_shipped.signal_effects, {"phone_country": "block"})})
+	policy := _policy_with({"signal_effects": object.union(_fixture.signal_effects, {"phone_country": "block"})})
 	result := _decide_with_policy(policy, null, {"phone_country": "CN"})
 	result.decision == "review"
 }
@@ -196,7 +244,7 @@ test_ip_in_restricted_region_with_restricted_billing_country_is_denied_with_both
 }
 
 test_policy_may_make_ip_location_deny if {
-	policy := _policy_with({"signal_effects": object.union(_shipped.signal_effects, {"ip_country": "deny"})})
+	policy := _policy_with({"signal_effects": object.union(_fixture.signal_effects, {"ip_country": "deny"})})
 	_decide_with_policy(policy, null, {"ip_country": "CN"}).decision == "deny"
 }
 
@@ -278,7 +326,7 @@ test_reseller_in_restricted_region_with_clean_end_customer_is_allowed if {
 }
 
 test_policy_may_make_a_restricted_reseller_lead_to_review if {
-	policy := _policy_with({"signal_effects": object.union(_shipped.signal_effects, {"reseller_country": "review"})})
+	policy := _policy_with({"signal_effects": object.union(_fixture.signal_effects, {"reseller_country": "review"})})
 	result := _decide_with_policy(policy, null, {"reseller": _reseller("CN", "US")})
 	result.decision == "review"
 	result.reasons[0].code == "RESTRICTED_RESELLER"
@@ -287,7 +335,7 @@ test_policy_may_make_a_restricted_reseller_lead_to_review if {
 # Rule 6 (TOS-ACC-6): unknown country signals
 
 test_policy_may_make_an_unknown_billing_country_lead_to_review if {
-	unknown := object.union(_shipped.unknown_country_effects, {"billing_country": "review"})
+	unknown := object.union(_fixture.unknown_country_effects, {"billing_country": "review"})
 	policy := _policy_with({"unknown_country_effects": unknown})
 	result := _decide_with_policy(policy, null, {"billing_country": null})
 	result.decision == "review"
@@ -301,7 +349,7 @@ test_policy_may_make_an_unknown_billing_country_lead_to_review if {
 }
 
 test_a_direct_request_has_no_unknown_reseller_signals if {
-	unknown := object.union(_shipped.unknown_country_effects, {"reseller_end_customer_country": "review"})
+	unknown := object.union(_fixture.unknown_country_effects, {"reseller_end_customer_country": "review"})
 	policy := _policy_with({"unknown_country_effects": unknown})
 	_decide_with_policy(policy, null, {}).decision == "allow"
 	_decide_with_policy(policy, null, {"reseller": _reseller("US", null)}).decision == "review"
@@ -320,14 +368,17 @@ test_unknown_policy_decides_nothing if {
 
 test_input_missing_a_signal_decides_nothing if {
 	not access.result with input as {"policy": "terms_of_service", "organisation": null, "signals": object.remove(_clean_signals, ["ip_is_vpn"])}
+		with data.access.policies.terms_of_service as _fixture
 }
 
 test_input_without_signals_decides_nothing if {
 	not access.result with input as {"policy": "terms_of_service", "organisation": null, "signals": "none"}
+		with data.access.policies.terms_of_service as _fixture
 }
 
 test_organisation_without_an_id_decides_nothing if {
 	not access.result with input as _input({"decision": "allow"}, {})
+		with data.access.policies.terms_of_service as _fixture
 }
 
 # The organisation given by id alone: its screened decision from the bundle
@@ -347,6 +398,7 @@ _screened_organisations := {
 
 _decide_by_id(id, changes) := result if {
 	result := access.result with input as _input({"id": id}, changes)
+		with data.access.policies.terms_of_service as _fixture
 		with data.access.organisations as _screened_organisations
 }
 

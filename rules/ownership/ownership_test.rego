@@ -14,6 +14,55 @@ _person(hq, jur) := {"type": "person", "headquarters": hq, "jurisdiction": jur}
 
 _sg := _org("SG", "SG")
 
+# A fixture profile: the tests pin the mechanism, not the shipped profile
+# (profiles/terms_of_service), which a lawyer may change without touching a
+# test. What the shipped profile decides is pinned in case data (tests/corpus).
+_fixture := {
+	"restricted_countries": [
+		"CN",
+		"IR",
+		"KP",
+		"RU",
+	],
+	"root_country_fields": [
+		"headquarters",
+		"jurisdiction",
+	],
+	"root_country_match": "any",
+	"non_restricting_types": [
+		"person",
+	],
+	"unknown_types": [
+		"unknown",
+	],
+	"threshold_percent": 50,
+	"threshold_inclusive": true,
+	"aggregate_owners": true,
+	"complete_disclosures": [
+		"full",
+		"branch",
+	],
+	"link_effects": {
+		"shareholding": "stake",
+		"branch": "same_person",
+		"consolidation": "restricts",
+		"voting_majority": "restricts",
+		"board_appointment": "review",
+		"significant_influence": "review",
+	},
+}
+
+# The fixture profile with some fields replaced.
+_fixture_with(changes) := object.union(_fixture, changes)
+
+# The step's result for one entity under the fixture profile (changed by `changes`).
+_decide_with(changes, reading, scale, entity, links) := result if {
+	result := ownership.step with input as _step(reading, scale, entity, links)
+		with ownership.profile as _fixture_with(changes)
+}
+
+_decide(reading, scale, entity, links) := _decide_with({}, reading, scale, entity, links)
+
 _step(reading, scale, entity, links) := {
 	"profile": "terms_of_service",
 	"reading": reading,
@@ -45,37 +94,38 @@ _in_group(link, group) := object.union(link, {"group": group})
 
 _codes(result) := {reason.code | some reason in result.reasons}
 
-_restricted(reading, scale, entity, links) if {
-	ownership.step.restricted with input as _step(reading, scale, entity, links)
-}
+_restricted(reading, scale, entity, links) if _restricted_with({}, reading, scale, entity, links)
 
-_unrestricted(reading, scale, entity, links) if {
-	result := ownership.step with input as _step(reading, scale, entity, links)
-	result == {"restricted": false, "reasons": set()}
+_unrestricted(reading, scale, entity, links) if _unrestricted_with({}, reading, scale, entity, links)
+
+_restricted_with(changes, reading, scale, entity, links) if _decide_with(changes, reading, scale, entity, links).restricted
+
+_unrestricted_with(changes, reading, scale, entity, links) if {
+	_decide_with(changes, reading, scale, entity, links) == {"restricted": false, "reasons": set()}
 }
 
 # Rule 1 (TOS-OWN-1): restricted root
 
 test_headquarters_in_cn_restricts if {
-	result := ownership.step with input as _step("lower", 1, _org("CN", "SG"), [])
+	result := _decide("lower", 1, _org("CN", "SG"), [])
 	result == {"restricted": true, "reasons": {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "CN"}}}
 }
 
 test_cayman_incorporated_but_beijing_headquartered_company_is_restricted if {
 	every reading in ["lower", "upper"] {
-		result := ownership.step with input as _step(reading, 1, _org("CN", "KY"), [])
+		result := _decide(reading, 1, _org("CN", "KY"), [])
 		result.restricted
 		result.reasons == {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "CN"}}
 	}
 }
 
 test_jurisdiction_alone_in_a_restricted_region_restricts if {
-	result := ownership.step with input as _step("lower", 1, _org("SG", "RU"), [])
+	result := _decide("lower", 1, _org("SG", "RU"), [])
 	result.reasons == {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "jurisdiction", "country": "RU"}}
 }
 
 test_both_countries_restricted_give_two_reasons if {
-	result := ownership.step with input as _step("lower", 1, _org("IR", "KP"), [])
+	result := _decide("lower", 1, _org("IR", "KP"), [])
 	count(result.reasons) == 2
 	{reason.field | some reason in result.reasons} == {"headquarters", "jurisdiction"}
 }
@@ -90,13 +140,13 @@ test_unknown_headquarters_is_not_restricted_in_the_lower_reading if {
 }
 
 test_unknown_headquarters_is_restricted_in_the_upper_reading_as_country_unknown if {
-	result := ownership.step with input as _step("upper", 1, _org(null, "SG"), [])
+	result := _decide("upper", 1, _org(null, "SG"), [])
 	result == {"restricted": true, "reasons": {{"code": "COUNTRY_UNKNOWN", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": null}}}
 }
 
 test_absent_country_reads_as_unknown if {
 	_unrestricted("lower", 1, {"type": "company", "jurisdiction": "SG"}, [])
-	result := ownership.step with input as _step("upper", 1, {"type": "company", "jurisdiction": "SG"}, [])
+	result := _decide("upper", 1, {"type": "company", "jurisdiction": "SG"}, [])
 	_codes(result) == {"COUNTRY_UNKNOWN"}
 }
 
@@ -117,28 +167,26 @@ test_new_entity_types_count_as_organisations if {
 }
 
 test_restricted_countries_list_is_data if {
-	_unrestricted("lower", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.restricted_countries as ["RU"]
-	_restricted("lower", 1, _org("BY", "SG"), []) with data.ownership.profiles.terms_of_service.restricted_countries as ["BY"]
+	_unrestricted_with({"restricted_countries": ["RU"]}, "lower", 1, _org("CN", "KY"), [])
+	_restricted_with({"restricted_countries": ["BY"]}, "lower", 1, _org("BY", "SG"), [])
 }
 
 test_only_headquarters_counts_when_jurisdiction_is_dropped_from_root_country_fields if {
-	_unrestricted("lower", 1, _org("SG", "RU"), []) with data.ownership.profiles.terms_of_service.root_country_fields as ["headquarters"]
-	_unrestricted("upper", 1, _org("SG", null), []) with data.ownership.profiles.terms_of_service.root_country_fields as ["headquarters"]
-	_restricted("lower", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.root_country_fields as ["headquarters"]
+	_unrestricted_with({"root_country_fields": ["headquarters"]}, "lower", 1, _org("SG", "RU"), [])
+	_unrestricted_with({"root_country_fields": ["headquarters"]}, "upper", 1, _org("SG", null), [])
+	_restricted_with({"root_country_fields": ["headquarters"]}, "lower", 1, _org("CN", "KY"), [])
 }
 
 test_match_all_needs_every_country_in_a_restricted_region if {
-	_unrestricted("lower", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.root_country_match as "all"
-	_unrestricted("upper", 1, _org("CN", "KY"), []) with data.ownership.profiles.terms_of_service.root_country_match as "all"
-	result := ownership.step with input as _step("lower", 1, _org("CN", "RU"), [])
-		with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	_unrestricted_with({"root_country_match": "all"}, "lower", 1, _org("CN", "KY"), [])
+	_unrestricted_with({"root_country_match": "all"}, "upper", 1, _org("CN", "KY"), [])
+	result := _decide_with({"root_country_match": "all"}, "lower", 1, _org("CN", "RU"), [])
 	count(result.reasons) == 2
 }
 
 test_match_all_with_one_unknown_country_restricts_only_in_the_upper_reading if {
-	_unrestricted("lower", 1, _org(null, "CN"), []) with data.ownership.profiles.terms_of_service.root_country_match as "all"
-	result := ownership.step with input as _step("upper", 1, _org(null, "CN"), [])
-		with data.ownership.profiles.terms_of_service.root_country_match as "all"
+	_unrestricted_with({"root_country_match": "all"}, "lower", 1, _org(null, "CN"), [])
+	result := _decide_with({"root_country_match": "all"}, "upper", 1, _org(null, "CN"), [])
 	_codes(result) == {"COUNTRY_UNKNOWN", "RESTRICTED_COUNTRY"}
 }
 
@@ -146,7 +194,7 @@ test_match_all_with_one_unknown_country_restricts_only_in_the_upper_reading if {
 
 test_stakes_of_30_and_25_aggregate_to_55_and_restrict if {
 	every reading in ["lower", "upper"] {
-		result := ownership.step with input as _step(reading, 1, _sg, [_stake(0, 30), _stake(1, 25)])
+		result := _decide(reading, 1, _sg, [_stake(0, 30), _stake(1, 25)])
 		result == {"restricted": true, "reasons": {{
 			"code": "OWNED_BY_RESTRICTED",
 			"rule_id": "TOS-OWN-2",
@@ -170,13 +218,13 @@ test_stake_of_exactly_50_restricts_when_the_threshold_is_inclusive if {
 }
 
 test_stake_of_exactly_50_does_not_restrict_when_the_threshold_is_exclusive if {
-	_unrestricted("lower", 1, _sg, [_stake(0, 50)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
-	_unrestricted("upper", 1, _sg, [_stake(0, 50)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
-	_restricted("lower", 100, _sg, [_stake(0, 5001)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_unrestricted_with({"threshold_inclusive": false}, "lower", 1, _sg, [_stake(0, 50)])
+	_unrestricted_with({"threshold_inclusive": false}, "upper", 1, _sg, [_stake(0, 50)])
+	_restricted_with({"threshold_inclusive": false}, "lower", 100, _sg, [_stake(0, 5001)])
 }
 
 test_stakes_of_16_67_16_67_16_66_sum_to_exactly_50_and_restrict if {
-	result := ownership.step with input as _step("lower", 100, _sg, [_stake(0, 1667), _stake(1, 1667), _stake(2, 1666)])
+	result := _decide("lower", 100, _sg, [_stake(0, 1667), _stake(1, 1667), _stake(2, 1666)])
 	[reason] := [r | some r in result.reasons]
 	reason.links == [0, 1, 2]
 	reason.share_min == 5000
@@ -184,13 +232,13 @@ test_stakes_of_16_67_16_67_16_66_sum_to_exactly_50_and_restrict if {
 }
 
 test_threshold_percent_is_data if {
-	_restricted("lower", 1, _sg, [_stake(0, 25)]) with data.ownership.profiles.terms_of_service.threshold_percent as 25
-	_unrestricted("upper", 1, _sg, [_stake(0, 50)]) with data.ownership.profiles.terms_of_service.threshold_percent as 51
+	_restricted_with({"threshold_percent": 25}, "lower", 1, _sg, [_stake(0, 25)])
+	_unrestricted_with({"threshold_percent": 51}, "upper", 1, _sg, [_stake(0, 50)])
 }
 
 test_two_bands_more_than_25_at_most_50_restrict_in_the_lower_reading if {
 	links := [_band(0, "shareholding", 25, true, 50, false), _band(1, "shareholding", 25, true, 50, false)]
-	result := ownership.step with input as _step("lower", 1, _sg, links)
+	result := _decide("lower", 1, _sg, links)
 	[reason] := [r | some r in result.reasons]
 	reason.share_min == 50
 	reason.share_max == 100
@@ -209,23 +257,22 @@ test_band_below_an_exclusive_max_of_50_does_not_restrict_even_in_the_upper_readi
 
 test_exclusive_threshold_is_met_by_an_exclusive_min_at_the_threshold_in_the_lower_reading if {
 	links := [_stake(0, 20), _band(1, "shareholding", 30, true, 40, false)]
-	_restricted("lower", 1, _sg, links) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
-	_unrestricted("lower", 1, _sg, [_stake(0, 20), _stake(1, 30)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_restricted_with({"threshold_inclusive": false}, "lower", 1, _sg, links)
+	_unrestricted_with({"threshold_inclusive": false}, "lower", 1, _sg, [_stake(0, 20), _stake(1, 30)])
 }
 
 test_exclusive_threshold_in_the_upper_reading_needs_a_max_above_it if {
-	_unrestricted("upper", 1, _sg, [_band(0, "shareholding", 25, false, 50, false)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
-	_restricted("upper", 1, _sg, [_band(0, "shareholding", 25, false, 51, false)]) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_unrestricted_with({"threshold_inclusive": false}, "upper", 1, _sg, [_band(0, "shareholding", 25, false, 50, false)])
+	_restricted_with({"threshold_inclusive": false}, "upper", 1, _sg, [_band(0, "shareholding", 25, false, 51, false)])
 }
 
 test_without_aggregation_only_owners_sharing_a_group_are_added if {
 	apart := [_stake(0, 30), _stake(1, 25)]
-	_unrestricted("lower", 1, _sg, apart) with data.ownership.profiles.terms_of_service.aggregate_owners as false
-	_unrestricted("upper", 1, _sg, apart) with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	_unrestricted_with({"aggregate_owners": false}, "lower", 1, _sg, apart)
+	_unrestricted_with({"aggregate_owners": false}, "upper", 1, _sg, apart)
 
 	jointly := [_in_group(_stake(0, 30), 7), _stake(1, 10), _in_group(_stake(2, 25), 7)]
-	result := ownership.step with input as _step("lower", 1, _sg, jointly)
-		with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	result := _decide_with({"aggregate_owners": false}, "lower", 1, _sg, jointly)
 	[reason] := [r | some r in result.reasons]
 	reason.links == [0, 2]
 	reason.share_min == 55
@@ -238,14 +285,13 @@ test_stakes_held_by_persons_never_count if {
 }
 
 test_removing_person_from_non_restricting_types_makes_persons_count if {
-	_restricted("lower", 1, _person("CN", "CN"), []) with data.ownership.profiles.terms_of_service.non_restricting_types as []
-	result := ownership.step with input as _step("lower", 1, _sg, [_held_by_person(_stake(0, 60))])
-		with data.ownership.profiles.terms_of_service.non_restricting_types as []
+	_restricted_with({"non_restricting_types": []}, "lower", 1, _person("CN", "CN"), [])
+	result := _decide_with({"non_restricting_types": []}, "lower", 1, _sg, [_held_by_person(_stake(0, 60))])
 	_codes(result) == {"OWNED_BY_RESTRICTED"}
 }
 
 test_control_links_are_not_stakes if {
-	result := ownership.step with input as _step("lower", 1, _sg, [_link(0, "consolidation", 100), _stake(1, 10)])
+	result := _decide("lower", 1, _sg, [_link(0, "consolidation", 100), _stake(1, 10)])
 	_codes(result) == {"CONTROLLED_BY_RESTRICTED"}
 }
 
@@ -254,7 +300,7 @@ test_control_links_are_not_stakes if {
 test_consolidation_and_voting_majority_restrict_in_both_readings if {
 	every kind in ["consolidation", "voting_majority"] {
 		every reading in ["lower", "upper"] {
-			result := ownership.step with input as _step(reading, 1, _sg, [_link(0, kind, 0)])
+			result := _decide(reading, 1, _sg, [_link(0, kind, 0)])
 			result == {"restricted": true, "reasons": {{"code": "CONTROLLED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": kind}}}
 		}
 	}
@@ -263,21 +309,21 @@ test_consolidation_and_voting_majority_restrict_in_both_readings if {
 test_board_appointment_and_significant_influence_restrict_only_in_the_upper_reading if {
 	every kind in ["board_appointment", "significant_influence"] {
 		_unrestricted("lower", 1, _sg, [_link(0, kind, 0)])
-		result := ownership.step with input as _step("upper", 1, _sg, [_link(0, kind, 0)])
+		result := _decide("upper", 1, _sg, [_link(0, kind, 0)])
 		result == {"restricted": true, "reasons": {{"code": "INFLUENCED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": kind}}}
 	}
 }
 
 test_an_unlisted_link_kind_leads_to_review if {
 	_unrestricted("lower", 1, _sg, [_link(0, "other_control", 0)])
-	result := ownership.step with input as _step("upper", 1, _sg, [_link(0, "other_control", 0)])
+	result := _decide("upper", 1, _sg, [_link(0, "other_control", 0)])
 	result.reasons == {{"code": "INFLUENCED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": "other_control"}}
 }
 
 test_ignore_effect_gives_no_reason if {
 	links := [_link(0, "board_appointment", 0), _link(1, "consolidation", 0)]
 	effects := {"board_appointment": "ignore", "consolidation": "ignore"}
-	_unrestricted("upper", 1, _sg, links) with data.ownership.profiles.terms_of_service.link_effects as effects
+	_unrestricted_with({"link_effects": effects}, "upper", 1, _sg, links)
 }
 
 test_control_by_persons_never_counts if {
@@ -290,7 +336,7 @@ test_control_by_persons_never_counts if {
 
 test_branch_of_a_restricted_head_office_is_restricted if {
 	every reading in ["lower", "upper"] {
-		result := ownership.step with input as _step(reading, 1, _sg, [_link(0, "branch", 0)])
+		result := _decide(reading, 1, _sg, [_link(0, "branch", 0)])
 		result == {"restricted": true, "reasons": {{"code": "BRANCH_OF_RESTRICTED", "rule_id": "TOS-OWN-4", "links": [0]}}}
 	}
 }
@@ -299,7 +345,7 @@ test_branch_of_a_restricted_head_office_is_restricted if {
 
 test_every_rule_that_applies_gives_its_reason if {
 	links := [_stake(0, 60), _link(1, "consolidation", 0), _link(2, "branch", 0), _link(3, "board_appointment", 0)]
-	result := ownership.step with input as _step("upper", 1, _org("CN", "KY"), links)
+	result := _decide("upper", 1, _org("CN", "KY"), links)
 	_codes(result) == {"RESTRICTED_COUNTRY", "OWNED_BY_RESTRICTED", "CONTROLLED_BY_RESTRICTED", "BRANCH_OF_RESTRICTED", "INFLUENCED_BY_RESTRICTED"}
 }
 
@@ -313,15 +359,18 @@ test_batch_returns_results_in_order if {
 		_item(1, _sg, [_stake(0, 30), _stake(1, 25)]),
 	]
 	lower := ownership.batch with input as {"profile": "terms_of_service", "reading": "lower", "items": items}
+		with ownership.profile as _fixture
 	[result.restricted | some result in lower] == [false, true, false, true]
 	_codes(lower[3]) == {"OWNED_BY_RESTRICTED"}
 	upper := ownership.batch with input as {"profile": "terms_of_service", "reading": "upper", "items": items}
+		with ownership.profile as _fixture
 	[result.restricted | some result in upper] == [false, true, true, true]
 	_codes(upper[2]) == {"COUNTRY_UNKNOWN"}
 }
 
 test_batch_of_no_items_is_empty if {
 	ownership.batch == [] with input as {"profile": "terms_of_service", "reading": "lower", "items": []}
+		with ownership.profile as _fixture
 }
 
 # An entity of unknown type may be a person or an organisation: review.
@@ -346,7 +395,9 @@ test_an_unknown_profile_decides_nothing if {
 test_a_reading_other_than_lower_or_upper_decides_nothing if {
 	every reading in ["LOWER", "Upper", "", "strict", null] {
 		not ownership.step with input as _step(reading, 1, _sg, [_stake(0, 90)])
+			with ownership.profile as _fixture
 		not ownership.batch with input as {"profile": "terms_of_service", "reading": reading, "items": [_item(1, _sg, [_stake(0, 90)])]}
+			with ownership.profile as _fixture
 	}
 }
 
@@ -356,7 +407,7 @@ _undisclosed_reason(result) := [reason | some reason in result.reasons; reason.c
 
 test_nothing_known_of_the_owners_is_review_only if {
 	_unrestricted("lower", 1, _undisclosed(100), [])
-	result := ownership.step with input as _step("upper", 1, _undisclosed(100), [])
+	result := _decide("upper", 1, _undisclosed(100), [])
 	result.restricted
 	_undisclosed_reason(result) == {
 		"code": "OWNERSHIP_UNDISCLOSED", "rule_id": "TOS-OWN-5", "links": [], "share_min": 0, "undisclosed": 100,
@@ -374,7 +425,7 @@ test_a_full_disclosure_leaves_nothing_undisclosed if {
 }
 
 test_restricted_45_percent_beside_an_undisclosed_55_is_review if {
-	result := ownership.step with input as _step("upper", 1, _undisclosed(55), [_stake(0, 45)])
+	result := _decide("upper", 1, _undisclosed(55), [_stake(0, 45)])
 	reason := _undisclosed_reason(result)
 	[reason.share_min, reason.known_min, reason.undisclosed, reason.share_max, reason.links] == [45, 45, 55, 100, [0]]
 	_unrestricted("lower", 1, _undisclosed(55), [_stake(0, 45)])
@@ -395,29 +446,38 @@ test_an_exclusive_known_minimum_makes_the_remainder_fall_short_of_the_threshold 
 }
 
 test_an_exclusive_threshold_needs_more_than_it_undisclosed if {
-	_unrestricted("upper", 1, _undisclosed(50), []) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
-	_restricted("upper", 1, _undisclosed(51), []) with data.ownership.profiles.terms_of_service.threshold_inclusive as false
+	_unrestricted_with({"threshold_inclusive": false}, "upper", 1, _undisclosed(50), [])
+	_restricted_with({"threshold_inclusive": false}, "upper", 1, _undisclosed(51), [])
 }
 
 test_which_disclosures_are_complete_is_data if {
 	natural := object.union(_undisclosed(100), {"disclosure": ["gleif:NATURAL_PERSONS", "partial"]})
 	_restricted("upper", 1, natural, [])
-	_unrestricted("upper", 1, natural, []) with data.ownership.profiles.terms_of_service.complete_disclosures as ["gleif:NATURAL_PERSONS"]
-	_restricted("upper", 1, object.union(_undisclosed(100), {"disclosure": ["full"]}), []) with data.ownership.profiles.terms_of_service.complete_disclosures as []
+	_unrestricted_with({"complete_disclosures": ["gleif:NATURAL_PERSONS"]}, "upper", 1, natural, [])
+	_restricted_with({"complete_disclosures": []}, "upper", 1, object.union(_undisclosed(100), {"disclosure": ["full"]}), [])
 }
 
 test_without_aggregation_the_remainder_joins_the_largest_group if {
 	links := [_stake(0, 20), _stake(1, 25)]
-	_unrestricted("upper", 1, _undisclosed(10), links) with data.ownership.profiles.terms_of_service.aggregate_owners as false
-	_restricted("upper", 1, _undisclosed(25), links) with data.ownership.profiles.terms_of_service.aggregate_owners as false
+	_unrestricted_with({"aggregate_owners": false}, "upper", 1, _undisclosed(10), links)
+	_restricted_with({"aggregate_owners": false}, "upper", 1, _undisclosed(25), links)
 	_restricted("upper", 1, _undisclosed(10), links)
 }
 
 test_other_rules_speak_first if {
-	result := ownership.step with input as _step("upper", 1, object.union(_undisclosed(100), {"headquarters": null}), [])
+	result := _decide("upper", 1, object.union(_undisclosed(100), {"headquarters": null}), [])
 	_codes(result) == {"COUNTRY_UNKNOWN"}
 }
 
 test_a_person_has_no_undisclosed_owners_that_matter if {
 	_unrestricted("upper", 1, object.union(_undisclosed(100), {"type": "person"}), [])
+}
+
+test_the_profile_is_the_one_the_input_names if {
+	profiles := {"strict": _fixture_with({"threshold_percent": 10}), "lenient": _fixture}
+	entity_links := [_stake(0, 20)]
+	ownership.step.restricted with input as object.union(_step("lower", 1, _sg, entity_links), {"profile": "strict"})
+		with data.ownership.profiles as profiles
+	not ownership.step.restricted with input as object.union(_step("lower", 1, _sg, entity_links), {"profile": "lenient"})
+		with data.ownership.profiles as profiles
 }
