@@ -31,7 +31,7 @@ AS_OF = date(2025, 10, 1)
 # Set at import, before any test (or subprocess it starts) reads the default rules.
 _FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="tos-policy-fixture-rules-"))
 atexit.register(shutil.rmtree, _FIXTURE_ROOT, True)
-FIXTURE_RULES = write_fixture_rules(_FIXTURE_ROOT / "rules")
+FIXTURE_RULES = write_fixture_rules(_FIXTURE_ROOT / "rules", pin_versions=False)
 os.environ[RULES_ENV] = str(FIXTURE_RULES)
 
 
