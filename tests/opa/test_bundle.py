@@ -27,7 +27,7 @@ from tos_policy.engines.opa_server import OpaServer, OpaServerError, opa_binary,
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.release.bundle import BundleError, build_bundle, bundle_revision, bundle_roots
 
-from ..fixture_rules import fixture_rules_dir
+from tests.fixture_rules import fixture_rules_dir
 
 pytestmark = pytest.mark.opa
 
