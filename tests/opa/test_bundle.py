@@ -20,14 +20,13 @@ from typing import Any
 import pytest
 from opa_client.opa import OpaClient
 
+from tests.fixture_rules import fixture_rules_dir
 from tos_policy import EngineError, evaluate, load_facts
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.engines.opa import POLICY_ID_PREFIX, OpaEngine
 from tos_policy.engines.opa_server import OpaServer, OpaServerError, opa_binary, start_server
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.release.bundle import BundleError, build_bundle, bundle_revision, bundle_roots
-
-from tests.fixture_rules import fixture_rules_dir
 
 pytestmark = pytest.mark.opa
 
