@@ -403,6 +403,11 @@ def _check_policy_version(
         )
         return
     heading, body = section
+    if "TODO" in body:
+        result.error(
+            f"the CHANGELOG.md section for {new} still says TODO: replace it with a sentence saying what "
+            f"changes, for whom, and why (the lines `tos-policy bump` wrote below it can stay)."
+        )
     declared = _DECLARED.search(body)
     if declared is None:
         result.warn(f'the CHANGELOG.md section for {new} does not say "**{bump.capitalize()}.**" first')

@@ -271,6 +271,61 @@ def post_report_command(
         click.echo(f"::warning title=Impact report not posted::{posted.detail}")
 
 
+@click.command("bump")
+@click.argument("level", required=False, type=click.Choice(["major", "minor", "patch"]))
+@base_option
+@repo_option
+@click.option("--effective", default=None, help="The day the new version takes effect (YYYY-MM-DD). Default: today.")
+@fail_cleanly
+def bump_command(level: str | None, base: str | None, repo: Path, effective: str | None) -> None:
+    """Version a change of the rules: policy and package versions, effective dates, a CHANGELOG
+    section naming what changed (old -> new values) and the corpus's expected decisions.
+
+    LEVEL (major, minor or patch) defaults to the level the change needs; a smaller one is
+    refused. Run it again after any further edit: it counts from the base, so it converges."""
+    from tos_policy.release.bump import apply, plan
+
+    top = repo_root(repo)
+    base_rev, base_label = _base(top, base)
+    corpus = _corpus(top)
+    day = parse_as_of(effective) if effective else parse_as_of(None)
+    result = gate(
+        top,
+        base_rev,
+        WORKTREE,
+        base_label=base_label,
+        fact_sets=corpus.fact_sets if corpus else None,
+        as_of=corpus.as_of if corpus else day,
+        profile=corpus.profile if corpus else None,
+    )
+    tip = main_tip(top)
+    tip_version = None
+    if tip is not None:
+        with checkout_free(top, tip, ("rules",)) as tip_tree:
+            tip_version = tip_tree.load().version
+    bump = apply(top, base_rev, result, plan(result, level, tip_version, day))
+    click.echo(f"policy version {bump.old_version} -> {bump.version} ({bump.level}), effective {bump.effective_date}")
+    for file, (old, new) in bump.packages.items():
+        click.echo(f"package {file}: {old} -> {new}")
+    if bump.changelog_written:
+        click.echo(f"CHANGELOG.md: new section {bump.version}; replace its TODO with a sentence saying what changes")
+    else:
+        click.echo(f"CHANGELOG.md: the section for {bump.version} is already there (left as it is)")
+    if corpus is not None:
+        rules = load_rules(top / "rules")
+        reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
+        wrong = mismatches(corpus, reports)
+        write_expected(corpus, reports)
+        click.echo(f"tests/corpus/expected.json: {len(wrong)} decision(s) changed")
+
+
 def register(main: click.Group) -> None:
-    for command in (check_change_command, diff_command, docs_command, corpus_command, post_report_command):
+    for command in (
+        check_change_command,
+        diff_command,
+        docs_command,
+        corpus_command,
+        post_report_command,
+        bump_command,
+    ):
         main.add_command(command)
