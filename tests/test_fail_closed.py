@@ -27,8 +27,8 @@ from tos_policy import EngineError, evaluate, facts_from_document, load_rules
 from tos_policy.cli.main import main
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.engines.opa_server import opa_binary
-from tos_policy.errors import NonMonotoneRuleError, RulesError
-from tos_policy.limits import EvaluationTimeout, Limits
+from tos_policy.errors import EvaluationTimeout, NonMonotoneRuleError, RulesError
+from tos_policy.limits import Limits
 from tos_policy.policy.ruleset import FORBIDDEN_BUILTINS, RuleSet, check_sandbox, is_forbidden_builtin
 
 ROOT = Path(__file__).parent.parent

@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tos_policy.cli.main import main
-from tos_policy.errors import InputError
+from tos_policy.errors import InputError, LimitExceeded
 from tos_policy.facts.load import load_facts
-from tos_policy.limits import MIB, LimitExceeded, Limits, option_name, watchdog
+from tos_policy.limits import MIB, Limits, option_name, watchdog
 
 ROOT = Path(__file__).parent.parent
 AS_OF = "2025-10-01"

@@ -268,3 +268,25 @@ def test_a_version_another_change_already_landed_with_is_refused(repo: Path) -> 
     assert code == 1, out
     assert "version 2.2.1 is already taken on main (" in out
     assert "tos-policy bump" in out
+
+
+@pytest.mark.opa
+def test_one_command_runs_the_gate_writes_the_report_and_renders_the_docs(repo: Path, tmp_path: Path) -> None:
+    set_threshold(repo, 40)
+    assert run("bump", "--repo", str(repo), "--effective", TODAY)[0] == 0
+    report, site = tmp_path / "impact.md", tmp_path / "site"
+    code, out = gate(repo, "--report", str(report), "--docs", str(site))
+    assert code == 1, out  # the CHANGELOG still says TODO
+    text = report.read_text()
+    assert "**Change gate:** **refused**" in text and "still says TODO" in text
+    assert "threshold_percent: 50 -> 40" in text
+    assert f"**{len(FLIPS_AT_40)} decision(s) change**" in text
+    ownership = (site / "ownership" / "index.md").read_text()
+    assert "FAILS" not in ownership and "| passes |" in ownership  # every worked example passes
+
+
+def test_the_report_is_written_when_nothing_changed(repo: Path, tmp_path: Path) -> None:
+    code, out = gate(repo, "--report", str(tmp_path / "impact.md"))
+    assert code == 0, out
+    text = (tmp_path / "impact.md").read_text()
+    assert "**Change gate:** passed" in text and "no decision can change" in text

@@ -40,7 +40,8 @@ def _write(path: Path, document: dict[str, Any]) -> Path:
 
 
 def _chain() -> dict[str, Any]:
-    return json.loads((EXAMPLES / "chain.json").read_text())
+    document: dict[str, Any] = json.loads((EXAMPLES / "chain.json").read_text())
+    return document
 
 
 def test_init_refuses_an_existing_store(db: Path) -> None:

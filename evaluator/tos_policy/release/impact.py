@@ -10,8 +10,9 @@ Rendered as text, JSON and Markdown (a pull-request comment)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any
 
 from tos_policy.ownership.decisions import Decision
@@ -86,6 +87,9 @@ class Impact:
     changes: list[EntityChange]  # the decision changed
     reason_changes: list[EntityChange]  # same decision, other reasons or exceptions
     exceptions: dict[str, dict[str, Any]]  # "base" / "head" -> ExceptionBook.summary over every fact set
+    rule_changes: list[str] = field(default_factory=list)  # "FILE: what changed (old -> new)", from the gate
+    verdict: str | None = None  # the change gate's verdict line, when the gate ran
+    findings: list[str] = field(default_factory=list)  # the gate's refusals and warnings
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -208,28 +212,52 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _case_set(label: str) -> str:
+    """A facts file as a reviewer reads it: its name without folder or extension ("chains")."""
+    return PurePosixPath(label).stem
+
+
+def describe_files(files: list[tuple[str, str, str]]) -> list[str]:
+    """(path, level, why) of the gate's changed files, as report lines: data changes with old -> new values."""
+    lines = []
+    for path, level, why in files:
+        if path == "rules/manifest.json" and level == "patch":
+            continue
+        name = path.removeprefix("rules/").removesuffix("/data.json")
+        lines.append(f"{name} ({level}): {why}")
+    return lines
+
+
 def impact_markdown(impact: Impact) -> str:
     base, head = impact.base, impact.head
     flips = sum(1 for change in impact.changes if change.flips)
     lines = [
         f"## Policy impact: {base.rules.version} → {head.rules.version}",
         "",
-        f"Rules `{base.label}` → `{head.label}`; {len(impact.files)} facts file(s), {impact.entities} entities, "
+        f"Rules `{base.label}` → `{head.label}`; {len(impact.files)} case file(s), {impact.entities} entities, "
         f"as of {impact.as_of.isoformat()}.",
         "",
     ]
+    if impact.verdict is not None:
+        lines.extend([f"**Change gate:** {impact.verdict}", ""])
+        lines.extend(f"- {_cell(finding)}" for finding in impact.findings)
+        if impact.findings:
+            lines.append("")
+    if impact.rule_changes:
+        lines.extend(["### What changed in the rules and data", ""])
+        lines.extend(f"- {_cell(change)}" for change in impact.rule_changes)
+        lines.extend(["", "### Decisions", ""])
     if not impact.changes:
         lines.append("**No decision changes.**")
     else:
         counts = ", ".join(f"{count} {kind.replace('->', '→')}" for kind, count in impact.counts().items())
         lines.append(f"**{len(impact.changes)} decision(s) change** ({flips} between allow and deny): {counts}.")
-        lines.extend(["", "| file | entity | before | after | reasons after |", "|---|---|---|---|---|"])
+        lines.extend(["", "| cases | entity | before | after | reasons after |", "|---|---|---|---|---|"])
         for change in impact.changes:
             label = f"{change.name} (`{change.entity}`)" if change.name else f"`{change.entity}`"
             after = "<br>".join(_cell(text) for text in _reason_texts(change.new))
-            lines.append(
-                f"| `{change.file}` | {_cell(label)} | {change.old.decision} | **{change.new.decision}** | {after} |"
-            )
+            before, now = change.old.decision, change.new.decision
+            lines.append(f"| {_case_set(change.file)} | {_cell(label)} | {before} | **{now}** | {after} |")
         lines.extend(["", "<details><summary>Reasons before the change</summary>", ""])
         for change in impact.changes:
             lines.append(f"- `{change.entity}` ({change.old.decision}): " + "; ".join(_reason_texts(change.old)))

@@ -12,10 +12,11 @@ from pathlib import Path
 import click
 
 from tos_policy.cli.params import IsoDate
+from tos_policy.atomic import replaced_atomically
 from tos_policy.cli.support import fail_cleanly, parse_as_of, rules_option
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import load_rules
-from tos_policy.release.change import gate, gate_text
+from tos_policy.release.change import GateResult, classify, gate, gate_text
 from tos_policy.release.corpus import (
     Corpus,
     corpus_dir,
@@ -25,8 +26,17 @@ from tos_policy.release.corpus import (
     mismatches,
     write_expected,
 )
-from tos_policy.release.history import WORKTREE, checkout_free, main_tip, merge_base, repo_root, rules_dir_at, short
-from tos_policy.release.impact import Side, compare, impact_json, impact_markdown, impact_text
+from tos_policy.release.history import (
+    WORKTREE,
+    changed_files,
+    checkout_free,
+    main_tip,
+    merge_base,
+    repo_root,
+    rules_dir_at,
+    short,
+)
+from tos_policy.release.impact import Side, compare, describe_files, impact_json, impact_markdown, impact_text
 from tos_policy.release.policy_docs import find_opa, write_docs
 from tos_policy.reports.display import printable
 
@@ -73,8 +83,29 @@ def _corpus(repo: Path) -> Corpus | None:
     "Default: main (or origin/main) when it exists.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the impact report (Markdown: what changed, the verdict, the decisions that move) here.",
+)
+@click.option(
+    "--docs",
+    "docs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also render the policy in plain English (as `tos-policy docs -o DIR`) from the working tree.",
+)
 @fail_cleanly
-def check_change_command(base: str | None, head: str | None, repo: Path, tip: str | None, fmt: str) -> None:
+def check_change_command(
+    base: str | None,
+    head: str | None,
+    repo: Path,
+    tip: str | None,
+    fmt: str,
+    report: Path | None,
+    docs_dir: Path | None,
+) -> None:
     """Refuse a change of rules/ or schemas/ whose version, changelog or expected decisions did not move with it.
 
     Exit 0: the change is versioned as it should be (or nothing changed); 1: refused,
@@ -108,8 +139,36 @@ def check_change_command(base: str | None, head: str | None, repo: Path, tip: st
         click.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
     else:
         click.echo(printable(gate_text(result), keep_newlines=True), nl=False)
+    if report is not None:
+        _write_report(report, result)
+        click.echo(f"impact report: {report}")
+    if docs_dir is not None:
+        with checkout_free(top, head_rev) as tree:
+            written = write_docs(tree.load(), docs_dir, as_of=parse_as_of(None), corpus=corpus, opa=find_opa(None, top))
+        click.echo(f"policy docs: {docs_dir / 'index.html'}")
+        if not written.tests_ran:
+            click.echo("note: OPA not found, so the worked examples' outcomes were not run", err=True)
     if not result.ok:
         sys.exit(1)
+
+
+def _write_report(report: Path, result: GateResult) -> None:
+    """The impact report with what changed and the gate's verdict (also when nothing changed)."""
+    verdict = "passed: the version and changelog match the change." if result.ok else "**refused**: see below."
+    findings = [f"{'refused' if item.severity == 'error' else 'warning'}: {item.message}" for item in result.findings]
+    if result.impact is None:
+        lines = [f"## Policy impact: {result.base_version} → {result.head_version}", "", f"**Change gate:** {verdict}"]
+        lines.extend(f"- {finding}" for finding in findings)
+        if not result.files:
+            lines.extend(["", "No file under rules/ or schemas/ changed: no decision can change."])
+        text = "\n".join(lines) + "\n"
+    else:
+        result.impact.rule_changes = describe_files([(item.path, item.level, item.why) for item in result.files])
+        result.impact.verdict = verdict
+        result.impact.findings = findings
+        text = impact_markdown(result.impact)
+    with replaced_atomically(report) as temporary:
+        temporary.write_text(text, encoding="utf-8")
 
 
 @click.command("diff")
@@ -154,7 +213,12 @@ def diff_command(
     with checkout_free(top, base_rev) as base_tree, checkout_free(top, head_rev) as head_tree:
         old = Side(base_label, base_rev, base_tree.commit, base_tree.load())
         new = Side(short(top, head_rev), head_rev, head_tree.commit, head_tree.load())
+        files = [
+            (path, *classify(path, status, base_tree.root, head_tree.root))
+            for path, status in changed_files(top, base_rev, head_rev).items()
+        ]
     impact = compare(old, new, fact_sets, as_of=day, profile=profile)
+    impact.rule_changes = describe_files(files)
     render = {"text": impact_text, "json": impact_json, "markdown": impact_markdown}[fmt]
     click.echo(printable(render(impact), keep_newlines=True), nl=False)
 
