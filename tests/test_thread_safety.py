@@ -7,6 +7,7 @@ SECURITY.md promise 2."""
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 from collections.abc import Callable
@@ -38,10 +39,10 @@ def _jobs(engine: EmbeddedEngine, rules: RuleSet) -> list[Callable[[], Any]]:
     for path in sorted((EXAMPLES / "access").glob("*-request.json")):
         request = load_request(path)
         facts = access_facts if request.organisation is not None else None
-        jobs.append(lambda r=request, f=facts: decide_access(r, f, rules, engine, as_of=AS_OF).as_json())
+        jobs.append(functools.partial(lambda r, f: decide_access(r, f, rules, engine, as_of=AS_OF).as_json(), request, facts))
     for path in sorted(EXAMPLES.glob("*.json")):
         facts = load_facts([path])
-        jobs.append(lambda f=facts: _report_answer(evaluate(f, rules, engine, as_of=AS_OF)))
+        jobs.append(functools.partial(lambda f: _report_answer(evaluate(f, rules, engine, as_of=AS_OF)), facts))
     return jobs
 
 
