@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tos_policy.resources import default_rules_dir, schemas_dir, working_repository
+from tos_policy.resources import RULES_ENV, default_rules_dir, schemas_dir, working_repository
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -27,6 +27,7 @@ def _policy_copy(root: Path) -> Path:
 def test_a_repository_above_the_current_directory_is_the_one_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv(RULES_ENV)  # the test session's fixture rules
     repo = _policy_copy(tmp_path / "policy")
     (repo / "tests" / "deeper").mkdir()
     monkeypatch.chdir(repo / "tests" / "deeper")
@@ -36,6 +37,7 @@ def test_a_repository_above_the_current_directory_is_the_one_read(
 
 
 def test_outside_a_repository_the_tool_reads_its_own_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RULES_ENV)
     monkeypatch.chdir(tmp_path)
     assert working_repository() is None
     assert default_rules_dir() == ROOT / "rules"
@@ -71,7 +73,7 @@ def test_a_non_editable_install_reads_the_working_tree_not_its_packaged_copy(tmp
     data = json.loads(profile.read_text())
     data["threshold_percent"] = data["threshold_percent"] // 2  # any move of the value will do: the count must not be 0
     profile.write_text(json.dumps(data))
-    env = {**os.environ, "PYTHONPATH": str(target)}
+    env = {**{key: value for key, value in os.environ.items() if key != RULES_ENV}, "PYTHONPATH": str(target)}
     done = subprocess.run(
         [sys.executable, "-m", "tos_policy", "corpus", "--update"],
         cwd=repo,
