@@ -19,10 +19,9 @@ from tos_policy import facts_from_document
 from tos_policy.cli.main import main
 from tos_policy.engines.compiled import module_for
 from tos_policy.engines.wasm import WasmEngine
-from tos_policy.errors import NonMonotoneRuleError
+from tos_policy.errors import LimitExceeded, NonMonotoneRuleError
 from tos_policy.facts.load import check_share_totals
 from tos_policy.facts.streaming import load_streaming
-from tos_policy.limits import LimitExceeded
 from tos_policy.ownership.columnar import ColumnarFixpoint, ColumnarGraph, run_columnar_fixpoint
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, run_fixpoint
 from tos_policy.ownership.pipeline import DEFAULT_DRIVER

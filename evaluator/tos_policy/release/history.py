@@ -105,10 +105,7 @@ def main_tip(repo: Path) -> str | None:
 
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     """Whether `older` is `newer` or one of its ancestors."""
-    done = subprocess.run(
-        ["git", "-C", str(repo), "merge-base", "--is-ancestor", older, newer], capture_output=True, check=False
-    )
-    return done.returncode == 0
+    return bool(run_git(repo, "merge-base", "--is-ancestor", older, newer).returncode == 0)
 
 
 _DIFF_PLAIN = ("--name-status", "--no-renames", "--no-ext-diff", "--no-textconv", "-z")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from tos_policy.cli.params import IsoDate
 from tos_policy.atomic import replaced_atomically
+from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import fail_cleanly, parse_as_of, rules_option
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import load_rules
