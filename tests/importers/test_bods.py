@@ -203,4 +203,5 @@ def test_unspecified_owner_leads_to_review_and_exemption_does_not(decide: Any) -
 def _declared_complete(decide: Any, document: dict[str, Any]) -> dict[str, str]:
     """The decisions once every entity's ownership is declared fully disclosed."""
     declared = {**document, "entities": [{**entity, "disclosure": "full"} for entity in document["entities"]]}
-    return decide(declared, as_of=AS_OF)
+    decided: dict[str, str] = decide(declared, as_of=AS_OF)
+    return decided

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from tos_policy import jsonio
 from tos_policy.atomic import replaced_atomically
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import load_rules
@@ -95,7 +96,7 @@ def _label(path: str) -> str:
 def apply(repo: Path, base_rev: str, result: GateResult, bump: Bump) -> Bump:
     """Write the versions, dates and CHANGELOG section into the working tree of `repo`."""
     manifest_path = repo / "rules" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = jsonio.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["policy_set"]["version"] = bump.version
     manifest["policy_set"]["effective_date"] = bump.effective_date
     _write(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -492,7 +492,7 @@ def stale_prose(head_root: Path, files: list[FileChange]) -> list[str]:
             if match is None:
                 continue
             try:
-                old, new = json.loads(match.group("old")), json.loads(match.group("new"))
+                old, new = jsonio.loads(match.group("old"), exact=False), jsonio.loads(match.group("new"), exact=False)
             except ValueError:
                 continue
             stale = [form for form in _prose_forms(old) if form not in _prose_forms(new)]

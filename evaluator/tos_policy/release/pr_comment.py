@@ -11,6 +11,8 @@ import json
 import subprocess
 from dataclasses import dataclass
 
+from tos_policy import jsonio
+
 MARKER = "<!-- tos-policy impact report -->"
 GITHUB_LIMIT = 65_536  # characters in an issue or pull-request comment
 
@@ -56,7 +58,7 @@ def post(repo: str, number: int, body: str) -> Posted:
         return Posted(False, "failed", f"could not list the pull request's comments: {err}")
     mine = None
     for line in out.splitlines():
-        comment = json.loads(line)
+        comment = jsonio.loads(line)
         if MARKER in (comment.get("body") or "") and (comment.get("user") or {}).get("login") == me:
             mine = comment
     payload = json.dumps({"body": body})
@@ -72,4 +74,4 @@ def post(repo: str, number: int, body: str) -> Posted:
         action = "created"
     if code != 0:
         return Posted(False, "failed", f"GitHub refused to post the comment: {err}")
-    return Posted(True, action, json.loads(out).get("html_url", ""))
+    return Posted(True, action, jsonio.loads(out).get("html_url", ""))
