@@ -30,6 +30,7 @@ from tos_policy.engines import Engine
 from tos_policy.errors import NonMonotoneRuleError
 from tos_policy.limits import check_deadline, exceeded
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round
+from tos_policy.ownership.steps import with_holdings
 
 DECIMALS = 12  # the facts loader refuses percentages with more decimal places
 _UNIT = 10**DECIMALS
@@ -243,6 +244,18 @@ def _run(
                 value=first,
             )
         check_deadline(cache.deadline, cache.max_seconds)
+        # the plan's step inputs completed with each entity's disclosure and remainder
+        rows = [
+            (
+                eid,
+                orjson.dumps(
+                    with_holdings(orjson.loads(step), graph.entities[ids[eid]], graph.holdings_of(ids[eid])),
+                    option=orjson.OPT_SORT_KEYS,
+                ).decode(),
+                lids,
+            )
+            for eid, step, lids in rows
+        ]
         missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
         if missing:
             payloads = [orjson.loads(step) for step in missing]

@@ -24,6 +24,7 @@ from tos_policy.errors import NonMonotoneRuleError
 from tos_policy.limits import check_deadline, exceeded
 from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round
+from tos_policy.ownership.steps import with_holdings
 
 _JSON_OPTIONS = "map('ignoreNullFields', 'false')"  # an unknown country is null, not absent
 
@@ -182,6 +183,18 @@ def run_spark_fixpoint(
                 value=first,
             )
         check_deadline(cache.deadline, cache.max_seconds)
+        # the plan's step inputs completed with each entity's disclosure and remainder
+        rows = [
+            (
+                eid,
+                orjson.dumps(
+                    with_holdings(orjson.loads(step), graph.entities[ids[eid]], graph.holdings_of(ids[eid])),
+                    option=orjson.OPT_SORT_KEYS,
+                ).decode(),
+                lids,
+            )
+            for eid, step, lids in rows
+        ]
         missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
         if missing:
             payloads = [orjson.loads(step) for step in missing]

@@ -125,3 +125,25 @@ def build_step_input(
         "links": records,
     }
     return StepInput(payload, tuple(ordered))
+
+
+def with_holdings(payload: dict[str, Any], entity: Entity, holdings: Holdings) -> dict[str, Any]:
+    """A step input built elsewhere (a columnar plan) completed with the entity's disclosure and
+    undisclosed remainder, as build_step_input gives them; links rescaled if the remainder needs
+    more decimal places."""
+    remainder, remainder_exclusive = holdings.remainder()
+    scale = int(payload["scale"])
+    needed = 10 ** _decimals(remainder)
+    factor = 1 if scale % needed == 0 else needed
+    out = dict(payload)
+    if factor > 1:
+        scale *= factor
+        out["links"] = [{**link, "min": link["min"] * factor, "max": link["max"] * factor} for link in payload["links"]]
+    out["scale"] = scale
+    out["entity"] = {
+        **payload["entity"],
+        "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
+        "remainder": _units(remainder, scale),
+        "remainder_exclusive": remainder_exclusive,
+    }
+    return out
