@@ -132,12 +132,11 @@ def with_holdings(payload: dict[str, Any], entity: Entity, holdings: Holdings) -
     undisclosed remainder, as build_step_input gives them; links rescaled if the remainder needs
     more decimal places."""
     remainder, remainder_exclusive = holdings.remainder()
-    scale = int(payload["scale"])
-    needed = 10 ** _decimals(remainder)
-    factor = 1 if scale % needed == 0 else needed
+    # build_step_input's scale: 10 ** the most decimal places of the links and the remainder
+    scale = max(int(payload["scale"]), 10 ** _decimals(remainder))
+    factor = scale // int(payload["scale"])
     out = dict(payload)
     if factor > 1:
-        scale *= factor
         out["links"] = [{**link, "min": link["min"] * factor, "max": link["max"] * factor} for link in payload["links"]]
     out["scale"] = scale
     out["entity"] = {
