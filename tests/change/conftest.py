@@ -55,9 +55,10 @@ ALLOW_DENY_FLIPS = sum(1 for flip in FLIPS_AT_40.values() if set(flip) == {"allo
 
 
 # How many files and decisions the decision corpus holds (its expected.json).
-_EXPECTED = json.loads((ROOT / "tests" / "corpus" / "expected.json").read_text())["files"]
-CORPUS_FILES = len(_EXPECTED)
-CORPUS_DECISIONS = sum(len(decisions) for decisions in _EXPECTED.values())
+_EXPECTED = json.loads((ROOT / "tests" / "corpus" / "expected.json").read_text())
+CORPUS_FILES = len(_EXPECTED["files"]) + len(_EXPECTED.get("access", {}))
+CORPUS_DECISIONS = sum(len(decisions) for decisions in _EXPECTED["files"].values())  # organisations
+CORPUS_REQUESTS = sum(len(decisions) for decisions in _EXPECTED.get("access", {}).values())  # access requests
 
 
 FIXTURE_CHANGELOG = """# Changelog

@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 
 from tos_policy.policy.ruleset import RuleSet, load_rules
-from tos_policy.release.corpus import corpus_dir, evaluate_sets, load_corpus, mismatches
+from tos_policy.release.corpus import corpus_dir, decide_corpus, evaluate_sets, load_corpus, mismatches
 
-from .conftest import CORPUS_DECISIONS, CORPUS_FILES, ROOT, run
+from .conftest import CORPUS_DECISIONS, CORPUS_FILES, CORPUS_REQUESTS, ROOT, run
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,15 @@ def shipped() -> RuleSet:
 
 def test_the_rules_give_exactly_the_expected_decisions(shipped: RuleSet) -> None:
     corpus = load_corpus(corpus_dir(ROOT), ROOT)
-    reports = evaluate_sets(corpus.fact_sets, shipped, as_of=corpus.as_of, profile=corpus.profile)
-    assert mismatches(corpus, reports) == []
-    decided = {label: {item.entity.id for item in report.decisions} for label, report in reports.items()}
+    outcomes = decide_corpus(corpus, shipped)
+    assert mismatches(corpus, outcomes) == []
+    decided = {label: {item.entity.id for item in report.decisions} for label, report in outcomes.reports.items()}
     assert {label.rsplit("/", 1)[1]: ids for label, ids in decided.items()} == {
         name: set(decisions) for name, decisions in corpus.expected.items()
+    }
+    requests = {label: {item.request_id for item in items} for label, items in outcomes.access.items()}
+    assert {label.rsplit("/", 1)[1]: ids for label, ids in requests.items()} == {
+        name: set(decisions) for name, decisions in corpus.expected_access.items()
     }
 
 
@@ -39,7 +43,17 @@ def test_the_corpus_covers_every_outcome_and_rule(shipped: RuleSet) -> None:
     assert cited == {"TOS-OWN-1", "TOS-OWN-2", "TOS-OWN-3", "TOS-OWN-4", "TOS-OWN-5"}
 
 
+def test_the_access_cases_cover_every_outcome_and_access_rule(shipped: RuleSet) -> None:
+    corpus = load_corpus(corpus_dir(ROOT), ROOT)
+    outcomes = Counter(decision for decisions in corpus.expected_access.values() for decision in decisions.values())
+    assert set(outcomes) == {"allow", "deny", "review"}
+    decided = decide_corpus(corpus, shipped).access
+    cited = {reason["rule_id"] for items in decided.values() for item in items for reason in item.reasons}
+    # Rule 6 (unknown country signals) has no effect in the shipped access policy, so no case can cite it.
+    assert {"TOS-ACC-1", "TOS-ACC-2", "TOS-ACC-3", "TOS-ACC-4", "TOS-ACC-5"} <= cited
+
+
 def test_the_corpus_command_checks_it() -> None:
     code, out, err = run("corpus", "--dir", str(ROOT / "tests" / "corpus"), "--rules", str(ROOT / "rules"))
     assert code == 0, err
-    assert out.startswith(f"corpus: {CORPUS_FILES} files, {CORPUS_DECISIONS} decisions as expected")
+    assert out.startswith(f"corpus: {CORPUS_FILES} files, {CORPUS_DECISIONS + CORPUS_REQUESTS} decisions as expected")

@@ -13,6 +13,7 @@ from .conftest import (
     PROFILE,
     ROOT,
     commit,
+    edit_json,
     flip_counts,
     git,
     run,
@@ -129,3 +130,36 @@ def test_an_excepted_entity_shows_its_exception(repo: Path) -> None:
     assert report["exceptions"]["head"]["exceptions"][0]["applied_to"] == ["sg-exactly-half"]
     out = diff(repo, "--format", "markdown")
     assert "| EXC-2026-007 | `sg-exactly-half` | TOS-OWN-2 | in_force | 2027-02-01 | A. Counsel, Legal |" in out
+
+
+ACCESS_POLICY = Path("rules/access/policies/terms_of_service/data.json")
+
+
+def _requests_decided(repo: Path) -> dict[str, str]:
+    from tos_policy.policy.ruleset import load_rules
+    from tos_policy.release.corpus import decide_corpus, decided_requests, load_corpus
+
+    corpus = load_corpus(repo / "tests" / "corpus", repo)
+    decided = decided_requests(decide_corpus(corpus, load_rules(repo / "rules")))
+    return {f"{label}:{request}": decision for label, items in decided.items() for request, decision in items.items()}
+
+
+def test_an_access_rule_change_lists_the_requests_that_move(repo: Path) -> None:
+    before = _requests_decided(repo)
+    edit_json(repo / ACCESS_POLICY, lambda policy: policy["signal_effects"].__setitem__("ip_country", "deny"))
+    after = _requests_decided(repo)
+    moved = {case: (before[case], after[case]) for case in after if before[case] != after[case]}
+    assert moved, "the access cases hold no request decided by its IP address"
+    report = json.loads(diff(repo, "--format", "json"))
+    listed = {
+        f"{item['file']}:{item['request']}": (item["old"]["decision"], item["new"]["decision"])
+        for item in report["access_changes"]
+    }
+    assert listed == moved
+    assert report["changes"] == []  # no organisation's ownership decision moves
+    assert report["summary"]["access_decisions_changed"] == len(moved)
+    markdown = diff(repo, "--format", "markdown")
+    assert "### Access requests (sign-ups)" in markdown
+    assert f"**{len(moved)} of {report['summary']['access_requests']} request decision(s) change**" in markdown
+    code, out, _ = run("check-change", "--repo", str(repo))
+    assert code == 1 and f"{len(moved)} access request decision(s) change" in out

@@ -32,7 +32,7 @@ from typing import Any
 from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import RuleSet
-from tos_policy.release.corpus import FactSet
+from tos_policy.release.corpus import AccessSet, FactSet
 from tos_policy.release.history import changed_files, checkout_free, is_ancestor, read_text, short
 from tos_policy.release.impact import Impact, Side, compare
 from tos_policy.release.policy_docs import stale_wordings
@@ -302,6 +302,7 @@ def gate(
     as_of: date,
     profile: str | None = None,
     tip_rev: str | None = None,
+    access_sets: list[AccessSet] | None = None,
 ) -> GateResult:
     """Check one change of the rules (base -> head) against the versioning policy.
 
@@ -325,11 +326,16 @@ def gate(
         else:
             base = Side(base_label, base_rev, base_tree.commit, base_rules)
             head = Side(result.head, head_rev, head_tree.commit, head_rules)
-            result.impact = compare(base, head, fact_sets, as_of=as_of, profile=profile)
+            result.impact = compare(base, head, fact_sets, as_of=as_of, profile=profile, access_sets=access_sets)
+            moved = []
             if result.impact.changes:
                 counts = ", ".join(f"{count} {kind}" for kind, count in result.impact.counts().items())
-                cause = f"{len(result.impact.changes)} corpus decision(s) change ({counts})"
-                result.causes = [cause] + (result.causes if result.required == "major" else [])
+                moved.append(f"{len(result.impact.changes)} corpus decision(s) change ({counts})")
+            if result.impact.access_changes:
+                counts = ", ".join(f"{count} {kind}" for kind, count in result.impact.access_counts().items())
+                moved.append(f"{len(result.impact.access_changes)} access request decision(s) change ({counts})")
+            if moved:
+                result.causes = moved + (result.causes if result.required == "major" else [])
                 result.required = "major"
         _check_policy_version(result, repo, head_rev, base_rules, head_rules)
         _check_packages(result, base_rules, head_rules)

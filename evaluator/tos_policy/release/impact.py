@@ -1,8 +1,9 @@
 """The impact report: what a change of the rules does to decisions.
 
-compare() decides the same facts under two revisions of the rules (embedded
-engine) and lists every entity whose decision changed, with the old and new
-decision, reasons and exceptions, and those whose reasons alone changed.
+compare() decides the same facts and access requests under two revisions of the
+rules (embedded engine) and lists every entity and request whose decision changed,
+with the old and new decision, reasons and exceptions, and the entities whose
+reasons alone changed.
 Allow, deny and review are three decisions: a move to or from review is a
 decision change as much as allow <-> deny, which is counted apart as a flip.
 Rendered as text, JSON and Markdown (a pull-request comment)."""
@@ -15,11 +16,15 @@ from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
 
+from tos_policy.access import AccessDecision
+from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.legal_exceptions import ExceptionBook, applied_pairs
 from tos_policy.policy.ruleset import RuleSet
-from tos_policy.release.corpus import FactSet, evaluate_sets
+from tos_policy.policy.wording import reason_message
+from tos_policy.release.corpus import AccessSet, FactSet, decide_access_sets, evaluate_sets
+from tos_policy.reports.display import printable
 from tos_policy.reports.records import reason_sentence
 
 
@@ -48,6 +53,33 @@ class EntityChange:
             "change": self.kind,
             "old": _side_json(self.old),
             "new": _side_json(self.new),
+        }
+
+
+@dataclass
+class AccessChange:
+    """A sign-up or API-key request whose decision changed."""
+
+    file: str
+    request: str
+    old: AccessDecision
+    new: AccessDecision
+
+    @property
+    def kind(self) -> str:
+        return f"{self.old.decision} -> {self.new.decision}"
+
+    @property
+    def flips(self) -> bool:
+        return {self.old.decision, self.new.decision} == {"allow", "deny"}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "request": self.request,
+            "change": self.kind,
+            "old": {"decision": self.old.decision, "reasons": self.old.reasons},
+            "new": {"decision": self.new.decision, "reasons": self.new.reasons},
         }
 
 
@@ -90,12 +122,20 @@ class Impact:
     rule_changes: list[str] = field(default_factory=list)  # "FILE: what changed (old -> new)", from the gate
     verdict: str | None = None  # the change gate's verdict line, when the gate ran
     findings: list[str] = field(default_factory=list)  # the gate's refusals and warnings
+    requests: int = 0  # access requests decided
+    access_changes: list[AccessChange] = field(default_factory=list)  # requests whose decision changed
 
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for change in self.changes:
-            counts[change.kind] = counts.get(change.kind, 0) + 1
-        return dict(sorted(counts.items()))
+        return _counts(self.changes)
+
+    def access_counts(self) -> dict[str, int]:
+        return _counts(self.access_changes)
+
+    @property
+    def flips(self) -> int:
+        return sum(1 for change in self.changes if change.flips) + sum(
+            1 for change in self.access_changes if change.flips
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,18 +150,46 @@ class Impact:
                 "allow_deny_flips": sum(1 for change in self.changes if change.flips),
                 "reasons_changed": len(self.reason_changes),
                 "by_change": self.counts(),
+                "access_requests": self.requests,
+                "access_decisions_changed": len(self.access_changes),
+                "access_by_change": self.access_counts(),
                 "exceptions_in_force": {side: summary["in_force"] for side, summary in self.exceptions.items()},
             },
             "changes": [change.as_json() for change in self.changes],
+            "access_changes": [change.as_json() for change in self.access_changes],
             "reasons_changed": [change.as_json() for change in self.reason_changes],
             "exceptions": self.exceptions,
         }
 
 
-def compare(base: Side, head: Side, fact_sets: list[FactSet], *, as_of: date, profile: str | None = None) -> Impact:
-    """Decide every fact set under both revisions; the entities whose decision (or reasons) changed."""
+def _counts(changes: list[EntityChange] | list[AccessChange]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.kind] = counts.get(change.kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def compare(
+    base: Side,
+    head: Side,
+    fact_sets: list[FactSet],
+    *,
+    as_of: date,
+    profile: str | None = None,
+    access_sets: list[AccessSet] | None = None,
+) -> Impact:
+    """Decide every fact set and access case under both revisions; what changed."""
     old_reports = evaluate_sets(fact_sets, base.rules, as_of=as_of, profile=profile)
     new_reports = evaluate_sets(fact_sets, head.rules, as_of=as_of, profile=profile)
+    access_sets = access_sets or []
+    old_access = _decide_access(access_sets, base.rules, as_of)
+    new_access = _decide_access(access_sets, head.rules, as_of)
+    access_changes = [
+        AccessChange(label, str(new.request_id), old, new)
+        for label, decided in new_access.items()
+        for old, new in zip(old_access[label], decided, strict=True)
+        if old.decision != new.decision
+    ]
     changes: list[EntityChange] = []
     reason_changes: list[EntityChange] = []
     entities = 0
@@ -145,7 +213,19 @@ def compare(base: Side, head: Side, fact_sets: list[FactSet], *, as_of: date, pr
         changes=changes,
         reason_changes=reason_changes,
         exceptions={"base": _exceptions(old_reports, as_of), "head": _exceptions(new_reports, as_of)},
+        requests=sum(len(item.requests) for item in access_sets),
+        access_changes=access_changes,
     )
+
+
+def _decide_access(access_sets: list[AccessSet], rules: RuleSet, as_of: date) -> dict[str, list[AccessDecision]]:
+    if not access_sets:
+        return {}
+    engine = EmbeddedEngine(rules)
+    try:
+        return decide_access_sets(access_sets, rules, engine, as_of=as_of)
+    finally:
+        engine.close()
 
 
 def _cited(item: Decision) -> list[str]:
@@ -194,6 +274,7 @@ def impact_text(impact: Impact) -> str:
         lines.append(f"{change.file}: {label}: {change.old.decision.upper()} -> {change.new.decision.upper()}")
         lines.extend(f"  before: {text}" for text in _reason_texts(change.old))
         lines.extend(f"  after:  {text}" for text in _reason_texts(change.new))
+    lines.extend(_access_text(impact))
     if impact.reason_changes:
         lines.append("")
         lines.append(f"{len(impact.reason_changes)} entities keep their decision with other reasons:")
@@ -202,6 +283,55 @@ def impact_text(impact: Impact) -> str:
     lines.append(f"Exceptions, base: {_exception_counts(impact.exceptions['base'])}.")
     lines.append(f"Exceptions, head: {_exception_counts(impact.exceptions['head'])}.")
     return "\n".join(lines) + "\n"
+
+
+def _access_reasons(item: AccessDecision) -> list[str]:
+    texts = [
+        f"{reason.get('rule_id')} {reason.get('code')}: {printable(reason_message(reason, item.rules))}"
+        for reason in item.reasons
+    ]
+    return texts or ["no reason: not restricted"]
+
+
+def _access_text(impact: Impact) -> list[str]:
+    if not impact.requests:
+        return []
+    lines = [""]
+    if not impact.access_changes:
+        lines.append(f"Access requests: {impact.requests}, no decision changes.")
+        return lines
+    counts = ", ".join(f"{count} {kind}" for kind, count in impact.access_counts().items())
+    lines.append(f"Access requests: {impact.requests}, {len(impact.access_changes)} decision(s) change: {counts}.")
+    for change in impact.access_changes:
+        lines.append(
+            f"{change.file}: request {change.request}: {change.old.decision.upper()} -> {change.new.decision.upper()}"
+        )
+        lines.extend(f"  before: {text}" for text in _access_reasons(change.old))
+        lines.extend(f"  after:  {text}" for text in _access_reasons(change.new))
+    return lines
+
+
+def _access_markdown(impact: Impact) -> list[str]:
+    if not impact.requests:
+        return []
+    lines = ["", "### Access requests (sign-ups)", ""]
+    if not impact.access_changes:
+        lines.append(f"**No decision changes** among {impact.requests} access requests.")
+        return lines
+    counts = ", ".join(f"{count} {kind.replace('->', '→')}" for kind, count in impact.access_counts().items())
+    flips = sum(1 for change in impact.access_changes if change.flips)
+    lines.append(
+        f"**{len(impact.access_changes)} of {impact.requests} request decision(s) change** "
+        f"({flips} between allow and deny): {counts}."
+    )
+    lines.extend(["", "| cases | request | before | after | reasons after |", "|---|---|---|---|---|"])
+    for change in impact.access_changes:
+        after = "<br>".join(_cell(text) for text in _access_reasons(change.new))
+        lines.append(
+            f"| {_case_set(change.file)} | `{_cell(change.request)}` | {change.old.decision} | "
+            f"**{change.new.decision}** | {after} |"
+        )
+    return lines
 
 
 def impact_json(impact: Impact) -> str:
@@ -235,7 +365,8 @@ def impact_markdown(impact: Impact) -> str:
         f"## Policy impact: {base.rules.version} → {head.rules.version}",
         "",
         f"Rules `{base.label}` → `{head.label}`; {len(impact.files)} case file(s), {impact.entities} entities, "
-        f"as of {impact.as_of.isoformat()}.",
+        + (f"{impact.requests} access requests, " if impact.requests else "")
+        + f"as of {impact.as_of.isoformat()}.",
         "",
     ]
     if impact.verdict is not None:
@@ -262,6 +393,7 @@ def impact_markdown(impact: Impact) -> str:
         for change in impact.changes:
             lines.append(f"- `{change.entity}` ({change.old.decision}): " + "; ".join(_reason_texts(change.old)))
         lines.extend(["", "</details>"])
+    lines.extend(_access_markdown(impact))
     if impact.reason_changes:
         lines.extend(["", f"{len(impact.reason_changes)} entities keep their decision with other reasons: "])
         lines.append(", ".join(f"`{change.entity}`" for change in impact.reason_changes) + ".")

@@ -18,9 +18,10 @@ from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import load_rules
 from tos_policy.release.change import GateResult, classify, gate, gate_text
 from tos_policy.release.corpus import (
+    AccessSet,
     Corpus,
     corpus_dir,
-    evaluate_sets,
+    decide_corpus,
     load_corpus,
     load_fact_sets,
     mismatches,
@@ -123,12 +124,12 @@ def check_change_command(
         as_of=corpus.as_of if corpus else parse_as_of(None),
         profile=corpus.profile if corpus else None,
         tip_rev=tip if tip is not None else main_tip(top),
+        access_sets=corpus.access_sets if corpus else None,
     )
     if corpus is not None and result.files:
         with checkout_free(top, head_rev) as tree:
             head_rules = tree.load()
-        reports = evaluate_sets(corpus.fact_sets, head_rules, as_of=corpus.as_of, profile=corpus.profile)
-        wrong = mismatches(corpus, reports)
+        wrong = mismatches(corpus, decide_corpus(corpus, head_rules))
         if wrong:
             shown = "; ".join(wrong[:5]) + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else "")
             result.error(
@@ -198,6 +199,7 @@ def diff_command(
     top = repo_root(repo)
     base_rev, base_label = _base(top, base)
     head_rev = head or WORKTREE
+    access_sets: list[AccessSet] = []
     if facts_files:
         fact_sets = load_fact_sets(facts_files, Path.cwd())
         day = parse_as_of(as_of)
@@ -207,7 +209,7 @@ def diff_command(
             raise InputError(
                 "no FACTS given and no decision corpus (tests/corpus/expected.json)", file=str(top), value="FACTS"
             )
-        fact_sets = corpus.fact_sets
+        fact_sets, access_sets = corpus.fact_sets, corpus.access_sets
         day = parse_as_of(as_of) if as_of else corpus.as_of
         profile = profile or corpus.profile
     with checkout_free(top, base_rev) as base_tree, checkout_free(top, head_rev) as head_tree:
@@ -217,7 +219,7 @@ def diff_command(
             (path, *classify(path, status, base_tree.root, head_tree.root))
             for path, status in changed_files(top, base_rev, head_rev).items()
         ]
-    impact = compare(old, new, fact_sets, as_of=day, profile=profile)
+    impact = compare(old, new, fact_sets, as_of=day, profile=profile, access_sets=access_sets)
     impact.rule_changes = describe_files(files)
     render = {"text": impact_text, "json": impact_json, "markdown": impact_markdown}[fmt]
     click.echo(printable(render(impact), keep_newlines=True), nl=False)
@@ -294,21 +296,21 @@ def corpus_command(update: bool, directory: Path | None, rules_dir: Path | None)
         directory = corpus_dir(repo)
     corpus = load_corpus(directory)
     rules = load_rules(rules_dir)
-    reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
-    wrong = mismatches(corpus, reports)
+    outcomes = decide_corpus(corpus, rules)
+    wrong = mismatches(corpus, outcomes)
     if update:
-        target = write_expected(corpus, reports)
+        target = write_expected(corpus, outcomes)
         click.echo(f"wrote {target} ({len(wrong)} change(s))")
         for line in wrong:
             click.echo(f"  {printable(line)}")
         return
-    entities = sum(len(report.decisions) for report in reports.values())
     if wrong:
         for line in wrong:
             click.echo(printable(line))
         click.echo(f"{len(wrong)} decision(s) differ from expected.json: if intended, run `tos-policy corpus --update`")
         sys.exit(1)
-    click.echo(f"corpus: {len(reports)} files, {entities} decisions as expected (policy {rules.version})")
+    files = len(outcomes.reports) + len(outcomes.access)
+    click.echo(f"corpus: {files} files, {outcomes.decisions} decisions as expected (policy {rules.version})")
 
 
 @click.command("post-report")
@@ -361,6 +363,7 @@ def bump_command(level: str | None, base: str | None, repo: Path, effective: str
         fact_sets=corpus.fact_sets if corpus else None,
         as_of=corpus.as_of if corpus else day,
         profile=corpus.profile if corpus else None,
+        access_sets=corpus.access_sets if corpus else None,
     )
     tip = main_tip(top)
     tip_version = None
@@ -376,10 +379,9 @@ def bump_command(level: str | None, base: str | None, repo: Path, effective: str
     else:
         click.echo(f"CHANGELOG.md: the section for {bump.version} is already there (left as it is)")
     if corpus is not None:
-        rules = load_rules(top / "rules")
-        reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
-        wrong = mismatches(corpus, reports)
-        write_expected(corpus, reports)
+        outcomes = decide_corpus(corpus, load_rules(top / "rules"))
+        wrong = mismatches(corpus, outcomes)
+        write_expected(corpus, outcomes)
         click.echo(f"tests/corpus/expected.json: {len(wrong)} decision(s) changed")
 
 
