@@ -28,13 +28,11 @@ from tos_policy.reports.display import printable
 from tos_policy.reports.records import reason_sentence
 
 
-@dataclass
-class EntityChange:
-    file: str
-    entity: str
-    name: str | None
-    old: Decision
-    new: Decision
+class _Change:
+    """A case whose decision changed: the kind of move, and whether it is the strongest one."""
+
+    old: Decision | AccessDecision
+    new: Decision | AccessDecision
 
     @property
     def kind(self) -> str:
@@ -44,6 +42,15 @@ class EntityChange:
     def flips(self) -> bool:
         """allow <-> deny (the strongest change); to or from review is a decision change too."""
         return {self.old.decision, self.new.decision} == {"allow", "deny"}
+
+
+@dataclass
+class EntityChange(_Change):
+    file: str
+    entity: str
+    name: str | None
+    old: Decision
+    new: Decision
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,21 +64,13 @@ class EntityChange:
 
 
 @dataclass
-class AccessChange:
+class AccessChange(_Change):
     """A sign-up or API-key request whose decision changed."""
 
     file: str
     request: str
     old: AccessDecision
     new: AccessDecision
-
-    @property
-    def kind(self) -> str:
-        return f"{self.old.decision} -> {self.new.decision}"
-
-    @property
-    def flips(self) -> bool:
-        return {self.old.decision, self.new.decision} == {"allow", "deny"}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -162,7 +161,7 @@ class Impact:
         }
 
 
-def _counts(changes: list[EntityChange] | list[AccessChange]) -> dict[str, int]:
+def _counts(changes: list[EntityChange] | list[AccessChange]) -> dict[str, int]:  # each kind of move, counted
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
