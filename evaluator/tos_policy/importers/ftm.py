@@ -12,6 +12,7 @@ other schemata (Sanction, Address, Directorship...) are counted and skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,7 @@ IDENTIFIER_SCHEMES = {
     "wikidataId": "wikidata",
     "opencorporatesUrl": "opencorporates",
 }
-CONTROL_WORDS = (
-    ("consolidat", "consolidation"),
-    ("board", "board_appointment"),
-    ("director", "board_appointment"),
-    ("appoint", "board_appointment"),
-    ("majority", "voting_majority"),
-    ("significant", "significant_influence"),
-)
+READINGS_FILE = Path(__file__).resolve().parent / "ftm_readings.json"
 
 
 @cache
@@ -73,6 +67,13 @@ def model() -> dict[str, Any]:
     loaded: dict[str, Any] = jsonio.loads(MODEL_FILE.read_bytes(), file=str(MODEL_FILE), max_depth=1000, exact=False)[
         "schemata"
     ]
+    return loaded
+
+
+@cache
+def readings() -> dict[str, Any]:
+    """What roles, control types and statuses mean: data a lawyer edits (ftm_readings.json)."""
+    loaded: dict[str, Any] = jsonio.loads(READINGS_FILE.read_bytes(), file=str(READINGS_FILE), max_depth=10)
     return loaded
 
 
@@ -239,12 +240,39 @@ def _share(values: list[str], notes: list[str]) -> Share:
     return Share(min(numbers), max(numbers))
 
 
-def _control_kind(props: dict[str, list[str]]) -> str:
-    text = " ".join(props.get("controlType", []) + props.get("role", [])).lower()
-    for word, kind in CONTROL_WORDS:
+def _words_kind(props: dict[str, list[str]], names: tuple[str, ...], table: str) -> str | None:
+    text = " ".join(value for name in names for value in props.get(name, [])).lower()
+    for word, kind, _ in readings()[table]:
         if word in text:
-            return kind
-    return "other_control"
+            return str(kind)
+    return None
+
+
+def _kind_and_share(schema: str, props: dict[str, list[str]], notes: list[str]) -> tuple[str, Share]:
+    if schema != "Ownership":
+        return _words_kind(props, ("controlType", "role"), "control_kinds") or "other_control", Share()
+    kind = _words_kind(props, ("role", "ownershipType"), "ownership_roles")
+    if kind is None:
+        return "shareholding", _share(props.get("percentage", []), notes)
+    notes.append(f"role {props.get('role') or props.get('ownershipType')} read as {kind}")
+    return kind, Share()
+
+
+def _end_from_status(props: dict[str, list[str]], source: dict[str, Any], notes: list[str]) -> date | None:
+    """A relationship without an endDate whose status says it is over ended by the latest
+    date the record gives (the status held by then); with no date it is kept as holding."""
+    statuses = [value for value in props.get("status", []) if value.strip()]
+    ended_words = readings()["ended_statuses"]
+    if not any(word in value.lower() for value in statuses for word in ended_words):
+        return None
+    dated = [*props.get("modifiedAt", []), *props.get("retrievedAt", []), *props.get("date", [])]
+    dated += [str(source[key]) for key in ("last_change",) if source.get(key)]
+    days = [d for item in dated if (d := day(item, [], "date", end=True)) is not None]
+    if not days:
+        notes.append(f"status {statuses} without any date: kept as holding")
+        return None
+    notes.append(f"status {statuses} without an endDate: ended by {max(days)}, the record's latest date")
+    return max(days)
 
 
 def _edge(builder: Builder, edge: Seen, others: dict[str, str]) -> None:
@@ -267,16 +295,15 @@ def _edge(builder: Builder, edge: Seen, others: dict[str, str]) -> None:
         )
         ends.append(items[0])
     props = edge.properties
-    if edge.schema == "Ownership":
-        kind, share = "shareholding", _share(props.get("percentage", []), notes)
-    else:
-        kind, share = _control_kind(props), Share()
+    kind, share = _kind_and_share(edge.schema, props, notes)
     starts = [d for item in props.get("startDate", []) if (d := day(item, notes, "startDate")) is not None]
     ends_on = [d for item in props.get("endDate", []) if (d := day(item, notes, "endDate", end=True)) is not None]
     if len(starts) > 1 or len(ends_on) > 1:
         notes.append("several start or end dates: the earliest start and the latest end are kept")
     start = min(starts) if starts else None
     end = max(ends_on) if ends_on else None
+    if end is None:
+        end = _end_from_status(props, edge.source, notes)
     if start is not None and end is not None and end < start:
         notes.append(f"endDate {end} before startDate {start}: dates ignored")
         start = end = None
