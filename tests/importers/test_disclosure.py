@@ -33,9 +33,7 @@ def test_every_gleif_reporting_exception_is_a_disclosure_fact_never_a_silent_no_
     assert not any("no parent" in reason for reason in document["source"]["skipped"])
     for exception in exceptions:
         reason = exception["ExceptionReason"]
-        facts = [
-            item for item in entities[exception["LEI"]]["disclosure"] if item["statement"] == f"gleif:{reason}"
-        ]
+        facts = [item for item in entities[exception["LEI"]]["disclosure"] if item["statement"] == f"gleif:{reason}"]
         assert facts, exception
         status, meaning = GLEIF_REASONS[reason]
         assert {item["status"] for item in facts} == {status}
@@ -125,9 +123,7 @@ def test_bods_ftm_and_gleif_read_the_same_fact_the_same_way(tmp_path: Path, reas
 
 
 @pytest.mark.parametrize("reason", ["NON_CONSOLIDATING", "NO_KNOWN_PERSON", "NATURAL_PERSONS"])
-def test_a_bank_with_only_a_gleif_exception_is_never_allowed(
-    tmp_path: Path, decide: Any, reason: str
-) -> None:
+def test_a_bank_with_only_a_gleif_exception_is_never_allowed(tmp_path: Path, decide: Any, reason: str) -> None:
     for fmt, subject in _one_fact_three_ways(tmp_path, reason).items():
         document = {"entities": [subject], "ownership": []}
         assert decide(document, as_of=AS_OF)[subject["id"]] == "review", fmt

@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 
 from tos_policy import jsonio
 from tos_policy.errors import InputError
+from tos_policy.importers import bods_versions
 from tos_policy.importers.common import (
     HUNDRED,
     STAKE_KINDS,
@@ -133,6 +134,43 @@ class State:
     records: dict[str, Kept] = field(default_factory=dict)
     statement_ids: set[str] = field(default_factory=set)
     position: int = 0
+    # BODS 0.1-0.3: statements withdrawn by a later one's replacesStatements, and for an
+    # entity or person statement replaced so, the statement that now describes it.
+    replaced: set[str] = field(default_factory=set)
+    successors: dict[str, str] = field(default_factory=dict)
+    legacy_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def current(self, statement_id: str) -> str:
+        """The statement that now describes what `statement_id` described."""
+        seen = {statement_id}
+        while statement_id in self.successors and self.successors[statement_id] not in seen:
+            statement_id = self.successors[statement_id]
+            seen.add(statement_id)
+        return statement_id
+
+
+def _note_replacements(statement: dict[str, Any], state: State) -> None:
+    for old in statement.get("replacesStatements") or []:
+        state.replaced.add(old)
+        if statement.get("statementType") in ("entityStatement", "personStatement"):
+            state.successors[old] = statement["statementID"]
+
+
+def _apply_replacements(state: State, builder: Builder) -> None:
+    """BODS 0.1-0.3: a replaced statement is withdrawn, and what pointed at a replaced
+    entity or person statement points at its replacement."""
+    for old in sorted(state.replaced):
+        kept = state.records.get(old)
+        if kept is not None and kept.source.get("bodsVersion") in bods_versions.LEGACY:
+            del state.records[old]
+            builder.skip("a statement withdrawn by a later one (replacesStatements)")
+    for kept in state.records.values():
+        if kept.source.get("bodsVersion") not in bods_versions.LEGACY:
+            continue
+        details = kept.statement["recordDetails"]
+        for role in ("subject", "interestedParty"):
+            if isinstance(details.get(role), str):
+                details[role] = state.current(details[role])
 
 
 def import_files(paths: list[Path], progress: Progress) -> Builder:
@@ -150,37 +188,61 @@ def import_files(paths: list[Path], progress: Progress) -> Builder:
     return builder
 
 
-def _read_statement(statement: Any, file: str, number: int, state: State, builder: Builder) -> None:
-    builder.records += 1
+def _checked(statement: Any, file: str, number: int, state: State) -> tuple[dict[str, Any], str, list[str]]:
+    """The statement as a valid 0.4 record, the version it was read as and notes on the reading;
+    an InputError naming the record and the JSON path of what is wrong."""
     if not isinstance(statement, dict):
         raise InputError("a BODS statement must be a JSON object", file=file, path=where(number), value=statement)
-    version = (statement.get("publicationDetails") or {}).get("bodsVersion")
-    if "statementType" in statement or (version is not None and version != VERSION):
-        shown = version if version is not None else f"statementType {statement.get('statementType')!r} (0.1-0.3)"
+    try:
+        version, notes = bods_versions.detect(statement)
+    except bods_versions.UnsupportedVersion as exc:
         raise InputError(
-            f"unsupported BODS version {shown}: this importer reads BODS {VERSION} statements",
+            f"unsupported BODS version {exc}: this importer reads BODS 0.1 to {VERSION} statements",
             file=file,
             path=where(number, "$.publicationDetails.bodsVersion"),
-            value=version if version is not None else statement.get("statementType"),
-        )
-    record_type = statement.get("recordType")
-    if record_type not in ("entity", "person", "relationship"):
-        raise InputError(
-            "unknown statement type (recordType must be entity, person or relationship)",
-            file=file,
-            path=where(number, "$.recordType"),
-            value=record_type,
-        )
-    error = best_match(statement_validator().iter_errors(statement))
+            value=(statement.get("publicationDetails") or {}).get("bodsVersion"),
+        ) from None
+    if version in bods_versions.LEGACY:
+        version, errors = bods_versions.legacy_reading(statement, version, notes)
+    else:
+        record_type = statement.get("recordType")
+        if record_type not in ("entity", "person", "relationship"):
+            raise InputError(
+                "unknown statement type (recordType must be entity, person or relationship)",
+                file=file,
+                path=where(number, "$.recordType"),
+                value=record_type,
+            )
+        notes += bods_versions.clean_draft(statement)
+        errors = list(statement_validator().iter_errors(statement))
+    error = best_match(errors)
     if error is not None:
         raise schema_error(
-            f"not a valid BODS {VERSION} statement: {error.message}", file, number, error.absolute_path, error.instance
+            f"not a valid BODS {version} statement: {error.message}", file, number, error.absolute_path, error.instance
         )
+    if version in bods_versions.LEGACY:
+        _note_replacements(statement, state)
+        statement = bods_versions.to_current(statement, version)
+    return statement, version, notes
+
+
+def _read_statement(value: Any, file: str, number: int, state: State, builder: Builder) -> None:
+    builder.records += 1
+    statement, version, version_notes = _checked(value, file, number, state)
     statement_id = statement["statementId"]
+    compact = _compact(statement)
     if statement_id in state.statement_ids:
-        builder.skip("the same statement repeated")
-        return
+        if version not in bods_versions.LEGACY or state.legacy_content.get(statement_id) == compact:
+            builder.skip("the same statement repeated")
+            return
+        # A publisher's slip (the standard's own joint-ownership example does it): another
+        # statement under the same statementID is kept as its own record, never dropped.
+        repeated = sum(1 for key in state.records if key.startswith(f"{statement_id}#")) + 2
+        version_notes.append(f"statementID {statement_id} repeated with other content: kept as record {repeated}")
+        statement["recordId"] = compact["recordId"] = f"{statement_id}#{repeated}"
     state.statement_ids.add(statement_id)
+    if version in bods_versions.LEGACY:
+        state.legacy_content[statement_id] = compact
     state.position += 1
     source = {
         "file": file,
@@ -189,9 +251,13 @@ def _read_statement(statement: Any, file: str, number: int, state: State, builde
         "recordId": statement["recordId"],
         "statementDate": statement.get("statementDate"),
     }
+    if version != VERSION or version_notes:
+        source["bodsVersion"] = version
+    if version_notes:
+        source["read_as"] = version_notes
     if statement.get("recordStatus"):
         source["recordStatus"] = statement["recordStatus"]
-    kept = Kept((str(statement.get("statementDate") or ""), state.position), _compact(statement), source)
+    kept = Kept((str(statement.get("statementDate") or ""), state.position), compact, source)
     previous = state.records.get(statement["recordId"])
     if previous is None or previous.order <= kept.order:
         if previous is not None:
@@ -214,6 +280,8 @@ _DETAILS = (
     "interestedParty",
     "interests",
     "componentRecords",
+    "unspecifiedEntityDetails",
+    "unspecifiedPersonDetails",
 )
 
 
@@ -278,6 +346,7 @@ class _Groups:
 
 
 def _build(state: State, builder: Builder) -> None:
+    _apply_replacements(state, builder)
     records = state.records
     order = {record_id: kept.order[1] for record_id, kept in records.items()}
     groups = _Groups()
