@@ -70,6 +70,8 @@ class LimitExceeded(InputError):
 
 class EvaluationTimeout(EngineError):
     """The evaluation ran past --max-seconds. Exit code 3, nothing decided."""
+
+
 def _rebuild(kind: type[InputError], message: str, file: str, path: str, value: Any) -> InputError:
     return kind(message, file=file, path=path, value=value)
 

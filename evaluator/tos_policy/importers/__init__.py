@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tos_policy.errors import InputError
 from tos_policy.importers import bods, ftm, gleif
-from tos_policy.importers.common import Builder, Progress, write_atomically
+from tos_policy.importers.common import Builder, InvalidRecords, Progress, write_atomically
 
 FORMATS: dict[str, Callable[[list[Path], Progress], Builder]] = {
     "bods": bods.import_files,
@@ -40,9 +41,23 @@ class Summary:
         return text + "".join(f"\n  note: {note}" for note in self.notes)
 
 
-def convert(fmt: str, files: list[Path], progress: Progress | None = None) -> tuple[dict[str, object], Summary]:
-    """The facts document for FILES in format FMT, and a summary of what was kept and skipped."""
-    builder = FORMATS[fmt](files, progress or Progress(enabled=False))
+SKIP_INVALID = frozenset({"bods"})  # the formats whose importer can set an invalid record aside
+
+
+def convert(
+    fmt: str, files: list[Path], progress: Progress | None = None, *, skip_invalid: bool = False
+) -> tuple[dict[str, object], Summary]:
+    """The facts document for FILES in format FMT, and a summary of what was kept and skipped.
+    Records that do not meet the format's schema raise InvalidRecords listing every error; with
+    skip_invalid they are skipped and counted, and what they are about is reviewed."""
+    if skip_invalid and fmt not in SKIP_INVALID:
+        raise InputError(
+            f"--skip-invalid is read by the {', '.join(sorted(SKIP_INVALID))} importer only",
+            file="--skip-invalid",
+            value=fmt,
+        )
+    progress = progress or Progress(enabled=False)
+    builder = bods.import_files(files, progress, skip_invalid=True) if skip_invalid else FORMATS[fmt](files, progress)
     document = builder.document([str(path) for path in files])
     summary = Summary(
         records=builder.records,
@@ -56,11 +71,13 @@ def convert(fmt: str, files: list[Path], progress: Progress | None = None) -> tu
     return document, summary
 
 
-def import_to_file(fmt: str, files: list[Path], output: Path, progress: Progress | None = None) -> Summary:
+def import_to_file(
+    fmt: str, files: list[Path], output: Path, progress: Progress | None = None, *, skip_invalid: bool = False
+) -> Summary:
     """Convert FILES and write the facts to OUTPUT atomically (all or nothing)."""
-    document, summary = convert(fmt, files, progress)
+    document, summary = convert(fmt, files, progress, skip_invalid=skip_invalid)
     write_atomically(document, output)
     return summary
 
 
-__all__ = ["FORMATS", "Summary", "convert", "import_to_file"]
+__all__ = ["FORMATS", "InvalidRecords", "Summary", "convert", "import_to_file"]

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 from tos_policy import jsonio
@@ -28,24 +27,28 @@ from tos_policy.errors import InputError
 from tos_policy.importers import bods_versions
 from tos_policy.importers.common import (
     HUNDRED,
+    LISTED_ERRORS,
     STAKE_KINDS,
     ZERO,
     Builder,
+    InvalidRecords,
     LinkDraft,
     Progress,
+    Record,
     Share,
     country,
     day,
     one_country,
     percentage,
     read_json_records,
-    schema_error,
-    where,
 )
 from tos_policy.importers.disclosure import add_disclosure, bods_unspecified
+from tos_policy.jsonio import json_path
 from tos_policy.schema_check import StrictValidator
 
 FORMAT = "bods"
+# The disclosure statement of an entity that an unreadable statement is about (--skip-invalid).
+UNREADABLE_STATEMENT = "import:unreadable-statement"
 VERSION = "0.4"
 SCHEMA_DIR = Path(__file__).resolve().parent / "bods_schema"
 
@@ -139,6 +142,7 @@ class State:
     replaced: set[str] = field(default_factory=set)
     successors: dict[str, str] = field(default_factory=dict)
     legacy_content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invalid: list[InvalidStatement] = field(default_factory=list)
 
     def current(self, statement_id: str) -> str:
         """The statement that now describes what `statement_id` described."""
@@ -173,62 +177,171 @@ def _apply_replacements(state: State, builder: Builder) -> None:
                 details[role] = state.current(details[role])
 
 
-def import_files(paths: list[Path], progress: Progress) -> Builder:
+def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = False) -> Builder:
+    """Every statement of PATHS; statements that do not meet their version's schema are all
+    listed (InvalidRecords), or with skip_invalid counted as skipped, their subjects reviewed."""
     builder = Builder(FORMAT)
     state = State()
+    errors: list[InputError] = []
     for path in paths:
         with progress.file(path) as advance:
             for record in read_json_records(path, advance):
                 if isinstance(record.value, list) and record.path == "$":
                     raise InputError(
-                        "expected one statement per line, found an array", file=str(path), path=where(record.number)
+                        "expected one statement per line, found an array", file=str(path), path=record.locate()
                     )
-                _read_statement(record.value, str(path), record.number, state, builder)
+                try:
+                    _read_statement(record, str(path), state, builder)
+                except _Invalid as exc:
+                    errors.extend(exc.errors)
+                    state.invalid.append(exc.invalid)
+    if errors and not skip_invalid:
+        raise InvalidRecords(errors, len(state.invalid))
+    _set_aside_invalid(state, builder)
     _build(state, builder)
     return builder
 
 
-def _checked(statement: Any, file: str, number: int, state: State) -> tuple[dict[str, Any], str, list[str]]:
-    """The statement as a valid 0.4 record, the version it was read as and notes on the reading;
-    an InputError naming the record and the JSON path of what is wrong."""
+@dataclass(frozen=True)
+class InvalidStatement:
+    """What an unreadable statement still says: where it is, its record and the entity it is about."""
+
+    file: str
+    location: str
+    message: str
+    record_id: str | None
+    subject: str | None
+
+
+class _Invalid(Exception):
+    def __init__(self, errors: list[InputError], invalid: InvalidStatement) -> None:
+        super().__init__(errors[0].render())
+        self.errors = errors
+        self.invalid = invalid
+
+
+def _about(statement: Any) -> tuple[str | None, str | None]:
+    """The record id and the subject an unreadable statement names, where it names them as text."""
     if not isinstance(statement, dict):
-        raise InputError("a BODS statement must be a JSON object", file=file, path=where(number), value=statement)
+        return None, None
+    details = statement.get("recordDetails")
+    details = details if isinstance(details, dict) else {}
+    record_id = statement.get("recordId", statement.get("statementID"))
+    subject: Any = details.get("subject")
+    legacy_subject = statement.get("subject")
+    if isinstance(legacy_subject, dict):
+        subject = legacy_subject.get("describedByEntityStatement")
+    if statement.get("recordType") in ("entity", "person") or statement.get("statementType") in (
+        "entityStatement",
+        "personStatement",
+    ):
+        subject = record_id  # an unreadable description of the entity itself
+    if not isinstance(subject, str) or not subject:
+        subject = statement.get("declarationSubject")
+    return (
+        record_id if isinstance(record_id, str) else None,
+        subject if isinstance(subject, str) and subject else None,
+    )
+
+
+def _invalid(statement: Any, file: str, errors: list[InputError]) -> _Invalid:
+    record_id, subject = _about(statement)
+    return _Invalid(errors, InvalidStatement(file, errors[0].path, errors[0].message, record_id, subject))
+
+
+def _checked(statement: Any, file: str, record: Record, state: State) -> tuple[dict[str, Any], str, list[str]]:
+    """The statement as a valid 0.4 record, the version it was read as and notes on the reading;
+    _Invalid with every error, each naming the record and the JSON path of what is wrong."""
+    if not isinstance(statement, dict):
+        error = InputError("a BODS statement must be a JSON object", file=file, path=record.locate(), value=statement)
+        raise _invalid(statement, file, [error])
     try:
         version, notes = bods_versions.detect(statement)
     except bods_versions.UnsupportedVersion as exc:
-        raise InputError(
+        error = InputError(
             f"unsupported BODS version {exc}: this importer reads BODS 0.1 to {VERSION} statements",
             file=file,
-            path=where(number, "$.publicationDetails.bodsVersion"),
+            path=record.locate("$.publicationDetails.bodsVersion"),
             value=(statement.get("publicationDetails") or {}).get("bodsVersion"),
-        ) from None
+        )
+        raise _invalid(statement, file, [error]) from None
     if version in bods_versions.LEGACY:
-        version, errors = bods_versions.legacy_reading(statement, version, notes)
+        version, found = bods_versions.legacy_reading(statement, version, notes)
     else:
         record_type = statement.get("recordType")
         if record_type not in ("entity", "person", "relationship"):
-            raise InputError(
+            error = InputError(
                 "unknown statement type (recordType must be entity, person or relationship)",
                 file=file,
-                path=where(number, "$.recordType"),
+                path=record.locate("$.recordType"),
                 value=record_type,
             )
+            raise _invalid(statement, file, [error])
         notes += bods_versions.clean_draft(statement)
-        errors = list(statement_validator().iter_errors(statement))
-    error = best_match(errors)
-    if error is not None:
-        raise schema_error(
-            f"not a valid BODS {version} statement: {error.message}", file, number, error.absolute_path, error.instance
-        )
+        found = list(statement_validator().iter_errors(statement))
+    if found:
+        errors = [
+            InputError(
+                f"not a valid BODS {version} statement: {error.message}",
+                file=file,
+                path=record.locate(json_path(error.absolute_path)),
+                value=error.instance,
+            )
+            for error in sorted(found, key=lambda error: [str(part) for part in error.absolute_path])
+        ]
+        raise _invalid(statement, file, errors)
     if version in bods_versions.LEGACY:
         _note_replacements(statement, state)
         statement = bods_versions.to_current(statement, version)
     return statement, version, notes
 
 
-def _read_statement(value: Any, file: str, number: int, state: State, builder: Builder) -> None:
+def _set_aside_invalid(state: State, builder: Builder) -> None:
+    """--skip-invalid: an unreadable statement is counted and noted, never silently dropped. Its
+    record is unreadable as a whole (a later, unreadable statement may replace a readable one), so
+    the record's other statements are set aside too; what it is about is reviewed (_build)."""
+    for invalid in state.invalid:
+        builder.skip("invalid statement (--skip-invalid)")
+        if invalid.record_id is not None and state.records.pop(invalid.record_id, None) is not None:
+            builder.skip("a statement of a record that has an invalid statement (--skip-invalid)")
+    shown = [f"invalid statement skipped: {i.file}: {i.location}: {i.message}" for i in state.invalid[:LISTED_ERRORS]]
+    if len(state.invalid) > LISTED_ERRORS:
+        shown.append(f"and {len(state.invalid) - LISTED_ERRORS} more invalid statements skipped")
+    builder.notes.extend(shown)
+
+
+def _review_invalid_subjects(state: State, builder: Builder, groups: _Groups) -> None:
+    """The subject of an unreadable statement may have an owner nobody can read: an unknown owner
+    with an unknown stake stands in, and a disclosure fact says its ownership is not disclosed,
+    so it is reviewed, never allowed on what could be read."""
+    for number, invalid in enumerate(state.invalid, start=1):
+        if invalid.subject is None:
+            continue
+        subject = groups.find(state.current(invalid.subject))
+        builder.placeholder(
+            subject,
+            "unknown",
+            f"named by an invalid statement ({invalid.file}: {invalid.location}) and not described otherwise",
+            [{"scheme": "bods-recordId", "id": invalid.subject}],
+        )
+        owner = f"{subject}#unreadable-statement-{number}"
+        note = f"an owner described by an invalid statement ({invalid.file}: {invalid.location}: {invalid.message})"
+        builder.placeholder(owner, "unknown", note, [{"scheme": "bods-invalid-statement", "id": invalid.location}])
+        source = {"file": invalid.file, "location": invalid.location, "notes": [note]}
+        builder.link(LinkDraft(owner, subject, "shareholding", Share(), None, None, source, []))
+        fact = {
+            "status": "none",
+            "statement": UNREADABLE_STATEMENT,
+            "note": f"a statement about its ownership could not be read: {invalid.message}"[:2000],
+            "source": {"format": FORMAT, **source},
+        }
+        add_disclosure(builder.entities[subject], fact)
+
+
+def _read_statement(record: Record, file: str, state: State, builder: Builder) -> None:
     builder.records += 1
-    statement, version, version_notes = _checked(value, file, number, state)
+    number = record.number
+    statement, version, version_notes = _checked(record.value, file, record, state)
     statement_id = statement["statementId"]
     compact = _compact(statement)
     if statement_id in state.statement_ids:
@@ -372,6 +485,7 @@ def _build(state: State, builder: Builder) -> None:
             arrangements.add(canonical)
     for kept in sorted((k for k in records.values() if k.statement["recordType"] == "relationship"), key=_by_order):
         _relationship(builder, kept, groups, records)
+    _review_invalid_subjects(state, builder, groups)
     _collapse_arrangements(builder, arrangements)
 
 

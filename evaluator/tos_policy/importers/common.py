@@ -106,6 +106,13 @@ class Record:
     number: int  # 1-based, in file order
     value: Any
     path: str  # JSON path of the record in its file: $ (a line or a whole file) or $[7]
+    line: int | None = None  # its line in a JSON Lines file
+
+    def locate(self, inner: str = "$") -> str:
+        """Where a problem inside this record is, in the one location format of every
+        reader (jsonio.location): `line 4 $.recordStatus` in JSON Lines, `$[3].recordStatus`
+        in an array, `$.recordStatus` in a single document."""
+        return jsonio.location(self.path + inner.removeprefix("$"), self.line)
 
 
 _INCOMPLETE = ("not valid JSON: Expecting", "not valid JSON: Unterminated", "not valid JSON: Invalid control")
@@ -198,12 +205,12 @@ def read_json_records(path: Path, advance: Callable[[int], None] = lambda _: Non
             else:
                 yield Record(1, _decode(text, file, None), "$")
             return
-        yield Record(line_number, value, "$")
+        yield Record(line_number, value, "$", line_number)
         for number, line in enumerate(handle, start=line_number + 1):
             advance(len(line))
             stripped = _text(line, file, number).strip()
             if stripped:
-                yield Record(number, _decode(stripped, file, number), "$")
+                yield Record(number, _decode(stripped, file, number), "$", number)
 
 
 # ----------------------------------------------------------------------------
@@ -531,3 +538,37 @@ def write_atomically(document: dict[str, Any], output: Path) -> None:
 
 def schema_error(message: str, file: str, number: int, error_path: Any, value: Any) -> InputError:
     return InputError(message, file=file, path=where(number, json_path(error_path)), value=value)
+
+
+# ----------------------------------------------------------------------------
+# Invalid records: every one listed, or skipped with --skip-invalid.
+
+LISTED_ERRORS = 20  # errors listed by name; the rest are counted
+
+
+class InvalidRecords(InputError):
+    """Records that do not meet their format's schema: every error, each naming its file,
+    record and JSON path. The first is the error's own text; `lines()` lists them all (the
+    first LISTED_ERRORS, then a count of the rest)."""
+
+    def __init__(self, errors: list[InputError], records: int) -> None:
+        self.errors = errors
+        self.records = records
+        first = errors[0]
+        super().__init__(
+            f"{first.message} (and {len(errors) - 1} more errors; {records} invalid records in all)"
+            if len(errors) > 1
+            else first.message,
+            file=first.file,
+            path=first.path,
+            value=first.value,
+        )
+
+    def lines(self) -> list[str]:
+        shown = [error.render() for error in self.errors[:LISTED_ERRORS]]
+        rest = len(self.errors) - len(shown)
+        summary = f"{len(self.errors)} errors in {self.records} invalid records"
+        if rest:
+            summary += f" ({rest} more not listed)"
+        summary += "; nothing was written (--skip-invalid imports the rest and reviews the subjects of invalid records)"
+        return [*shown, summary]

@@ -400,8 +400,6 @@ def _utf8(raw: bytes, file: str) -> str:
         ) from None
 
 
-
-
 def load_rules(root: str | Path | None = None) -> RuleSet:
     base = Path(root) if root is not None else default_rules_dir()
     if not (base / "manifest.json").is_file():

@@ -117,8 +117,12 @@ def build_index(rules_dir: Path, opa: Path) -> dict[str, Any]:
     for entry in rules.values():  # paths relative to the rules folder, as in `modules`
         file = Path(entry["file"])
         entry["file"] = file.resolve().relative_to(root).as_posix() if file.is_absolute() else file.as_posix()
-    return {"format": FORMAT, "generated_by": "tos-policy index (opa parse, opa inspect -a)", "modules": modules,
-            "rules": dict(sorted(rules.items()))}
+    return {
+        "format": FORMAT,
+        "generated_by": "tos-policy index (opa parse, opa inspect -a)",
+        "modules": modules,
+        "rules": dict(sorted(rules.items())),
+    }
 
 
 def index_text(index: dict[str, Any]) -> str:

@@ -1,0 +1,171 @@
+"""Records that do not meet their format's schema: every error of a file listed (the first
+20, then a count), each naming file, line and JSON path, exit 2 and nothing written; with
+--skip-invalid each is a counted, noted skip whose subject is reviewed, never allowed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tos_policy.cli.main import main
+from tos_policy.importers import convert
+from tos_policy.importers.bods import UNREADABLE_STATEMENT
+from tos_policy.importers.common import LISTED_ERRORS
+
+from ..conftest import AS_OF
+from .helpers import EXTERNAL
+
+CARE_UK = EXTERNAL / "opencheck-bods" / "213800DBE5Y9ZM58PN63.jsonl"
+STATEMENTS = [json.loads(line) for line in CARE_UK.read_text(encoding="utf-8").splitlines() if line.strip()]
+RELATIONSHIPS = [i for i, s in enumerate(STATEMENTS) if s["recordType"] == "relationship"]
+
+
+def _write(tmp_path: Path, statements: list[dict[str, Any]], name: str = "in.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(s) + "\n" for s in statements), encoding="utf-8")
+    return path
+
+
+def _broken(indexes: list[int]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = json.loads(json.dumps(STATEMENTS))
+    for index in indexes:
+        out[index]["recordStatus"] = "archived"  # not in the recordStatus codelist
+        out[index]["recordDetails"]["interests"] = "all of them"  # not an array
+    return out
+
+
+def test_every_error_is_listed_capped_with_a_count(tmp_path: Path) -> None:
+    broken = RELATIONSHIPS[:12]  # two errors each: 24 errors in 12 records
+    source = _write(tmp_path, _broken(broken))
+    output = tmp_path / "facts.json"
+    result = CliRunner().invoke(main, ["import", "bods", str(source), "-o", str(output)])
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == LISTED_ERRORS + 1
+    # In file order, each naming the file, its line and the JSON path, in the one location format.
+    first = broken[0] + 1
+    assert lines[0].startswith(f"tos-policy: error: {source}: line {first} $.recordDetails.interests: ")
+    assert lines[1].startswith(f"tos-policy: error: {source}: line {first} $.recordStatus: ")
+    assert all(f"{source}: line " in line for line in lines[:-1])
+    assert lines[-1].endswith(
+        "24 errors in 12 invalid records (4 more not listed); nothing was written"
+        " (--skip-invalid imports the rest and reviews the subjects of invalid records)"
+    )
+    assert not output.exists()
+
+
+def test_errors_of_several_files_and_of_an_array(tmp_path: Path) -> None:
+    lines_file = _write(tmp_path, _broken(RELATIONSHIPS[:1]))
+    array = tmp_path / "in.json"
+    array.write_text(json.dumps(_broken(RELATIONSHIPS[1:2])))
+    result = CliRunner().invoke(main, ["import", "bods", str(lines_file), str(array), "-o", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    errors = result.stderr.strip().splitlines()[:-1]
+    assert {line.split(": ")[2] for line in errors} == {str(lines_file), str(array)}
+    assert any(f"{array}: $[{RELATIONSHIPS[1]}].recordStatus:" in line for line in errors)
+
+
+def test_skip_invalid_counts_notes_and_reviews(tmp_path: Path, decide: Any) -> None:
+    broken = RELATIONSHIPS[:3]
+    source = _write(tmp_path, _broken(broken))
+    output = tmp_path / "facts.json"
+    result = CliRunner().invoke(main, ["import", "bods", str(source), "-o", str(output), "--skip-invalid"])
+    assert result.exit_code == 0, result.stderr
+    assert "3 invalid statement (--skip-invalid)" in result.stderr
+    document = json.loads(output.read_text())
+    assert document["source"]["skipped"]["invalid statement (--skip-invalid)"] == 3
+    notes = document["source"]["notes"]
+    assert [note.split(": ")[2] for note in notes] == [
+        f"line {index + 1} $.recordDetails.interests" for index in broken
+    ]
+    entities = {e["id"]: e for e in document["entities"]}
+    subjects = {STATEMENTS[index]["recordDetails"]["subject"] for index in broken}
+    for subject in subjects:
+        statements = [fact.get("statement") for fact in entities[subject].get("disclosure", [])]
+        assert UNREADABLE_STATEMENT in statements
+    decisions = _complete(decide, document)
+    assert all(decisions[subject] == "review" for subject in subjects)
+
+
+def test_skip_invalid_is_refused_where_it_is_not_read(tmp_path: Path) -> None:
+    source = tmp_path / "in.ftm.json"
+    source.write_text('{"id": "a", "schema": "Company", "properties": {}}\n')
+    result = CliRunner().invoke(main, ["import", "ftm", str(source), "-o", str(tmp_path / "o.json"), "--skip-invalid"])
+    assert result.exit_code == 2 and "--skip-invalid is read by the bods importer only" in result.stderr
+
+
+def test_an_unreadable_later_statement_sets_its_record_aside(tmp_path: Path, decide: Any) -> None:
+    # A later statement of a relationship record may replace what the earlier one said: when it
+    # cannot be read, the earlier one is not used as if nothing had changed.
+    index = RELATIONSHIPS[0]
+    later = json.loads(json.dumps(STATEMENTS[index]))
+    later["statementId"] = later["statementId"] + "-later"
+    later["statementDate"] = "2099-01-01"
+    later["recordStatus"] = "archived"
+    document: dict[str, Any] = dict(convert("bods", [_write(tmp_path, [*STATEMENTS, later])], skip_invalid=True)[0])
+    record_id = STATEMENTS[index]["recordId"]
+    assert record_id not in json.dumps([link["identifiers"] for link in document["ownership"]])
+    assert document["source"]["skipped"]["a statement of a record that has an invalid statement (--skip-invalid)"] == 1
+    assert _complete(decide, document)[STATEMENTS[index]["recordDetails"]["subject"]] == "review"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.sampled_from(range(len(STATEMENTS))), min_size=1, max_size=3))
+def test_an_invalid_statement_never_turns_a_decision_into_allow(
+    tmp_path_factory: Any, decide: Any, indexes: set[int]
+) -> None:
+    """Whatever statements cannot be read (entities, persons or relationships), no entity is
+    allowed that was not allowed when they could be read, and what they are about is reviewed."""
+    tmp = tmp_path_factory.mktemp("invalid")
+    whole = convert("bods", [_write(tmp, STATEMENTS, "all.jsonl")])[0]
+    before = _by_record(whole, _complete(decide, whole))
+    broken = json.loads(json.dumps(STATEMENTS))
+    for index in indexes:
+        broken[index]["recordStatus"] = "archived"
+    document, _ = convert("bods", [_write(tmp, broken, "broken.jsonl")], skip_invalid=True)
+    after = _complete(decide, document)
+    for record_id, decision in _by_record(document, after).items():
+        if decision == "allow":  # (entity ids may differ: merged records come apart)
+            assert before.get(record_id) == "allow", record_id
+    for index in indexes:
+        details = STATEMENTS[index]["recordDetails"]
+        about = (
+            details["subject"] if STATEMENTS[index]["recordType"] == "relationship" else STATEMENTS[index]["recordId"]
+        )
+        assert after[_canonical(document, about)] != "allow"
+
+
+def _by_record(document: dict[str, Any], decisions: dict[str, str]) -> dict[str, str]:
+    """Each BODS record's entity's decision."""
+    return {
+        item["id"]: decisions[entity["id"]]
+        for entity in document["entities"]
+        for item in entity["identifiers"]
+        if item.get("scheme") == "bods-recordId"
+    }
+
+
+def _canonical(document: dict[str, Any], record_id: str) -> str:
+    for entity in document["entities"]:
+        if {"scheme": "bods-recordId", "id": record_id} in entity["identifiers"]:
+            return str(entity["id"])
+    return record_id
+
+
+def _complete(decide: Any, document: dict[str, Any]) -> dict[str, str]:
+    """Decisions once every entity's ownership is declared fully disclosed (as a compliance team
+    would after checking): only what the import itself adds can then lead to review."""
+    declared = {
+        **document,
+        "entities": [
+            {**e, "disclosure": [*d, {"status": "full"}] if isinstance(d := e.get("disclosure", []), list) else d}
+            for e in document["entities"]
+        ],
+    }
+    decided: dict[str, str] = decide(declared, as_of=AS_OF)
+    return decided
