@@ -71,13 +71,13 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "ftm",
         "in.ftm.json",
         VOLGA.read_text() + '{"id": "z", "schema": "Spaceship", "properties": {}}\n',
-        "record 17 $.schema: unknown FollowTheMoney schema",
+        "line 17 $.schema: unknown FollowTheMoney schema",
     ),
     "ftm statements instead of entities": (
         "ftm",
         "in.ftm.json",
         '{"entity_id": "a", "schema": "Company", "prop": "name", "value": "A"}\n',
-        "record 1: a FollowTheMoney statement",
+        "line 1 $: a FollowTheMoney statement",
     ),
     "gleif xml truncated": ("gleif", "rr.xml", _truncated(RR_XML.read_text()), "looks truncated"),
     "gleif xml wrong version": (
@@ -122,7 +122,7 @@ def test_bad_input_names_the_record_and_writes_nothing(tmp_path: Path, name: str
     lines = result.stderr.strip().splitlines()
     assert str(source) in lines[0] and expected in lines[0], result.stderr
     # One line; or, for records that do not meet the schema, one line per error and a count.
-    assert len(lines) == 1 or (fmt == "bods" and "invalid records; nothing was written" in lines[-1]), lines
+    assert len(lines) == 1 or (fmt in ("bods", "ftm") and "invalid records; nothing was written" in lines[-1]), lines
     # The previous output is untouched and no temporary file is left beside it.
     assert output.read_text() == "previous facts\n"
     assert [p.name for p in output.parent.iterdir()] == ["facts.json"]

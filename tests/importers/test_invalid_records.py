@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tos_policy.cli.main import main
-from tos_policy.importers import convert
+from tos_policy.importers import InvalidRecords, convert
 from tos_policy.importers.bods import UNREADABLE_STATEMENT
 from tos_policy.importers.common import LISTED_ERRORS
 
@@ -54,7 +54,7 @@ def test_every_error_is_listed_capped_with_a_count(tmp_path: Path) -> None:
     assert all(f"{source}: line " in line for line in lines[:-1])
     assert lines[-1].endswith(
         "24 errors in 12 invalid records (4 more not listed); nothing was written"
-        " (--skip-invalid imports the rest and reviews the subjects of invalid records)"
+        " (--skip-invalid imports the rest and reviews what invalid records are about)"
     )
     assert not output.exists()
 
@@ -93,10 +93,38 @@ def test_skip_invalid_counts_notes_and_reviews(tmp_path: Path, decide: Any) -> N
 
 
 def test_skip_invalid_is_refused_where_it_is_not_read(tmp_path: Path) -> None:
-    source = tmp_path / "in.ftm.json"
-    source.write_text('{"id": "a", "schema": "Company", "properties": {}}\n')
-    result = CliRunner().invoke(main, ["import", "ftm", str(source), "-o", str(tmp_path / "o.json"), "--skip-invalid"])
-    assert result.exit_code == 2 and "--skip-invalid is read by the bods importer only" in result.stderr
+    source = EXTERNAL / "gleif-golden-copy" / "lei-data.json"
+    result = CliRunner().invoke(
+        main, ["import", "gleif", str(source), "-o", str(tmp_path / "o.json"), "--skip-invalid"]
+    )
+    assert result.exit_code == 2 and "--skip-invalid is read by the bods and ftm importers only" in result.stderr
+
+
+FTM_RECORDS = [
+    {"id": "ru", "schema": "Company", "properties": {"name": ["Volga"], "jurisdiction": ["ru"]}},
+    {"id": "gb", "schema": "Company", "properties": {"name": ["Thames"], "jurisdiction": ["gb"], "country": ["gb"]}},
+    {"id": "p", "schema": "Person", "properties": {"name": ["Ann"]}},
+    {"id": "o1", "schema": "Ownership", "properties": {"owner": ["p"], "asset": ["gb"], "percentage": ["100"]}},
+    # Unreadable: a percentage that is a number, not a list of strings; an unknown schema.
+    {"id": "o2", "schema": "Ownership", "properties": {"owner": ["ru"], "asset": ["gb"], "percentage": 60}},
+    {"id": "x", "schema": "Spaceship", "properties": {}},
+]
+
+
+def test_ftm_errors_listed_and_skipped(tmp_path: Path, decide: Any) -> None:
+    source = _write(tmp_path, FTM_RECORDS, "in.ftm.json")
+    result = CliRunner().invoke(main, ["import", "ftm", str(source), "-o", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(": ")[3] for line in lines[:-1]] == ["line 5 $.properties", "line 6 $.schema"]
+    assert "2 errors in 2 invalid records" in lines[-1]
+    document, _ = convert("ftm", [source], skip_invalid=True)
+    assert document["source"]["skipped"]["invalid record (--skip-invalid)"] == 2  # type: ignore[index]
+    # Without the unreadable Russian 60%, the facts would say a person owns all of it: allow.
+    # The asset of the unreadable Ownership is reviewed instead.
+    assert decide(document, as_of=AS_OF)["gb"] == "review"
+    readable = convert("ftm", [_write(tmp_path, FTM_RECORDS[:4], "ok.ftm.json")])[0]
+    assert _complete(decide, dict(readable))["gb"] == "allow"
 
 
 def test_an_unreadable_later_statement_sets_its_record_aside(tmp_path: Path, decide: Any) -> None:
@@ -169,3 +197,53 @@ def _complete(decide: Any, document: dict[str, Any]) -> dict[str, str]:
     }
     decided: dict[str, str] = decide(declared, as_of=AS_OF)
     return decided
+
+
+VOLGA = [
+    json.loads(line)
+    for path in (
+        EXTERNAL.parent / "ftm" / "volga-group.ftm.json",
+        EXTERNAL.parent / "ftm" / "roles-and-status.ftm.json",
+    )
+    for line in path.read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.sampled_from(range(len(VOLGA))), min_size=1, max_size=3))
+def test_an_invalid_ftm_record_never_turns_a_decision_into_allow(
+    tmp_path_factory: Any, decide: Any, indexes: set[int]
+) -> None:
+    tmp = tmp_path_factory.mktemp("ftm-invalid")
+    before = _complete(decide, dict(convert("ftm", [_write(tmp, VOLGA, "all.ftm.json")])[0]))
+    broken = json.loads(json.dumps(VOLGA))
+    for index in indexes:
+        broken[index]["properties"] = {**broken[index]["properties"], "name": "not a list"}
+        if index % 3 == 0:
+            broken[index]["properties"] = {"name": "not a list"}  # the asset too is unreadable
+    try:
+        document = dict(convert("ftm", [_write(tmp, broken, "broken.ftm.json")], skip_invalid=True)[0])
+    except InvalidRecords as exc:  # a record whose subject cannot be read: refused, nothing decided
+        assert exc.unskippable
+        return
+    after = _complete(decide, document)
+    for entity, decision in after.items():
+        if decision == "allow":
+            assert before.get(entity) == "allow", entity
+
+
+def test_a_record_whose_subject_cannot_be_read_cannot_be_skipped(tmp_path: Path) -> None:
+    # An Ownership whose asset cannot be read may be about any entity: skipping it could hide an
+    # owner of any of them, so even --skip-invalid stops, naming it.
+    records = [*FTM_RECORDS[:4], {"id": "o3", "schema": "Ownership", "properties": {"owner": ["ru"], "asset": 7}}]
+    source = _write(tmp_path, records, "in.ftm.json")
+    args = ["import", "ftm", str(source), "-o", str(tmp_path / "o.json"), "--skip-invalid"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "line 5 $.properties" in result.stderr
+    assert "cannot be skipped: what they are about cannot be read" in result.stderr
+    statement = json.loads(json.dumps(STATEMENTS[RELATIONSHIPS[0]]))
+    del statement["recordDetails"]["subject"], statement["declarationSubject"]
+    bods = _write(tmp_path, [*STATEMENTS, statement])
+    result = CliRunner().invoke(main, ["import", "bods", str(bods), "-o", str(tmp_path / "o.json"), "--skip-invalid"])
+    assert result.exit_code == 2 and "cannot be skipped" in result.stderr

@@ -41,7 +41,7 @@ class Summary:
         return text + "".join(f"\n  note: {note}" for note in self.notes)
 
 
-SKIP_INVALID = frozenset({"bods"})  # the formats whose importer can set an invalid record aside
+SKIP_INVALID = frozenset({"bods", "ftm"})  # the formats whose importer can set an invalid record aside
 
 
 def convert(
@@ -52,12 +52,15 @@ def convert(
     skip_invalid they are skipped and counted, and what they are about is reviewed."""
     if skip_invalid and fmt not in SKIP_INVALID:
         raise InputError(
-            f"--skip-invalid is read by the {', '.join(sorted(SKIP_INVALID))} importer only",
+            f"--skip-invalid is read by the {' and '.join(sorted(SKIP_INVALID))} importers only",
             file="--skip-invalid",
             value=fmt,
         )
     progress = progress or Progress(enabled=False)
-    builder = bods.import_files(files, progress, skip_invalid=True) if skip_invalid else FORMATS[fmt](files, progress)
+    if skip_invalid:
+        builder = (bods.import_files if fmt == "bods" else ftm.import_files)(files, progress, skip_invalid=True)
+    else:
+        builder = FORMATS[fmt](files, progress)
     document = builder.document([str(path) for path in files])
     summary = Summary(
         records=builder.records,

@@ -197,6 +197,9 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
                     state.invalid.append(exc.invalid)
     if errors and not skip_invalid:
         raise InvalidRecords(errors, len(state.invalid))
+    unskippable = [invalid for invalid in state.invalid if invalid.unattributable]
+    if unskippable:
+        raise InvalidRecords([invalid.error for invalid in unskippable], len(unskippable), unskippable=True)
     _set_aside_invalid(state, builder)
     _build(state, builder)
     return builder
@@ -211,6 +214,10 @@ class InvalidStatement:
     message: str
     record_id: str | None
     subject: str | None
+    error: InputError
+    # A relationship (or a statement of unknown type) naming no subject: skipping it could
+    # hide an owner of any entity, so it cannot be skipped.
+    unattributable: bool = False
 
 
 class _Invalid(Exception):
@@ -246,7 +253,20 @@ def _about(statement: Any) -> tuple[str | None, str | None]:
 
 def _invalid(statement: Any, file: str, errors: list[InputError]) -> _Invalid:
     record_id, subject = _about(statement)
-    return _Invalid(errors, InvalidStatement(file, errors[0].path, errors[0].message, record_id, subject))
+    describes_a_party = isinstance(statement, dict) and (
+        statement.get("recordType") in ("entity", "person")
+        or statement.get("statementType") in ("entityStatement", "personStatement")
+    )
+    invalid = InvalidStatement(
+        file,
+        errors[0].path,
+        errors[0].message,
+        record_id,
+        subject,
+        errors[0],
+        unattributable=subject is None and not describes_a_party,
+    )
+    return _Invalid(errors, invalid)
 
 
 def _checked(statement: Any, file: str, record: Record, state: State) -> tuple[dict[str, Any], str, list[str]]:

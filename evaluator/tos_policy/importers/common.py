@@ -551,9 +551,10 @@ class InvalidRecords(InputError):
     record and JSON path. The first is the error's own text; `lines()` lists them all (the
     first LISTED_ERRORS, then a count of the rest)."""
 
-    def __init__(self, errors: list[InputError], records: int) -> None:
+    def __init__(self, errors: list[InputError], records: int, *, unskippable: bool = False) -> None:
         self.errors = errors
         self.records = records
+        self.unskippable = unskippable
         first = errors[0]
         super().__init__(
             f"{first.message} (and {len(errors) - 1} more errors; {records} invalid records in all)"
@@ -570,5 +571,13 @@ class InvalidRecords(InputError):
         summary = f"{len(self.errors)} errors in {self.records} invalid records"
         if rest:
             summary += f" ({rest} more not listed)"
-        summary += "; nothing was written (--skip-invalid imports the rest and reviews the subjects of invalid records)"
+        if self.unskippable:
+            summary += (
+                "; they cannot be skipped: what they are about cannot be read, so no entity could be"
+                " reviewed for them; nothing was written"
+            )
+        else:
+            summary += (
+                "; nothing was written (--skip-invalid imports the rest and reviews what invalid records are about)"
+            )
         return [*shown, summary]

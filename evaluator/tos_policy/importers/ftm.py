@@ -20,7 +20,9 @@ from typing import Any
 from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
+    LISTED_ERRORS,
     Builder,
+    InvalidRecords,
     LinkDraft,
     Progress,
     Share,
@@ -28,11 +30,12 @@ from tos_policy.importers.common import (
     one_country,
     percentage,
     read_json_records,
-    where,
 )
 from tos_policy.importers.disclosure import add_disclosure, statement_in_text
 
 FORMAT = "ftm"
+# The disclosure statement of an entity that an unreadable record is about (--skip-invalid).
+UNREADABLE_RECORD = "import:unreadable-record"
 MODEL_FILE = Path(__file__).resolve().parent / "ftm_model.json"
 
 ENTITY_TYPES = {
@@ -91,51 +94,114 @@ class Seen:
     extra_sources: list[dict[str, Any]] = field(default_factory=list)
 
 
-def import_files(paths: list[Path], progress: Progress) -> Builder:
+def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = False) -> Builder:
     builder = Builder(FORMAT)
     parties: dict[str, Seen] = {}
     others: dict[str, str] = {}  # id -> schema of records that are no party
     edges: list[Seen] = []
+    errors: list[InputError] = []
+    invalid: list[tuple[InputError, Any]] = []
     for path in paths:
         with progress.file(path) as advance:
             for record in read_json_records(path, advance):
-                values = record.value if record.path == "$" and isinstance(record.value, list) else [record.value]
-                for value in values:
-                    _read(value, str(path), record.number, builder, parties, others, edges)
+                listed = record.path == "$" and isinstance(record.value, list)
+                values = record.value if listed else [record.value]
+                for index, value in enumerate(values):
+                    place = record.locate(f"$[{index}]" if listed else "$")
+                    try:
+                        _read(value, str(path), (record.number, place), builder, parties, others, edges)
+                    except InputError as exc:  # this record only: the next one is read
+                        errors.append(exc)
+                        invalid.append((exc, value))
+    if errors and not skip_invalid:
+        raise InvalidRecords(errors, len(invalid))
+    unskippable = [error for error, value in invalid if _subjects(value) is None]
+    if unskippable:
+        raise InvalidRecords(unskippable, len(unskippable), unskippable=True)
     for entity_id, seen in parties.items():
         _entity(builder, entity_id, seen)
     for edge in edges:
         _edge(builder, edge, others)
+    _review_invalid(builder, invalid, edges)
     return builder
+
+
+def _review_invalid(builder: Builder, invalid: list[tuple[InputError, Any]], edges: list[Seen]) -> None:
+    """--skip-invalid: an unreadable record is counted and noted, never silently dropped. What it
+    is about (the asset or controlled party of an edge; an entity other records name) gets an
+    unknown owner with an unknown stake and an undisclosed fact: reviewed, never allowed."""
+    for number, (error, value) in enumerate(invalid, start=1):
+        builder.skip("invalid record (--skip-invalid)")
+        where_text = f"{error.file}: {error.path}"
+        if number <= LISTED_ERRORS:
+            builder.notes.append(f"invalid record skipped: {where_text}: {error.message}")
+        for subject in _subjects(value) or []:
+            identifiers = [{"scheme": "ftm-id", "id": subject}]
+            builder.placeholder(subject, "unknown", f"named by an invalid record ({where_text})", identifiers)
+            owner = f"{subject}#unreadable-record-{number}"
+            note = f"an owner described by an invalid record ({where_text}: {error.message})"
+            builder.placeholder(owner, "unknown", note, [{"scheme": "ftm-invalid-record", "id": where_text}])
+            source = {"file": error.file, "location": error.path, "notes": [note]}
+            builder.link(LinkDraft(owner, subject, "shareholding", Share(), None, None, source, []))
+            fact = {
+                "status": "none",
+                "statement": UNREADABLE_RECORD,
+                "note": f"a record about its ownership could not be read: {error.message}"[:2000],
+                "source": {"format": FORMAT, **source},
+            }
+            add_disclosure(builder.entities[subject], fact)
+    if len(invalid) > LISTED_ERRORS:
+        builder.notes.append(f"and {len(invalid) - LISTED_ERRORS} more invalid records skipped")
+
+
+def _subjects(value: Any) -> list[str] | None:
+    """What an unreadable record is about: the asset or controlled party of an Ownership or
+    Control, the entity itself for a party; nothing for a record of another known schema (a
+    Sanction, an Address); None when that cannot be read (an edge without a readable asset,
+    a record without a schema): skipping it could hide an owner of any entity."""
+    if not isinstance(value, dict) or not isinstance(value.get("schema"), str):
+        return None
+    schema = value["schema"]
+    properties = value.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    if schema in EDGES:
+        held = properties.get(EDGES[schema][1])
+        items = [held] if isinstance(held, str) else held if isinstance(held, list) else []
+        found = [item for item in items if isinstance(item, str) and item]
+        return found or None
+    if schema in ENTITY_TYPES:
+        return [value["id"]] if isinstance(value.get("id"), str) and value["id"] else None
+    return []  # another schema (known or not): no party, no ownership
 
 
 def _read(
     value: Any,
     file: str,
-    number: int,
+    at: tuple[int, str],
     builder: Builder,
     parties: dict[str, Seen],
     others: dict[str, str],
     edges: list[Seen],
 ) -> None:
     builder.records += 1
+    number, place = at
     if isinstance(value, dict) and {"entity_id", "prop"} <= value.keys():
         raise InputError(
             "a FollowTheMoney statement (one property value per record), not an entity: "
             "export entities (one JSON object per entity with schema and properties)",
             file=file,
-            path=where(number),
+            path=place,
             value=value.get("entity_id"),
         )
     if not isinstance(value, dict) or not isinstance(value.get("schema"), str) or not isinstance(value.get("id"), str):
         raise InputError(
             "not a FollowTheMoney entity (an object with id, schema and properties)",
             file=file,
-            path=where(number),
+            path=place,
             value=value if not isinstance(value, dict) else sorted(value)[:6],
         )
     schema = value["schema"]
-    properties = _checked_properties(value, file, number)
+    properties = _checked_properties(value, file, place)
     entity_id = value["id"]
     if schema not in ENTITY_TYPES and schema not in EDGES:
         others[entity_id] = schema
@@ -169,12 +235,12 @@ def _read(
         seen.source.setdefault("notes", []).append(f"fragment with schema {schema} merged into {seen.schema}")
 
 
-def _checked_properties(value: dict[str, Any], file: str, number: int) -> dict[str, list[str]]:
+def _checked_properties(value: dict[str, Any], file: str, place: str) -> dict[str, list[str]]:
     if value["schema"] not in model():
         raise InputError(
             "unknown FollowTheMoney schema (not in the FollowTheMoney 4 model)",
             file=file,
-            path=where(number, "$.schema"),
+            path=place + ".schema",
             value=value["schema"],
         )
     properties = value.get("properties", {})
@@ -184,7 +250,7 @@ def _checked_properties(value: dict[str, Any], file: str, number: int) -> dict[s
         raise InputError(
             "properties must map each property name to a list of strings",
             file=file,
-            path=where(number, "$.properties"),
+            path=place + ".properties",
             value=properties,
         )
     return properties
