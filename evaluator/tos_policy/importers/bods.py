@@ -29,6 +29,7 @@ from tos_policy.importers.common import (
     HUNDRED,
     LISTED_ERRORS,
     STAKE_KINDS,
+    UNREADABLE_KINDS,
     ZERO,
     Builder,
     InvalidRecords,
@@ -348,7 +349,10 @@ def _review_invalid_subjects(state: State, builder: Builder, groups: _Groups) ->
         note = f"an owner described by an invalid statement ({invalid.file}: {invalid.location}: {invalid.message})"
         builder.placeholder(owner, "unknown", note, [{"scheme": "bods-invalid-statement", "id": invalid.location}])
         source = {"file": invalid.file, "location": invalid.location, "notes": [note]}
-        builder.link(LinkDraft(owner, subject, "shareholding", Share(), None, None, source, []))
+        # Its interest is unknown: a stake of any size and control (control is never capped by the
+        # stakes others are known to hold, so reconciliation cannot read it away).
+        for kind in UNREADABLE_KINDS:
+            builder.link(LinkDraft(owner, subject, kind, Share(), None, None, dict(source), []))
         fact = {
             "status": "none",
             "statement": UNREADABLE_STATEMENT,

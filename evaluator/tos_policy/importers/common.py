@@ -544,6 +544,8 @@ def schema_error(message: str, file: str, number: int, error_path: Any, value: A
 # Invalid records: every one listed, or skipped with --skip-invalid.
 
 LISTED_ERRORS = 20  # errors listed by name; the rest are counted
+# What an owner read from nowhere (an unreadable record) may hold: a stake of unknown size and control.
+UNREADABLE_KINDS = ("shareholding", "other_control")
 
 
 class InvalidRecords(InputError):

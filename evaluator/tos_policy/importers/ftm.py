@@ -21,6 +21,7 @@ from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
     LISTED_ERRORS,
+    UNREADABLE_KINDS,
     Builder,
     InvalidRecords,
     LinkDraft,
@@ -142,7 +143,10 @@ def _review_invalid(builder: Builder, invalid: list[tuple[InputError, Any]], edg
             note = f"an owner described by an invalid record ({where_text}: {error.message})"
             builder.placeholder(owner, "unknown", note, [{"scheme": "ftm-invalid-record", "id": where_text}])
             source = {"file": error.file, "location": error.path, "notes": [note]}
-            builder.link(LinkDraft(owner, subject, "shareholding", Share(), None, None, source, []))
+            # Its interest is unknown: a stake of any size and control (control is never capped by the
+            # stakes others are known to hold, so reconciliation cannot read it away).
+            for kind in UNREADABLE_KINDS:
+                builder.link(LinkDraft(owner, subject, kind, Share(), None, None, dict(source), []))
             fact = {
                 "status": "none",
                 "statement": UNREADABLE_RECORD,
