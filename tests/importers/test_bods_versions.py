@@ -206,3 +206,44 @@ def test_every_old_interest_type_reads_as_its_0_4_type(tmp_path_factory: Any, ki
         return
     current = bods_versions.crosswalk()["interest_types"][kind]
     assert {link["source"]["interestType"] for link in document["ownership"]} <= {current}
+
+
+def _enums(node: Any, key: str) -> set[str]:
+    """Every enum value under a property named `key` anywhere in a schema."""
+    found: set[str] = set()
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for name, value in item.items():
+                if name == key and isinstance(value, dict) and "enum" in value:
+                    found |= {str(code) for code in value["enum"]}
+                pending.append(value)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return found
+
+
+def test_the_crosswalk_covers_every_old_code_with_a_0_4_code() -> None:
+    schemas = bods_versions.SCHEMA_DIR
+    current_interests = _enums(json.loads((schemas / "relationship-record.json").read_text()), "type")
+    current_reasons = _enums(json.loads((schemas / "components.json").read_text()), "reason")
+    current_reasons |= _enums(json.loads((schemas / "relationship-record.json").read_text()), "reason")
+    walk = bods_versions.crosswalk()
+    for version in bods_versions.LEGACY:
+        package = json.loads((schemas / f"bods-package-{version.replace('.', '-')}-0.json").read_text())
+        for code in _enums(package, "type") & (set(walk["interest_types"]) | current_interests):
+            assert walk["interest_types"].get(code, code) in current_interests, (version, code)
+        for code in _enums(package, "reason"):
+            assert walk["unspecified_reasons"].get(code, code) in current_reasons, (version, code)
+    old_interests = {
+        code
+        for version in bods_versions.LEGACY
+        for code in _enums(
+            json.loads((schemas / f"bods-package-{version.replace('.', '-')}-0.json").read_text())["items"]["oneOf"][2][
+                "properties"
+            ]["interests"],
+            "type",
+        )
+    }
+    assert old_interests - current_interests <= set(walk["interest_types"])  # every old type is mapped
