@@ -1,4 +1,4 @@
-"""Importers: ownership data in published formats (BODS 0.4, FollowTheMoney, GLEIF)
+"""Importers: ownership data in published formats (BODS 0.1-0.4, FollowTheMoney, GLEIF)
 converted to the facts format, with source identifiers and provenance on every
 entity and link. One module per format; common.py holds what they share."""
 

@@ -1,7 +1,9 @@
-"""Import Beneficial Ownership Data Standard (BODS) 0.4 statements.
+"""Import Beneficial Ownership Data Standard (BODS) statements: 0.4, and 0.1-0.3 and drafts
+of 0.4 read as 0.4 records (bods_versions.py).
 
-Each statement is checked against the standard's published 0.4 JSON Schema
-(bods_schema/). Statements are streamed; for each record (recordId) only its
+Each statement is checked against its version's published JSON Schema (bods_schema/);
+every statement that fails is listed, or with skip_invalid set aside and its subject
+reviewed. Statements are streamed; for each record (recordId) only its
 latest statement is kept, since a BODS statement replaces the record's earlier
 ones. Entity records that share a register identifier (an LEI, a company
 number) are one legal person reported by several sources, and become one

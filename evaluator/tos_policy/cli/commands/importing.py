@@ -31,9 +31,9 @@ def register(main: click.Group) -> None:
 )
 @fail_cleanly
 def import_command(fmt: str, files: tuple[Path, ...], output: Path, progress: bool | None, skip_invalid: bool) -> None:
-    """Convert BODS 0.4, FollowTheMoney or GLEIF files into one facts file.
+    """Convert BODS, FollowTheMoney or GLEIF files into one facts file.
 
-    FORMAT is bods (BODS 0.4 statements, JSON Lines or a JSON array), ftm
+    FORMAT is bods (BODS 0.1 to 0.4 statements, JSON Lines or a JSON array), ftm
     (FollowTheMoney entities, JSON Lines) or gleif (GLEIF LEI and relationship
     records: golden copy XML or JSON, or API responses). The output is written
     only when the whole import succeeded; a summary goes to stderr."""
