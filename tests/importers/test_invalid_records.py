@@ -97,12 +97,23 @@ def test_skip_invalid_counts_notes_and_reviews(tmp_path: Path, decide: Any) -> N
     assert all(decisions[subject] == "review" for subject in subjects)
 
 
-def test_skip_invalid_is_refused_where_it_is_not_read(tmp_path: Path) -> None:
-    source = EXTERNAL / "gleif-golden-copy" / "lei-data.json"
-    result = CliRunner().invoke(
-        main, ["import", "gleif", str(source), "-o", str(tmp_path / "o.json"), "--skip-invalid"]
-    )
-    assert result.exit_code == 2 and "--skip-invalid is read by the bods and ftm importers only" in result.stderr
+def test_gleif_unreadable_records_listed_and_skipped(tmp_path: Path, decide: Any) -> None:
+    rr = (EXTERNAL / "gleif-golden-copy" / "rr-data.xml").read_text(encoding="utf-8")
+    source = tmp_path / "rr.xml"
+    source.write_text(rr.replace("IS_SUBFUND_OF", "IS_FRIEND_OF", 1), encoding="utf-8")
+    lei = EXTERNAL / "gleif-golden-copy" / "lei-data.xml"
+    result = CliRunner().invoke(main, ["import", "gleif", str(lei), str(source), "-o", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert "record 2 $.Relationship.RelationshipType: unknown GLEIF relationship type" in lines[0]
+    assert "1 errors in 1 invalid records" in lines[-1]
+    document: dict[str, Any] = dict(convert("gleif", [lei, source], skip_invalid=True)[0])
+    assert document["source"]["skipped"]["invalid record (--skip-invalid)"] == 1
+    # Which end owns depends on the type that cannot be read: both ends are reviewed.
+    unreadable = [link for link in document["ownership"] if "#unreadable-record-" in link["owner"]]
+    assert len({link["asset"] for link in unreadable}) == 2
+    decisions = _complete(decide, document)
+    assert all(decisions[link["asset"]] == "review" for link in unreadable)
 
 
 FTM_RECORDS = [

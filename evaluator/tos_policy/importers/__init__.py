@@ -4,15 +4,19 @@ entity and link. One module per format; common.py holds what they share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from tos_policy.errors import InputError
 from tos_policy.importers import bods, ftm, gleif
 from tos_policy.importers.common import Builder, InvalidRecords, Progress, write_atomically
 
-FORMATS: dict[str, Callable[[list[Path], Progress], Builder]] = {
+
+class Importer(Protocol):
+    def __call__(self, paths: list[Path], progress: Progress, *, skip_invalid: bool = False) -> Builder: ...
+
+
+FORMATS: dict[str, Importer] = {
     "bods": bods.import_files,
     "ftm": ftm.import_files,
     "gleif": gleif.import_files,
@@ -41,26 +45,14 @@ class Summary:
         return text + "".join(f"\n  note: {note}" for note in self.notes)
 
 
-SKIP_INVALID = frozenset({"bods", "ftm"})  # the formats whose importer can set an invalid record aside
-
-
 def convert(
     fmt: str, files: list[Path], progress: Progress | None = None, *, skip_invalid: bool = False
 ) -> tuple[dict[str, object], Summary]:
     """The facts document for FILES in format FMT, and a summary of what was kept and skipped.
     Records that do not meet the format's schema raise InvalidRecords listing every error; with
     skip_invalid they are skipped and counted, and what they are about is reviewed."""
-    if skip_invalid and fmt not in SKIP_INVALID:
-        raise InputError(
-            f"--skip-invalid is read by the {' and '.join(sorted(SKIP_INVALID))} importers only",
-            file="--skip-invalid",
-            value=fmt,
-        )
     progress = progress or Progress(enabled=False)
-    if skip_invalid:
-        builder = (bods.import_files if fmt == "bods" else ftm.import_files)(files, progress, skip_invalid=True)
-    else:
-        builder = FORMATS[fmt](files, progress)
+    builder = FORMATS[fmt](files, progress, skip_invalid=skip_invalid)
     document = builder.document([str(path) for path in files])
     summary = Summary(
         records=builder.records,

@@ -583,3 +583,39 @@ class InvalidRecords(InputError):
                 "; nothing was written (--skip-invalid imports the rest and reviews what invalid records are about)"
             )
         return [*shown, summary]
+
+
+def review_unreadable(
+    builder: Builder, subject: str, number: int, error: InputError, statement: str, identifier_scheme: str
+) -> None:
+    """--skip-invalid: what an unreadable record is about gets an owner nobody can read, holding
+    a stake of unknown size and control, and a disclosure fact (status none) naming the record:
+    it is reviewed, never allowed on what could be read."""
+    where_text = f"{error.file}: {error.path}"
+    owner = f"{subject}#unreadable-record-{number}"
+    note = f"an owner described by an invalid record ({where_text}: {error.message})"
+    builder.placeholder(owner, "unknown", note, [{"scheme": identifier_scheme, "id": where_text}])
+    source = {"file": error.file, "location": error.path, "notes": [note]}
+    # Its interest is unknown: a stake of any size and control (control is never capped by the
+    # stakes others are known to hold, so reconciliation cannot read it away).
+    for kind in UNREADABLE_KINDS:
+        builder.link(LinkDraft(owner, subject, kind, Share(), None, None, dict(source), []))
+    fact = {
+        "status": "none",
+        "statement": statement,
+        "note": f"a record about its ownership could not be read: {error.message}"[:2000],
+        "source": {"format": builder.format, **source},
+    }
+    facts = builder.entities[subject].setdefault("disclosure", [])
+    if fact not in facts:
+        facts.append(fact)
+
+
+def note_skipped(builder: Builder, errors: list[InputError]) -> None:
+    """Each skipped invalid record counted, and named in the document's notes (the first LISTED_ERRORS)."""
+    for number, error in enumerate(errors, start=1):
+        builder.skip("invalid record (--skip-invalid)")
+        if number <= LISTED_ERRORS:
+            builder.notes.append(f"invalid record skipped: {error.file}: {error.path}: {error.message}")
+    if len(errors) > LISTED_ERRORS:
+        builder.notes.append(f"and {len(errors) - LISTED_ERRORS} more invalid records skipped")

@@ -20,17 +20,17 @@ from typing import Any
 from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
-    LISTED_ERRORS,
-    UNREADABLE_KINDS,
     Builder,
     InvalidRecords,
     LinkDraft,
     Progress,
     Share,
     day,
+    note_skipped,
     one_country,
     percentage,
     read_json_records,
+    review_unreadable,
 )
 from tos_policy.importers.disclosure import add_disclosure, statement_in_text
 
@@ -123,39 +123,21 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
         _entity(builder, entity_id, seen)
     for edge in edges:
         _edge(builder, edge, others)
-    _review_invalid(builder, invalid, edges)
+    _review_invalid(builder, invalid)
     return builder
 
 
-def _review_invalid(builder: Builder, invalid: list[tuple[InputError, Any]], edges: list[Seen]) -> None:
-    """--skip-invalid: an unreadable record is counted and noted, never silently dropped. What it
-    is about (the asset or controlled party of an edge; an entity other records name) gets an
-    unknown owner with an unknown stake and an undisclosed fact: reviewed, never allowed."""
+def _review_invalid(builder: Builder, invalid: list[tuple[InputError, Any]]) -> None:
+    """--skip-invalid: an unreadable record is counted and noted, never silently dropped; what it
+    is about (the asset or controlled party of an edge, or the entity itself) is reviewed."""
+    note_skipped(builder, [error for error, _ in invalid])
     for number, (error, value) in enumerate(invalid, start=1):
-        builder.skip("invalid record (--skip-invalid)")
-        where_text = f"{error.file}: {error.path}"
-        if number <= LISTED_ERRORS:
-            builder.notes.append(f"invalid record skipped: {where_text}: {error.message}")
         for subject in _subjects(value) or []:
             identifiers = [{"scheme": "ftm-id", "id": subject}]
-            builder.placeholder(subject, "unknown", f"named by an invalid record ({where_text})", identifiers)
-            owner = f"{subject}#unreadable-record-{number}"
-            note = f"an owner described by an invalid record ({where_text}: {error.message})"
-            builder.placeholder(owner, "unknown", note, [{"scheme": "ftm-invalid-record", "id": where_text}])
-            source = {"file": error.file, "location": error.path, "notes": [note]}
-            # Its interest is unknown: a stake of any size and control (control is never capped by the
-            # stakes others are known to hold, so reconciliation cannot read it away).
-            for kind in UNREADABLE_KINDS:
-                builder.link(LinkDraft(owner, subject, kind, Share(), None, None, dict(source), []))
-            fact = {
-                "status": "none",
-                "statement": UNREADABLE_RECORD,
-                "note": f"a record about its ownership could not be read: {error.message}"[:2000],
-                "source": {"format": FORMAT, **source},
-            }
-            add_disclosure(builder.entities[subject], fact)
-    if len(invalid) > LISTED_ERRORS:
-        builder.notes.append(f"and {len(invalid) - LISTED_ERRORS} more invalid records skipped")
+            builder.placeholder(
+                subject, "unknown", f"named by an invalid record ({error.file}: {error.path})", identifiers
+            )
+            review_unreadable(builder, subject, number, error, UNREADABLE_RECORD, "ftm-invalid-record")
 
 
 def _subjects(value: Any) -> list[str] | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +26,16 @@ from defusedxml import ElementTree as DefusedET
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
     Builder,
+    InvalidRecords,
     LinkDraft,
     Progress,
     Share,
     country,
     day,
+    note_skipped,
     read_json_records,
     record_shape,
+    review_unreadable,
     where,
 )
 from tos_policy.importers.disclosure import add_disclosure, gleif_exception
@@ -93,10 +96,15 @@ class Raw:
     shape: str  # golden-copy-xml, golden-copy-json, api
 
 
-def import_files(paths: list[Path], progress: Progress) -> Builder:
+def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = False) -> Builder:
+    """Every record of PATHS. A record whose content cannot be read (no LEI, an unknown
+    relationship type or exception reason, a field of the wrong shape) does not stop the others:
+    all are listed (InvalidRecords), or with skip_invalid counted and what they are about
+    reviewed. A file that cannot be read as GLEIF at all (truncated, another format) stops."""
     builder = Builder(FORMAT)
     relationships: list[Raw] = []
     exceptions: list[Raw] = []
+    invalid: list[tuple[InputError, Raw]] = []
     for path in paths:
         with progress.file(path) as advance:
             records = _records(path, advance, builder)
@@ -107,19 +115,69 @@ def import_files(paths: list[Path], progress: Progress) -> Builder:
                     break
                 builder.records += 1
                 if raw.kind == "lei":
-                    with record_shape(raw.file, raw.number):
-                        _lei_record(builder, raw)
+                    _invalid_into(invalid, raw, _lei_record, builder)
                 elif raw.kind == "rr":
                     relationships.append(raw)
                 else:
                     exceptions.append(raw)
     for raw in relationships:
-        with record_shape(raw.file, raw.number):
-            _relationship(builder, raw)
+        _invalid_into(invalid, raw, _relationship, builder)
     for raw in exceptions:
-        with record_shape(raw.file, raw.number):
-            _exception(builder, raw)
+        _invalid_into(invalid, raw, _exception, builder)
+    if invalid and not skip_invalid:
+        raise InvalidRecords([error for error, _ in invalid], len(invalid))
+    unskippable = [error for error, raw in invalid if _subjects(raw) is None]
+    if unskippable:
+        raise InvalidRecords(unskippable, len(unskippable), unskippable=True)
+    note_skipped(builder, [error for error, _ in invalid])
+    for number, (error, raw) in enumerate(invalid, start=1):
+        for subject in _subjects(raw) or []:
+            note = f"named by an invalid record ({error.file}: {error.path})"
+            builder.placeholder(subject, "company", note, [{"scheme": "XI-LEI", "id": subject}])
+            review_unreadable(builder, subject, number, error, UNREADABLE_RECORD, "gleif-invalid-record")
     return builder
+
+
+# The disclosure statement of an entity that an unreadable record is about (--skip-invalid).
+UNREADABLE_RECORD = "import:unreadable-record"
+
+
+def _invalid_into(
+    invalid: list[tuple[InputError, Raw]], raw: Raw, read: Callable[[Builder, Raw], None], builder: Builder
+) -> None:
+    try:
+        with record_shape(raw.file, raw.number):
+            read(builder, raw)
+    except InputError as exc:  # this record only: the others are read
+        invalid.append((exc, raw))
+
+
+def _lei_of(value: Any) -> str | None:
+    text = _text(value)
+    return text if text is not None and _LEI.match(text) else None
+
+
+def _subjects(raw: Raw) -> list[str] | None:
+    """What an unreadable record is about: the entity of an LEI record or reporting exception
+    (none for an LEI record without an LEI: nothing can name it); both ends of a relationship
+    (which one owns depends on a type that may be the unreadable part). None when that cannot
+    be read: skipping it could hide a parent of any entity."""
+    data = raw.data if isinstance(raw.data, dict) else {}
+    if raw.kind == "lei":
+        lei = _lei_of(data.get("LEI"))
+        return [lei] if lei else []
+    if raw.kind == "repex":
+        lei = _lei_of(data.get("LEI"))
+        return [lei] if lei else None
+    relationship = data.get("Relationship")
+    relationship = relationship if isinstance(relationship, dict) else {}
+    ends = [
+        _lei_of(node.get("NodeID"))
+        for node in (relationship.get("StartNode"), relationship.get("EndNode"))
+        if isinstance(node, dict)
+    ]
+    found = [lei for lei in ends if lei]
+    return found or None
 
 
 # ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def register(main: click.Group) -> None:
 @click.option(
     "--skip-invalid",
     is_flag=True,
-    help="Skip records that do not meet the format's schema (bods, ftm): each is counted and noted, "
+    help="Skip records that cannot be read (every format): each is counted and noted, "
     "and what it is about is reviewed, never allowed. Without it every such error is listed and nothing is written.",
 )
 @fail_cleanly
