@@ -247,3 +247,13 @@ def test_the_crosswalk_covers_every_old_code_with_a_0_4_code() -> None:
         )
     }
     assert old_interests - current_interests <= set(walk["interest_types"])  # every old type is mapped
+
+
+def test_file_order_does_not_change_a_replacement(decide: Any) -> None:
+    # The replacing statements may come before the statement they replace (another file first).
+    forward = imported("bods", SINGLE, UPDATE)
+    backward = imported("bods", UPDATE, SINGLE)
+    assert sorted(json.dumps(link, sort_keys=True) for link in _facts(forward)[1]) == sorted(
+        json.dumps(link, sort_keys=True) for link in _facts(backward)[1]
+    )
+    assert decide(forward, as_of=AS_OF) == decide(backward, as_of=AS_OF)
