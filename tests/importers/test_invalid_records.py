@@ -263,3 +263,16 @@ def test_a_record_whose_subject_cannot_be_read_cannot_be_skipped(tmp_path: Path)
     bods = _write(tmp_path, [*STATEMENTS, statement])
     result = CliRunner().invoke(main, ["import", "bods", str(bods), "-o", str(tmp_path / "o.json"), "--skip-invalid"])
     assert result.exit_code == 2 and "cannot be skipped" in result.stderr
+
+
+def test_gleif_records_of_no_known_shape_are_all_listed_and_never_skipped(tmp_path: Path) -> None:
+    lines = (EXTERNAL / "gleif-golden-copy" / "lei-data.json").read_text(encoding="utf-8")
+    records = json.loads(lines)
+    source = tmp_path / "lei.json"
+    source.write_text(json.dumps([{"Something": "else"}, *records[:2], {"Other": 1}]), encoding="utf-8")
+    for extra in ([], ["--skip-invalid"]):
+        result = CliRunner().invoke(main, ["import", "gleif", str(source), "-o", str(tmp_path / "o.json"), *extra])
+        assert result.exit_code == 2
+        listed = result.stderr.strip().splitlines()
+        assert [line.split(": ")[3] for line in listed[:-1]] == ["record 1", "record 4"]
+    assert "cannot be skipped" in listed[-1]

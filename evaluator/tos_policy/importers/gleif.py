@@ -89,7 +89,7 @@ _LEI = re.compile(r"^[A-Z0-9]{18}[0-9]{2}$")
 class Raw:
     """One GLEIF record in a shape-neutral form: kind is lei, rr or repex."""
 
-    kind: str
+    kind: str  # lei, rr, repex; invalid: a record of no known shape (data: error and value)
     data: dict[str, Any]
     file: str
     number: int
@@ -114,7 +114,9 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
                 if raw is None:
                     break
                 builder.records += 1
-                if raw.kind == "lei":
+                if raw.kind == "invalid":
+                    invalid.append((raw.data["error"], raw))
+                elif raw.kind == "lei":
                     _invalid_into(invalid, raw, _lei_record, builder)
                 elif raw.kind == "rr":
                     relationships.append(raw)
@@ -124,6 +126,13 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
         _invalid_into(invalid, raw, _relationship, builder)
     for raw in exceptions:
         _invalid_into(invalid, raw, _exception, builder)
+    _set_aside(builder, invalid, skip_invalid)
+    return builder
+
+
+def _set_aside(builder: Builder, invalid: list[tuple[InputError, Raw]], skip_invalid: bool) -> None:
+    """Every unreadable record listed (InvalidRecords); with skip_invalid, counted and noted,
+    and what it is about reviewed; one whose subject cannot be read is never skipped."""
     if invalid and not skip_invalid:
         raise InvalidRecords([error for error, _ in invalid], len(invalid))
     unskippable = [error for error, raw in invalid if _subjects(raw) is None]
@@ -135,7 +144,6 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
             note = f"named by an invalid record ({error.file}: {error.path})"
             builder.placeholder(subject, "company", note, [{"scheme": "XI-LEI", "id": subject}])
             review_unreadable(builder, subject, number, error, UNREADABLE_RECORD, "gleif-invalid-record")
-    return builder
 
 
 # The disclosure statement of an entity that an unreadable record is about (--skip-invalid).
@@ -163,6 +171,8 @@ def _subjects(raw: Raw) -> list[str] | None:
     (which one owns depends on a type that may be the unreadable part). None when that cannot
     be read: skipping it could hide a parent of any entity."""
     data = raw.data if isinstance(raw.data, dict) else {}
+    if raw.kind == "invalid":
+        return None  # no known GLEIF shape: nothing says what it is about
     if raw.kind == "lei":
         lei = _lei_of(data.get("LEI"))
         return [lei] if lei else []
@@ -194,7 +204,10 @@ def _records(path: Path, advance: Any, builder: Builder) -> Iterator[Raw]:
         yield from _xml_records(path, advance)
         return
     for record in read_json_records(path, advance):
-        yield from _json_records(record.value, str(path), record.number, builder)
+        try:
+            yield from _json_records(record.value, str(path), record.number, builder)
+        except InputError as exc:  # a record of no known GLEIF shape: listed with the others
+            yield Raw("invalid", {"error": exc, "value": record.value}, str(path), record.number, "json")
 
 
 def _local(tag: str) -> tuple[str, str]:
