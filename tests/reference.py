@@ -1,20 +1,34 @@
-"""An independent reference of the terms-of-service ownership rule, written plainly.
+"""An independent reference of the ownership rule, written plainly, for any profile.
 
-It shares no code with the evaluator: it reads the facts document itself, uses
-Fractions, and iterates the whole graph until nothing changes. Tests compare the
-evaluator's decisions with it."""
+It shares no code with the evaluator: it reads the facts document itself and the
+profile and regions data as plain JSON, uses Fractions, and iterates over the whole
+graph until nothing changes. It models every profile switch: root fields and match,
+review regions and subdivisions, non-restricting and unknown types, threshold and
+inclusiveness, link effects, aggregation (all owners, or only an owner's own holdings,
+joint holdings and, with attribute_controlled_holdings, the holdings of the entities
+a restricted party controls) and review_self_supporting_cycles (the strict reading is
+then the greatest set of organisations reached from a restriction that restrict one
+another). Tests compare the evaluator's decisions with it."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
-RESTRICTED = {"CN", "RU", "KP", "IR"}
-THRESHOLD = Fraction(50)
-COMPLETE = {"full"}  # disclosure that counts as complete; a branch's owners are its head office's
-RESTRICTING_CONTROL = {"consolidation", "voting_majority"}
-REVIEW_CONTROL = {"board_appointment", "significant_influence", "other_control"}
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def shipped_profile(name: str = "terms_of_service") -> dict[str, Any]:
+    profile: dict[str, Any] = json.loads((RULES / "ownership" / "profiles" / name / "data.json").read_text())
+    return profile
+
+
+def shipped_regions() -> dict[str, Any]:
+    regions: dict[str, Any] = json.loads((RULES / "regions" / "data.json").read_text())
+    return regions
 
 
 def _active(link: dict[str, Any], as_of: date) -> bool:
@@ -36,82 +50,208 @@ def _bounds(link: dict[str, Any]) -> tuple[Fraction, bool, Fraction, bool]:
     )
 
 
-def _restricted_once(
-    entity: dict[str, Any], owners: list[tuple[dict[str, Any], dict[str, Any]]], status: dict[str, bool], upper: bool
-) -> bool:
-    if entity["type"] == "person" or (entity["type"] == "unknown" and not upper):
-        return False
-    for field in ("headquarters", "jurisdiction"):
-        country = entity.get(field)
-        if country in RESTRICTED or (upper and country is None):
+class _Model:
+    def __init__(self, document: dict[str, Any], as_of: date, profile: dict[str, Any], regions: dict[str, Any]):
+        self.profile = profile
+        self.restricted_regions = set(regions["restricted"])
+        self.review_regions = set(regions["review"])
+        self.entities = {entity["id"]: entity for entity in document["entities"]}
+        self.owners: dict[str, list[dict[str, Any]]] = {key: [] for key in self.entities}
+        for link in document.get("ownership", []):
+            if _active(link, as_of):
+                self.owners[link["asset"]].append(link)
+
+    # --- places ---------------------------------------------------------------------------------
+
+    def _place(self, entity: dict[str, Any], field: str) -> tuple[str | None, str | None]:
+        value = entity.get(field)
+        subdivision = entity.get(f"{field}_subdivision")
+        if value is not None and "-" in value:
+            return value.split("-")[0], value
+        return value, subdivision
+
+    def _root_field(self, entity: dict[str, Any], field: str, upper: bool) -> bool:
+        country, subdivision = self._place(entity, field)
+        if country in self.restricted_regions or subdivision in self.restricted_regions:
             return True
-    total_min, total_max = Fraction(0), Fraction(0)
-    any_min_exclusive, any_max_exclusive, stakes = False, False, False
-    for owner, link in owners:
-        if not status[owner["id"]] or owner["type"] == "person" or (owner["type"] == "unknown" and not upper):
-            continue
-        kind = link.get("kind", "shareholding")
-        if kind == "branch" or kind in RESTRICTING_CONTROL:
+        if not upper:
+            return False
+        if country is None:
             return True
-        if kind in REVIEW_CONTROL:
-            if upper:
-                return True
-            continue
-        low, low_x, high, high_x = _bounds(link)
-        total_min += low
-        total_max += high
-        any_min_exclusive |= low_x
-        any_max_exclusive |= high_x
-        stakes = True
-    if stakes and upper and (total_max > THRESHOLD or (total_max == THRESHOLD and not any_max_exclusive)):
-        return True
-    if stakes and not upper and total_min >= THRESHOLD:
-        return True
-    return upper and not _disclosed(entity, owners) and _undisclosed_may_restrict(owners, status)
+        if not self.profile["review_regions"]:
+            return False
+        if country in self.review_regions or subdivision in self.review_regions:
+            return True
+        listed = self.restricted_regions | self.review_regions
+        return subdivision is None and any(code.startswith(country + "-") for code in listed)
+
+    def _counts(self, entity_type: str, upper: bool) -> bool:
+        if entity_type in self.profile["non_restricting_types"]:
+            return False
+        return upper or entity_type not in self.profile["unknown_types"]
+
+    # --- one entity, given who is restricted --------------------------------------------------------
+
+    def restricting_owners(
+        self, key: str, status: set[str], upper: bool, tops: dict[str, set[str]], own_links: bool = True
+    ) -> set[str] | None:
+        """None when `key` is not restricted; else the owners its restriction rests on (empty for a root)."""
+        entity = self.entities[key]
+        if not self._counts(entity["type"], upper):
+            return None
+        fields = [field for field in self.profile["root_country_fields"] if self._root_field(entity, field, upper)]
+        match_all = self.profile["root_country_match"] == "all"
+        found: set[str] | None = None
+        if fields and (not match_all or len(fields) == len(self.profile["root_country_fields"])):
+            found = set()
+        stakes = []
+        for link in self.owners[key]:
+            owner = self.entities[link["owner"]]
+            if link["owner"] not in status or not self._counts(owner["type"], upper):
+                continue
+            if link["owner"] == key and not own_links:  # no self-support in the greatest fixpoint
+                continue
+            effect = self.profile["link_effects"].get(link.get("kind", "shareholding"), "review")
+            if effect in ("same_person", "restricts") or (effect == "review" and upper):
+                found = (found or set()) | {link["owner"]}
+            elif effect == "stake":
+                stakes.append(link)
+        for group in self._groups(stakes, tops):
+            if self._meets(group, upper):
+                found = (found or set()) | {link["owner"] for link in group}
+        if found is None and upper and self._undisclosed_may_restrict(key, stakes, tops):
+            found = set()  # TOS-OWN-5: undisclosed ownership may be restricted (strict reading only)
+        return found
+
+    def _undisclosed_may_restrict(self, key: str, stakes: list[dict[str, Any]], tops: dict[str, set[str]]) -> bool:
+        entity = self.entities[key]
+        value = entity.get("disclosure")
+        terms = {value} if isinstance(value, str) else set()
+        for item in value if isinstance(value, list) else []:
+            terms |= {item["status"], *([item["statement"]] if "statement" in item else [])}
+        if any(link.get("kind", "shareholding") == "branch" for link in self.owners[key]):
+            terms.add("branch")
+        if terms & set(self.profile["complete_disclosures"]):
+            return False
+        effects = self.profile["link_effects"]
+        known = [
+            link for link in self.owners[key] if effects.get(link.get("kind", "shareholding"), "review") == "stake"
+        ]
+        known_min = sum((_bounds(link)[0] for link in known), Fraction(0))
+        remainder = max(Fraction(100) - known_min, Fraction(0))
+        remainder_exclusive = known_min < 100 and any(_bounds(link)[1] for link in known)
+        held = max(
+            (sum((_bounds(link)[0] for link in group), Fraction(0)) for group in self._groups(stakes, tops)),
+            default=Fraction(0),
+        )
+        threshold = Fraction(self.profile["threshold_percent"])
+        possible = held + remainder
+        if possible > threshold:
+            return True
+        exclusive = remainder_exclusive and not any(_bounds(link)[1] for link in stakes)
+        return bool(self.profile["threshold_inclusive"]) and possible == threshold and not exclusive
+
+    def _groups(self, stakes: list[dict[str, Any]], tops: dict[str, set[str]]) -> list[list[dict[str, Any]]]:
+        if not stakes:
+            return []
+        if self.profile["aggregate_owners"]:
+            return [stakes]
+        # Owners joined by a tag or a common controlling party, transitively.
+        keys = []
+        for link in stakes:
+            key = {("party", party) for party in {link["owner"], *tops.get(link["owner"], set())}}
+            if link.get("acting_jointly"):
+                key.add(("tag", link["acting_jointly"]))
+            keys.append(key)
+        groups: list[tuple[set[Any], list[dict[str, Any]]]] = []
+        for key, link in zip(keys, stakes, strict=True):
+            merged_key, merged_links = set(key), [link]
+            for other in [group for group in groups if group[0] & merged_key]:
+                groups.remove(other)
+                merged_key |= other[0]
+                merged_links += other[1]
+            groups.append((merged_key, merged_links))
+        return [links for _, links in groups]
+
+    def _meets(self, group: list[dict[str, Any]], upper: bool) -> bool:
+        threshold = Fraction(self.profile["threshold_percent"])
+        inclusive = self.profile["threshold_inclusive"]
+        bounds = [_bounds(link) for link in group]
+        if upper:
+            total = sum((high for _, _, high, _ in bounds), Fraction(0))
+            return total > threshold or (total == threshold and inclusive and not any(b[3] for b in bounds))
+        total = sum((low for low, _, _, _ in bounds), Fraction(0))
+        if inclusive:
+            return total >= threshold
+        return total > threshold or (total == threshold and any(b[1] for b in bounds))
+
+    # --- readings ----------------------------------------------------------------------------------
+
+    def _tops(self, cited: dict[str, set[str]]) -> dict[str, set[str]]:
+        """Every party above each entity in the chains of control (the reference's plain closure)."""
+        if not self.profile.get("attribute_controlled_holdings", False):
+            return {}
+        above = {key: set(owners) - {key} for key, owners in cited.items()}
+        changed = True
+        while changed:
+            changed = False
+            for key, parties in above.items():
+                grown = parties.union(*(above.get(party, set()) for party in parties))
+                if grown != parties:
+                    above[key] = grown
+                    changed = True
+        return {key: parties | {key} for key, parties in above.items() if parties}
+
+    def least(self, upper: bool) -> tuple[set[str], dict[str, set[str]]]:
+        status: set[str] = set()
+        cited: dict[str, set[str]] = {}
+        while True:
+            tops = self._tops(cited)
+            now_cited = {}
+            for key in self.entities:
+                owners = self.restricting_owners(key, status, upper, tops)
+                if owners is not None:
+                    now_cited[key] = owners
+            if set(now_cited) == status and now_cited == cited:
+                return status, cited
+            status, cited = set(now_cited), now_cited
+
+    def greatest(self, least: set[str], cited: dict[str, set[str]]) -> set[str]:
+        tops = self._tops(cited)
+        assumed = set(self.entities) - least
+        while True:
+            kept = {
+                key
+                for key in assumed
+                if self.restricting_owners(key, least | assumed, True, tops, own_links=False) is not None
+            }
+            reached: set[str] = set()
+            frontier = set(least)
+            while frontier:
+                nxt = set()
+                for key in kept - reached:
+                    for link in self.owners[key]:
+                        carries = link.get("kind", "shareholding") != "shareholding" or _bounds(link)[2] > 0
+                        if link["owner"] in frontier and link["owner"] != key and carries:
+                            nxt.add(key)
+                reached |= nxt
+                frontier = nxt
+            if reached == assumed:
+                return least | assumed
+            assumed = reached
 
 
-def _disclosed(entity: dict[str, Any], owners: list[tuple[dict[str, Any], dict[str, Any]]]) -> bool:
-    value = entity.get("disclosure")
-    statuses = {value} if isinstance(value, str) else {item["status"] for item in value or []}
-    is_branch = any(link.get("kind") == "branch" for _, link in owners)
-    return bool(statuses & COMPLETE) or is_branch
-
-
-def _undisclosed_may_restrict(owners: list[tuple[dict[str, Any], dict[str, Any]]], status: dict[str, bool]) -> bool:
-    """Everything no unrestricted holder is known to hold may be restricted (strict reading only).
-    Read as reachable, as the rule does, when a restricted owner's own lower bound is exclusive."""
-    others_min, others_exclusive, own_exclusive = Fraction(0), False, False
-    for owner, link in owners:
-        if link.get("kind", "shareholding") != "shareholding":
-            continue
-        low, low_x, _, _ = _bounds(link)
-        if status[owner["id"]] and owner["type"] != "person":
-            own_exclusive |= low_x
-        else:
-            others_min += low
-            others_exclusive |= low_x
-    possible = Fraction(100) - others_min
-    return possible > THRESHOLD or (possible == THRESHOLD and not (others_exclusive and not own_exclusive))
-
-
-def _reading(document: dict[str, Any], as_of: date, upper: bool) -> dict[str, bool]:
-    entities = {entity["id"]: entity for entity in document["entities"]}
-    owners: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {key: [] for key in entities}
-    for link in document.get("ownership", []):
-        if _active(link, as_of):
-            owners[link["asset"]].append((entities[link["owner"]], link))
-    status = dict.fromkeys(entities, False)
-    changed = True
-    while changed:
-        changed = False
-        for key, entity in entities.items():
-            if not status[key] and _restricted_once(entity, owners[key], status, upper):
-                status[key] = True
-                changed = True
-    return status
-
-
-def reference_decisions(document: dict[str, Any], as_of: date) -> dict[str, str]:
-    lower = _reading(document, as_of, upper=False)
-    upper = _reading(document, as_of, upper=True)
-    return {key: "deny" if lower[key] else ("review" if upper[key] else "allow") for key in lower}
+def reference_decisions(
+    document: dict[str, Any],
+    as_of: date,
+    profile: dict[str, Any] | None = None,
+    regions: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """{entity: decision} under `profile` (default: the shipped terms_of_service) and `regions`
+    (default: the shipped regions list)."""
+    model = _Model(document, as_of, profile or shipped_profile(), regions or shipped_regions())
+    lower, _ = model.least(upper=False)
+    upper, cited = model.least(upper=True)
+    if model.profile.get("review_self_supporting_cycles", False):
+        upper = model.greatest(upper, cited)
+    return {key: "deny" if key in lower else ("review" if key in upper else "allow") for key in model.entities}

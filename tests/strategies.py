@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 
 RESTRICTED = ["CN", "RU", "KP", "IR"]
 CLEAN = ["SG", "US", "KY", "GB", "DE", "AE", "VG"]
+# Places the regions list makes review, restricted by subdivision, or not: Hong Kong, Crimea,
+# Ukraine without a subdivision, Kyiv.
+REGIONAL = ["HK", "UA-43", "UA", "UA-30"]
 COUNTRIES = RESTRICTED + CLEAN
+TAGS = ["joint-a", "joint-b"]
+DATES = ["2020-01-01", "2025-10-01", "2025-10-02", "2030-01-01"]
 TYPES = ["company", "company", "company", "person", "public_body", "organization", "unknown"]
 CONTROL_KINDS = ["consolidation", "voting_majority", "board_appointment", "significant_influence", "branch"]
 # Disclosure facts: absent, a status alone, or statements (only an explicit "full" is complete by default).
@@ -48,7 +53,7 @@ def percentages(draw: st.DrawFn, headroom: Decimal) -> dict[str, Any]:
 @st.composite
 def ownership_graphs(draw: st.DrawFn, max_entities: int = 12, clean_only: bool = False) -> dict[str, Any]:
     count = draw(st.integers(1, max_entities))
-    countries = CLEAN if clean_only else COUNTRIES
+    countries = CLEAN if clean_only else COUNTRIES + REGIONAL
     country = st.one_of(st.sampled_from(countries), st.none()) if not clean_only else st.sampled_from(countries)
     entities = [
         {
@@ -74,5 +79,14 @@ def ownership_graphs(draw: st.DrawFn, max_entities: int = 12, clean_only: bool =
             continue
         stake = draw(percentages(headroom[asset]))
         headroom[asset] -= Decimal(str(stake.get("percentage", stake.get("percentage_min", 0))))
-        links.append({"owner": owner, "asset": asset, **stake})
+        link = {"owner": owner, "asset": asset, **stake}
+        if draw(st.integers(0, 3)) == 0:
+            link["acting_jointly"] = draw(st.sampled_from(TAGS))
+        links.append(link)
+    for link in links:  # some links only hold for a while (start inclusive, end exclusive)
+        if draw(st.integers(0, 5)) == 0:
+            start, end = sorted(draw(st.lists(st.sampled_from(DATES), min_size=2, max_size=2)))
+            link["start_date"] = start
+            if draw(st.booleans()):
+                link["end_date"] = end
     return {"entities": entities, "ownership": links}

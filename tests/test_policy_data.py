@@ -84,9 +84,49 @@ def test_threshold_and_inclusiveness_are_data(tmp_path: Path) -> None:
     assert _decide_with(exclusive, split_stake("50.01"))["target"] == "deny"
 
 
-def test_restricted_list_is_data(tmp_path: Path) -> None:
-    rules_dir = _rules_copy(tmp_path, lambda p: p.update(restricted_countries=["CN", "RU", "KP", "IR", "BY"]))
+def _with_regions(rules_dir: Path, restricted: list[str], review: list[str]) -> Path:
+    regions_file = rules_dir / "regions" / "data.json"
+    regions = json.loads(regions_file.read_text())
+    regions.update(restricted=restricted, review=review, notes={})
+    regions_file.write_text(json.dumps(regions))
+    return rules_dir
+
+
+def test_restricted_list_is_data_in_one_place_for_ownership_and_access(tmp_path: Path) -> None:
+    rules_dir = _with_regions(_rules_copy(tmp_path, lambda p: None), ["BY"], [])
     assert _decide_with(rules_dir, split_stake("60", country="BY"))["target"] == "deny"
+    assert _decide_with(rules_dir, split_stake("60", country="CN"))["target"] == "allow"
+
+
+def test_review_regions_and_subdivisions_are_data(tmp_path: Path) -> None:
+    rules_dir = _with_regions(_rules_copy(tmp_path, lambda p: p.update(review_regions=True)), ["UA-43"], ["BY"])
+    document = {
+        "entities": [
+            {"id": "crimea", "type": "company", "headquarters": "UA-43", "jurisdiction": "UA-43"},
+            {"id": "kyiv", "type": "company", "headquarters": "UA-30", "jurisdiction": "UA-30"},
+            {"id": "ukraine", "type": "company", "headquarters": "UA", "jurisdiction": "UA"},
+            {"id": "minsk", "type": "company", "headquarters": "BY", "jurisdiction": "BY"},
+        ]
+    }
+    assert _decide_with(rules_dir, document) == {
+        "crimea": "deny",
+        "kyiv": "allow",
+        "ukraine": "review",
+        "minsk": "review",
+    }
+    ignoring = _with_regions(_rules_copy(tmp_path / "b", lambda p: p.update(review_regions=False)), ["UA-43"], ["BY"])
+    assert _decide_with(ignoring, document)["minsk"] == "allow"
+
+
+def test_a_second_restricted_list_that_disagrees_is_refused(tmp_path: Path) -> None:
+    rules_dir = _with_regions(_rules_copy(tmp_path, lambda p: None), ["CN"], [])
+    (rules_dir / "extra").mkdir()
+    (rules_dir / "extra" / "data.json").write_text(json.dumps({"restricted_countries": ["CN", "BY"]}))
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules_dir)
+    assert "two lists of restricted regions disagree" in str(caught.value)
+    (rules_dir / "extra" / "data.json").write_text(json.dumps({"restricted_countries": ["CN"]}))
+    load_rules(rules_dir)  # a list that agrees is allowed
 
 
 def test_headquarters_only_roots_are_data(tmp_path: Path) -> None:

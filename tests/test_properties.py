@@ -4,23 +4,100 @@ owners, ordering, cycles, and agreement with an independent reference."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tos_policy import evaluate, facts_from_document
+from tos_policy.engines.embedded import EmbeddedEngine
+from tos_policy.policy.ruleset import RuleSet
+
 from .conftest import AS_OF
-from .reference import reference_decisions
+from .reference import RULES, reference_decisions, shipped_profile
 from .strategies import CLEAN, RESTRICTED, ownership_graphs
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+PROFILES = sorted(path.parent.name for path in (RULES / "ownership" / "profiles").glob("*/data.json"))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 @SETTINGS
 @given(graph=ownership_graphs())
-def test_evaluator_agrees_with_the_independent_reference(decide: Any, graph: dict[str, Any]) -> None:
-    assert decide(graph) == reference_decisions(graph, AS_OF)
+def test_evaluator_agrees_with_the_independent_reference_under_every_profile(
+    decide: Any, profile: str, graph: dict[str, Any]
+) -> None:
+    assert decide(graph, profile=profile) == reference_decisions(graph, AS_OF, shipped_profile(profile))
+
+
+FIXTURE_PROFILE = {
+    "title": "fixture",
+    "review_regions": True,
+    "root_country_fields": ["headquarters", "jurisdiction"],
+    "root_country_match": "any",
+    "non_restricting_types": ["person"],
+    "unknown_types": ["unknown"],
+    "threshold_percent": 50,
+    "threshold_inclusive": True,
+    "aggregate_owners": True,
+    "link_effects": {"shareholding": "stake", "branch": "same_person", "consolidation": "restricts"},
+}
+SWITCHES = st.fixed_dictionaries(
+    {
+        "review_regions": st.booleans(),
+        "root_country_fields": st.sampled_from([["headquarters"], ["jurisdiction"], ["headquarters", "jurisdiction"]]),
+        "root_country_match": st.sampled_from(["any", "all"]),
+        "non_restricting_types": st.sampled_from([["person"], []]),
+        "unknown_types": st.sampled_from([["unknown"], []]),
+        "threshold_percent": st.sampled_from([25, 50, 75]),
+        "threshold_inclusive": st.booleans(),
+        "aggregate_owners": st.booleans(),
+        "attribute_controlled_holdings": st.booleans(),
+        "review_self_supporting_cycles": st.booleans(),
+        "link_effects": st.fixed_dictionaries(
+            {
+                "shareholding": st.just("stake"),
+                "branch": st.sampled_from(["same_person", "ignore"]),
+                "consolidation": st.sampled_from(["restricts", "review", "ignore"]),
+                "voting_majority": st.sampled_from(["restricts", "review", "ignore"]),
+                "board_appointment": st.sampled_from(["restricts", "review", "ignore"]),
+            }
+        ),
+    }
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=ownership_graphs(), switches=SWITCHES)
+def test_evaluator_agrees_with_the_reference_for_any_profile_switches(
+    rules: RuleSet, graph: dict[str, Any], switches: dict[str, Any]
+) -> None:
+    """Every profile switch, in any combination, on a fixture profile (not the shipped ones)."""
+    profile = {**FIXTURE_PROFILE, **switches}
+    data = copy.deepcopy(rules.data)
+    data["ownership"]["profiles"]["fixture"] = profile
+    fixture_rules = dataclasses.replace(rules, data=data)
+    engine = _fixture_engine(fixture_rules, profile)
+    report = evaluate(facts_from_document(graph), fixture_rules, engine, as_of=AS_OF, profile="fixture")
+    decisions = {item.entity.id: item.decision for item in report.decisions}
+    assert decisions == reference_decisions(graph, AS_OF, profile)
+
+
+_ENGINES: dict[str, EmbeddedEngine] = {}
+
+
+def _fixture_engine(rules: RuleSet, profile: dict[str, Any]) -> EmbeddedEngine:
+    """One compiled engine per distinct fixture profile (compiling takes a while)."""
+    key = json.dumps(profile, sort_keys=True)
+    if key not in _ENGINES:
+        _ENGINES[key] = EmbeddedEngine(rules)
+    return _ENGINES[key]
 
 
 @SETTINGS
@@ -125,7 +202,7 @@ def test_decisions_do_not_depend_on_the_order_of_entities_or_links(
 
 @SETTINGS
 @given(size=st.integers(2, 30), share=st.integers(0, 10000), restricted_entry=st.booleans())
-def test_ownership_cycles_terminate_with_the_least_fixpoint(
+def test_ownership_cycles_terminate_and_a_cycle_no_restriction_reaches_is_allowed(
     decide: Any, size: int, share: int, restricted_entry: bool
 ) -> None:
     entities = [

@@ -26,7 +26,7 @@ from jsonschema.exceptions import best_match
 
 from tos_policy.engines import ACCESS_RESULT, Engine
 from tos_policy.errors import EngineError, InputError, RulesError
-from tos_policy.facts.load import Facts, country_code, parse_json_bytes
+from tos_policy.facts.load import Facts, parse_json_bytes, place_code
 from tos_policy.jsonio import json_path
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report, evaluate
@@ -119,17 +119,30 @@ def request_from_document(document: Any, file: str = "<request>") -> AccessReque
     if error is not None:
         raise InputError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
     given: dict[str, Any] = document["signals"]
-    signals: dict[str, Any] = {
-        name: country_code(given.get(name), file, f"$.signals.{name}") for name in COUNTRY_SIGNALS
-    }
+    # A country signal may be an ISO 3166-2 subdivision code ("UA-43"): the rules then see
+    # its country and, under signals.subdivisions, the subdivision.
+    subdivisions: dict[str, str] = {}
+
+    def country(value: str | None, name: str, path: str) -> str | None:
+        code, subdivision = place_code(value, file, path)
+        if subdivision is not None:
+            subdivisions[name] = subdivision
+        return code
+
+    signals: dict[str, Any] = {name: country(given.get(name), name, f"$.signals.{name}") for name in COUNTRY_SIGNALS}
     signals.update({name: bool(given.get(name, False)) for name in FLAG_SIGNALS})
     reseller = given.get("reseller")
     if reseller is not None:
         reseller = {
             "name": reseller["name"],
-            **{key: country_code(reseller.get(key), file, f"$.signals.reseller.{key}") for key in RESELLER_COUNTRIES},
+            **{
+                key: country(reseller.get(key), f"reseller_{key}", f"$.signals.reseller.{key}")
+                for key in RESELLER_COUNTRIES
+            },
         }
     signals["reseller"] = reseller
+    if subdivisions:
+        signals["subdivisions"] = subdivisions
     return AccessRequest(
         organisation=document["organisation"], signals=signals, request_id=document.get("id"), file=file
     )

@@ -24,9 +24,11 @@
 #     ip_is_hosting: a hosting address
 #     deny: denied
 #     review: left for review
-#   version: 1.1.0
+#   version: 2.0.0
 #   effective_date: "2026-12-01"
 package access
+
+import data.regions
 
 # Input of `result` (schemas/access-input.schema.json; the evaluator builds it
 # from REQUEST.json, schemas/access-request.schema.json):
@@ -186,21 +188,37 @@ _reseller_country_signals := {
 	is_object(input.signals.reseller)
 } else := {}
 
-_is_restricted_country(country) if country in policy.restricted_countries
+# A signal's place: its country and, when the request gave one, its ISO 3166-2
+# subdivision (input.signals.subdivisions, by signal name). The regions are
+# the shared list (data.regions), the same the ownership rules read.
+_signal_subdivision(signal) := object.get(object.get(input.signals, "subdivisions", {}), signal, null)
+
+_in_restricted_region(signal) if regions.in_restricted_region(_country_signals[signal], _signal_subdivision(signal))
 
 # What a signal in a restricted region does (deny, review or none). A signal
 # the policy does not name is read with caution: review.
 _signal_effect(signal) := object.get(policy.signal_effects, signal, "review")
 
-# A reason when `signal` is a country in a restricted region and the policy
-# gives that signal an effect.
+# A reason when `signal` is in a restricted region and the policy gives that
+# signal an effect; or, when it is in a review region (Legal has not decided
+# whether it is restricted) and the signal has an effect, a review.
 _restricted_signal_reason(rule_id, code, signal) := reason if {
-	country := _country_signals[signal]
-	_is_restricted_country(country)
+	_in_restricted_region(signal)
 	effect := _signal_effect(signal)
 	effect != "none"
-	reason := {"rule_id": rule_id, "code": code, "effect": effect, "signal": signal, "country": country}
+	reason := _place_reason({"rule_id": rule_id, "code": code, "effect": effect}, signal)
 }
+
+_restricted_signal_reason(rule_id, _, signal) := reason if {
+	regions.in_review_region(_country_signals[signal], _signal_subdivision(signal))
+	_signal_effect(signal) != "none"
+	code := regions.review_code(_country_signals[signal], _signal_subdivision(signal))
+	reason := _place_reason({"rule_id": rule_id, "code": code, "effect": "review"}, signal)
+}
+
+_place_reason(base, signal) := object.union(base, {"signal": signal, "country": _country_signals[signal]}) if {
+	_signal_subdivision(signal) == null
+} else := object.union(base, {"signal": signal, "country": _country_signals[signal], "subdivision": _signal_subdivision(signal)})
 
 # METADATA
 # title: Rule 1 - organisation restricted by ownership
@@ -260,7 +278,15 @@ _ownership_rule_ids(organisation) := sort({rule_id |
 # custom:
 #   rule_id: TOS-ACC-2
 #   messages:
-#     RESTRICTED_DECLARED_COUNTRY: "{signal_words} is {country}, a restricted region."
+#     RESTRICTED_DECLARED_COUNTRY:
+#       - "{signal_words} is {subdivision}, a restricted region."
+#       - "{signal_words} is {country}, a restricted region."
+#     REVIEW_REGION:
+#       - "{signal_words} is {subdivision}, a region listed for review (Legal has not decided)."
+#       - "{signal_words} is {country}, a region listed for review (Legal has not decided)."
+#     SUBDIVISION_UNKNOWN: >-
+#       {signal_words} is {country}, but its subdivision is unknown; some
+#       subdivisions of that country are restricted or listed for review.
 declared_country_reasons contains reason if {
 	some signal in ["billing_country", "phone_country", "id_document_country"]
 	reason := _restricted_signal_reason("TOS-ACC-2", "RESTRICTED_DECLARED_COUNTRY", signal)
@@ -278,6 +304,12 @@ declared_country_reasons contains reason if {
 #   rule_id: TOS-ACC-3
 #   messages:
 #     RESTRICTED_IP_LOCATION: "The IP address geolocates to {country}, a restricted region."
+#     REVIEW_REGION:
+#       - "{signal_words} is {subdivision}, a region listed for review (Legal has not decided)."
+#       - "{signal_words} is {country}, a region listed for review (Legal has not decided)."
+#     SUBDIVISION_UNKNOWN: >-
+#       {signal_words} is {country}, but its subdivision is unknown; some
+#       subdivisions of that country are restricted or listed for review.
 ip_location_reasons contains reason if {
 	reason := _restricted_signal_reason("TOS-ACC-3", "RESTRICTED_IP_LOCATION", "ip_country")
 }
@@ -316,7 +348,7 @@ anonymised_ip_reasons contains reason if {
 # restricted region.
 _restricted_region_signals := {signal |
 	some signal in policy.anonymiser_signals
-	_is_restricted_country(_country_signals[signal])
+	_in_restricted_region(signal)
 }
 
 # METADATA
@@ -333,6 +365,8 @@ _restricted_region_signals := {signal |
 #   messages:
 #     RESTRICTED_END_CUSTOMER: "The end customer of {reseller} is in {country}, a restricted region."
 #     RESTRICTED_RESELLER: "The request came through {reseller}, in {country}, a restricted region."
+#     REVIEW_REGION: "{signal_words} is {country}, a region listed for review (Legal has not decided)."
+#     SUBDIVISION_UNKNOWN: "{signal_words} is {country}, but its subdivision is unknown."
 reseller_reasons contains reason if {
 	some signal in ["reseller_end_customer_country", "reseller_country"]
 	found := _restricted_signal_reason("TOS-ACC-5", _reseller_codes[signal], signal)

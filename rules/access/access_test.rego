@@ -218,9 +218,50 @@ test_effect_the_rules_do_not_know_is_read_as_review if {
 	result.decision == "review"
 }
 
-test_removing_cn_from_the_restricted_list_allows_a_cn_billing_country if {
-	policy := _policy_with({"restricted_countries": ["IR", "KP", "RU"]})
-	_decide_with_policy(policy, null, {"billing_country": "CN"}).decision == "allow"
+# Regions (the shared list, data.regions): fixture lists, not the live ones.
+_fixture_regions := {"restricted": ["XA", "XB-01"], "review": ["XC"]}
+
+_decide_in_regions(organisation, changes) := result if {
+	result := access.result with input as _input(organisation, changes)
+		with data.regions as _fixture_regions
+}
+
+test_the_access_rules_read_the_shared_regions_list if {
+	_decide_in_regions(null, {"billing_country": "CN"}).decision == "allow"
+	_decide_in_regions(null, {"billing_country": "XA"}).decision == "deny"
+}
+
+test_a_restricted_subdivision_signal_denies_and_names_the_subdivision if {
+	result := _decide_in_regions(null, {"billing_country": "XB", "subdivisions": {"billing_country": "XB-01"}})
+	result.decision == "deny"
+	result.reasons == [{
+		"rule_id": "TOS-ACC-2",
+		"code": "RESTRICTED_DECLARED_COUNTRY",
+		"effect": "deny",
+		"signal": "billing_country",
+		"country": "XB",
+		"subdivision": "XB-01",
+	}]
+}
+
+test_an_individual_in_a_review_region_is_reviewed if {
+	result := _decide_in_regions(null, {"id_document_country": "XC"})
+	result.decision == "review"
+	result.reasons == [{
+		"rule_id": "TOS-ACC-2",
+		"code": "REVIEW_REGION",
+		"effect": "review",
+		"signal": "id_document_country",
+		"country": "XC",
+	}]
+}
+
+test_a_review_region_signal_without_effect_gives_no_reason if {
+	policy := _policy_with({"signal_effects": object.union(_fixture.signal_effects, {"phone_country": "none"})})
+	result := access.result with input as _input(null, {"phone_country": "XC"})
+		with data.access.policies.terms_of_service as policy
+		with data.regions as _fixture_regions
+	result.decision == "allow"
 }
 
 # Rule 3 (TOS-ACC-3): IP address in a restricted region

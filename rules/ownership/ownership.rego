@@ -17,6 +17,8 @@
 #   effective_date: "2026-12-01"
 package ownership
 
+import data.regions
+
 # Input of `step`: one entity.
 #   profile  name of the profile under data.ownership.profiles
 #   reading  "lower" reads unknown facts in the least restrictive way,
@@ -102,21 +104,32 @@ is_organisation(type) if {
 # title: Rule 1 - restricted root
 # description: >-
 #   An organisation whose headquarters or country of incorporation is in a
-#   restricted region is restricted. An unknown country may be restricted, so
-#   it leads to review, never to allow.
+#   restricted region (the shared list of regions: a country or an ISO 3166-2
+#   subdivision) is restricted. An unknown country may be restricted, so it
+#   leads to review, never to allow. Where the profile reads the review
+#   regions, a place in one (or in a country some of whose subdivisions are
+#   listed, the subdivision not given) leads to review.
 # related_resources:
 #   - description: Terms of Service, section 3.2 (restricted regions and ownership)
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-1
 #   messages:
-#     RESTRICTED_COUNTRY: "{entity} is {field_words} {country}, a restricted region."
+#     RESTRICTED_COUNTRY:
+#       - "{entity} is {field_words} {subdivision}, a restricted region."
+#       - "{entity} is {field_words} {country}, a restricted region."
 #     COUNTRY_UNKNOWN: "{entity} has no known {field} country; it may be in a restricted region."
+#     REVIEW_REGION:
+#       - "{entity} is {field_words} {subdivision}, a region listed for review (Legal has not decided)."
+#       - "{entity} is {field_words} {country}, a region listed for review (Legal has not decided)."
+#     SUBDIVISION_UNKNOWN: >-
+#       {entity} is {field_words} {country}, but its subdivision is unknown; some
+#       subdivisions of that country are restricted or listed for review.
 root_reasons(item) := {reason |
 	fields := _fields_reading_restricted(item)
 	is_restricted_root(fields)
 	some field in fields
-	reason := _root_reason(field, object.get(item.entity, field, null))
+	reason := _root_reason(item.entity, field)
 }
 
 is_restricted_root(fields) if {
@@ -131,18 +144,49 @@ is_restricted_root(fields) if {
 
 _fields_reading_restricted(item) := {field |
 	some field in profile.root_country_fields
-	_country_reads_restricted(object.get(item.entity, field, null))
+	_place_reads_restricted(item.entity, field)
 }
 
-_country_reads_restricted(country) if country in profile.restricted_countries
+# A place is the field's country and, when the facts give one, its ISO 3166-2
+# subdivision (field "headquarters_subdivision" for "headquarters").
+_country(entity, field) := object.get(entity, field, null)
 
-_country_reads_restricted(null) if reading == "upper"
+_subdivision(entity, field) := object.get(entity, concat("_", [field, "subdivision"]), null)
 
-_root_reason(field, null) := {"code": "COUNTRY_UNKNOWN", "rule_id": "TOS-OWN-1", "field": field, "country": null}
+_place_reads_restricted(entity, field) if regions.in_restricted_region(_country(entity, field), _subdivision(entity, field))
 
-_root_reason(field, country) := {"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": field, "country": country} if {
-	country != null
+_place_reads_restricted(entity, field) if {
+	reading == "upper"
+	_country(entity, field) == null
 }
+
+_place_reads_restricted(entity, field) if {
+	reading == "upper"
+	profile.review_regions
+	regions.in_review_region(_country(entity, field), _subdivision(entity, field))
+}
+
+_root_reason(entity, field) := _with_subdivision(
+	{"code": "COUNTRY_UNKNOWN", "rule_id": "TOS-OWN-1", "field": field, "country": null},
+	entity, field,
+) if {
+	_country(entity, field) == null
+} else := _with_subdivision(
+	{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": field, "country": _country(entity, field)},
+	entity, field,
+) if {
+	regions.in_restricted_region(_country(entity, field), _subdivision(entity, field))
+} else := _with_subdivision(
+	{
+		"code": regions.review_code(_country(entity, field), _subdivision(entity, field)),
+		"rule_id": "TOS-OWN-1", "field": field, "country": _country(entity, field),
+	},
+	entity, field,
+)
+
+_with_subdivision(reason, entity, field) := reason if {
+	_subdivision(entity, field) == null
+} else := object.union(reason, {"subdivision": _subdivision(entity, field)})
 
 # METADATA
 # title: Rule 2 - owned 50% or more by restricted owners

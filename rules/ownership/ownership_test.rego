@@ -166,9 +166,40 @@ test_new_entity_types_count_as_organisations if {
 	_restricted("lower", 1, {"type": "trust", "headquarters": "CN", "jurisdiction": "KY"}, [])
 }
 
-test_restricted_countries_list_is_data if {
-	_unrestricted_with({"restricted_countries": ["RU"]}, "lower", 1, _org("CN", "KY"), [])
-	_restricted_with({"restricted_countries": ["BY"]}, "lower", 1, _org("BY", "SG"), [])
+# Regions: the shared list (data.regions), here fixture lists, not the live ones.
+_fixture_regions := {"restricted": ["XA", "XB-01"], "review": ["XC", "XB-02"]}
+
+_place(hq, hq_sub, jur) := {"type": "company", "headquarters": hq, "headquarters_subdivision": hq_sub, "jurisdiction": jur}
+
+_decided(reading, entity, review_regions) := result if {
+	result := ownership.step with input as _step(reading, 1, object.union(entity, {"disclosure": ["full"]}), [])
+		with data.regions as _fixture_regions
+		with data.ownership.profiles.terms_of_service.review_regions as review_regions
+}
+
+test_the_restricted_regions_are_the_shared_list if {
+	not _decided("lower", _org("CN", "KY"), true).restricted
+	_decided("lower", _org("XA", "SG"), true).restricted
+}
+
+test_a_restricted_subdivision_restricts_and_is_named if {
+	result := _decided("lower", _place("XB", "XB-01", "SG"), true)
+	result.reasons == {{"code": "RESTRICTED_COUNTRY", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "XB", "subdivision": "XB-01"}}
+}
+
+test_a_review_region_is_review_only_where_the_profile_reads_review_regions if {
+	not _decided("lower", _org("XC", "SG"), true).restricted
+	result := _decided("upper", _org("XC", "SG"), true)
+	result.reasons == {{"code": "REVIEW_REGION", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "XC"}}
+	not _decided("upper", _org("XC", "SG"), false).restricted
+}
+
+test_a_country_with_listed_subdivisions_and_none_given_is_review if {
+	result_unknown := _decided("upper", _org("XB", "SG"), true)
+	result_unknown.reasons == {{"code": "SUBDIVISION_UNKNOWN", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "XB"}}
+	not _decided("upper", _place("XB", "XB-03", "SG"), true).restricted
+	result := _decided("upper", _place("XB", "XB-02", "SG"), true)
+	result.reasons == {{"code": "REVIEW_REGION", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "XB", "subdivision": "XB-02"}}
 }
 
 test_only_headquarters_counts_when_jurisdiction_is_dropped_from_root_country_fields if {

@@ -18,10 +18,21 @@ import pytest
 from click.testing import CliRunner
 
 from tos_policy.cli.main import main
+from tos_policy.release.change import next_version
 
 from ..fixture_rules import write_fixture_rules
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# The version the repository under test carries, whatever the live one: the gate's
+# arithmetic (what the next major, minor or patch is) is pinned here, not by the
+# live policy, which moves with every release.
+RELEASED, RELEASED_ON = "2.2.0", "2026-11-25"
+OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON = "2.0.0", "2025-09-05"  # the ownership package in that release
+# The same as the names the tests use, and the versions that follow them.
+LIVE, LIVE_DATE = RELEASED, RELEASED_ON
+MAJOR, MINOR, PATCH = (next_version(LIVE, level) for level in ("major", "minor", "patch"))
+PACKAGE, PACKAGE_DATE = OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON
+PACKAGE_MAJOR, PACKAGE_MINOR, PACKAGE_PATCH = (next_version(PACKAGE, level) for level in ("major", "minor", "patch"))
 PROFILE = Path("rules/ownership/profiles/terms_of_service/data.json")
 OWNERSHIP_REGO = Path("rules/ownership/ownership.rego")
 
@@ -40,6 +51,7 @@ FLIPS_AT_40 = {
     ("tests/corpus/disclosure.json", "de-cn-45-undisclosed"): ("review", "deny"),  # 45% Chinese, rest undisclosed
     ("tests/corpus/disclosure.json", "es-band-above-50"): ("allow", "review"),  # less than 50% undisclosed
     ("tests/corpus/disclosure.json", "nl-partial-60-known"): ("allow", "review"),  # 40% undisclosed
+    ("tests/corpus/chains.json", "ae-loop-c"): ("allow", "review"),  # 45% held by a Hong Kong company (review region)
 }
 
 

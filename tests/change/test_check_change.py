@@ -13,6 +13,14 @@ from tos_policy.release.change import bump_level, changelog_section, classify, n
 from .conftest import (
     CORPUS_DECISIONS,
     FLIPS_AT_40,
+    LIVE,
+    LIVE_DATE,
+    MAJOR,
+    MINOR,
+    PACKAGE_MAJOR,
+    PACKAGE_MINOR,
+    PACKAGE_PATCH,
+    PATCH,
     add_changelog,
     commit,
     flip_counts,
@@ -55,20 +63,20 @@ def test_changed_threshold_is_refused_until_the_version_moves(repo: Path) -> Non
 
 def test_version_without_changelog_is_refused(repo: Path) -> None:
     set_threshold(repo, 40)
-    set_policy_version(repo, "3.0.0", TODAY)
-    set_package_version(repo, "3.0.0", TODAY)
+    set_policy_version(repo, MAJOR, TODAY)
+    set_package_version(repo, PACKAGE_MAJOR, TODAY)
     code, out = gate(repo)
     assert code == 1, out
-    assert "CHANGELOG.md has no entry for 3.0.0" in out
-    assert f'"## 3.0.0 — effective {TODAY}"' in out
+    assert f"CHANGELOG.md has no entry for {MAJOR}" in out
+    assert f'"## {MAJOR} — effective {TODAY}"' in out
     assert "did not move" not in out
 
 
 def test_minor_version_for_flipping_decisions_is_refused(repo: Path) -> None:
     set_threshold(repo, 40)
-    set_policy_version(repo, "2.3.0", TODAY)
-    set_package_version(repo, "2.1.0", TODAY)
-    add_changelog(repo, "2.3.0", TODAY, "Minor", "Threshold lowered to 40%.")
+    set_policy_version(repo, MINOR, TODAY)
+    set_package_version(repo, PACKAGE_MINOR, TODAY)
+    add_changelog(repo, MINOR, TODAY, "Minor", "Threshold lowered to 40%.")
     code, out = gate(repo)
     assert code == 1, out
     assert "from 2.2.0 to 2.3.0, a minor change, but this is a major change" in out
@@ -79,9 +87,9 @@ def test_minor_version_for_flipping_decisions_is_refused(repo: Path) -> None:
 
 def test_major_version_with_changelog_passes_once_the_corpus_is_updated(repo: Path) -> None:
     set_threshold(repo, 40)
-    set_policy_version(repo, "3.0.0", TODAY)
-    set_package_version(repo, "3.0.0", TODAY)
-    add_changelog(repo, "3.0.0", TODAY, "Major", "Threshold lowered from 50% to 40%.")
+    set_policy_version(repo, MAJOR, TODAY)
+    set_package_version(repo, PACKAGE_MAJOR, TODAY)
+    add_changelog(repo, MAJOR, TODAY, "Major", "Threshold lowered from 50% to 40%.")
     code, out = gate(repo)
     assert code == 1, out
     assert "tests/corpus/expected.json does not hold the decisions of the new rules" in out
@@ -97,7 +105,7 @@ def test_major_version_with_changelog_passes_once_the_corpus_is_updated(repo: Pa
 
     code, out = gate(repo)
     assert code == 0, out
-    assert "Policy version: 2.2.0 -> 3.0.0; this change needs: major." in out
+    assert f"Policy version: {LIVE} -> {MAJOR}; this change needs: major." in out
     assert "OK: the version and changelog match the change." in out
 
 
@@ -107,9 +115,9 @@ def test_committed_change_on_a_branch_is_checked_against_the_merge_base(repo: Pa
     commit(repo, "Lower the threshold")
     git(repo, "checkout", "-q", "main")
     (repo / "rules" / "ownership" / "README.md").write_text("main moved on\n")
-    set_policy_version(repo, "2.2.1")
-    set_package_version(repo, "2.0.1", TODAY)
-    add_changelog(repo, "2.2.1", "2026-11-25", "Patch", "README wording.")
+    set_policy_version(repo, PATCH)
+    set_package_version(repo, PACKAGE_PATCH, TODAY)
+    add_changelog(repo, PATCH, LIVE_DATE, "Patch", "README wording.")
     commit(repo, "Wording on main")
     git(repo, "checkout", "-q", "lower-threshold")
     code, out = gate(repo)  # base: merge base of HEAD with main, head: the working tree (= the branch)
@@ -121,7 +129,7 @@ def test_committed_change_on_a_branch_is_checked_against_the_merge_base(repo: Pa
     code, out = gate(repo, "--base", "main", "--head", "HEAD")
     assert code == 1
     assert "M rules/ownership/README.md  [patch]" in out  # against main's tip, main's own change shows
-    assert "the policy version went down from 2.2.1 to 2.2.0" in out
+    assert f"the policy version went down from {PATCH} to {LIVE}" in out
 
 
 def test_wording_needs_a_patch_version(repo: Path) -> None:
@@ -130,10 +138,10 @@ def test_wording_needs_a_patch_version(repo: Path) -> None:
     code, out = gate(repo)
     assert code == 1
     assert "[patch] documentation" in out
-    assert 'set "version" in rules/manifest.json to 2.2.1' in out
-    set_policy_version(repo, "2.2.1")
-    set_package_version(repo, "2.0.1", TODAY)
-    add_changelog(repo, "2.2.1", "2026-11-25", "Patch", "Ownership README clarified.")
+    assert f'set "version" in rules/manifest.json to {PATCH}' in out
+    set_policy_version(repo, PATCH)
+    set_package_version(repo, PACKAGE_PATCH, TODAY)
+    add_changelog(repo, PATCH, LIVE_DATE, "Patch", "Ownership README clarified.")
     code, out = gate(repo)
     assert code == 0, out
     assert "no decision changes" in out
@@ -141,16 +149,16 @@ def test_wording_needs_a_patch_version(repo: Path) -> None:
 
 def test_changelog_must_agree_with_the_version_step_and_date(repo: Path) -> None:
     set_threshold(repo, 40)
-    set_policy_version(repo, "3.0.0", TODAY)
-    set_package_version(repo, "3.0.0", TODAY)
-    add_changelog(repo, "3.0.0", "2027-01-01", "Minor", "Threshold lowered to 40%.")
+    set_policy_version(repo, MAJOR, TODAY)
+    set_package_version(repo, PACKAGE_MAJOR, TODAY)
+    add_changelog(repo, MAJOR, "2027-01-01", "Minor", "Threshold lowered to 40%.")
     code, out = gate(repo, "--format", "json")
     assert code == 1
     report = json.loads(out)
     messages = [finding["message"] for finding in report["findings"] if finding["severity"] == "error"]
     assert any("calls the change minor, but the version moved by a major step" in text for text in messages)
     assert any(f"says 2027-01-01 but rules/manifest.json says effective {TODAY}" in text for text in messages)
-    assert report["required"] == "major" and report["base_version"] == "2.2.0" and report["head_version"] == "3.0.0"
+    assert report["required"] == "major" and report["base_version"] == LIVE and report["head_version"] == MAJOR
 
 
 def test_a_new_untracked_rule_file_counts(repo: Path) -> None:
@@ -161,7 +169,7 @@ def test_a_new_untracked_rule_file_counts(repo: Path) -> None:
     code, out = gate(repo)
     assert code == 1
     assert "A rules/ownership/profiles/strict/data.json  [minor] new data file" in out
-    assert "to 2.3.0" in out  # a new profile cannot change the existing decisions
+    assert f"to {MINOR}" in out  # a new profile cannot change the existing decisions
 
 
 def test_outside_a_repository_and_unknown_revisions_are_bad_input(tmp_path: Path, repo: Path) -> None:

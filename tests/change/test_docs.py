@@ -11,7 +11,7 @@ import pytest
 from tos_policy.engines.opa_server import opa_binary
 from tos_policy.release.policy_docs import sentence_of_test
 
-from .conftest import ROOT, commit, git, run, set_threshold
+from .conftest import PACKAGE, PACKAGE_DATE, ROOT, commit, git, run, set_threshold
 
 RULE_TITLES = (
     "Rule 1 - restricted root",
@@ -36,6 +36,7 @@ def test_markdown_and_html_hold_every_rule_the_threshold_and_the_list(repo: Path
         f"wrote {site / 'index.md'}",
         f"wrote {site / 'access' / 'index.md'}",
         f"wrote {site / 'ownership' / 'index.md'}",
+        f"wrote {site / 'regions' / 'index.md'}",
         f"wrote {site / 'index.html'}",
     ]
     index = (site / "index.md").read_text()
@@ -43,7 +44,8 @@ def test_markdown_and_html_hold_every_rule_the_threshold_and_the_list(repo: Path
     access = (site / "access" / "index.md").read_text()
     page = (site / "index.html").read_text()
     assert "**Ownership threshold:** 40% or more, summed over all restricted owners." in index
-    assert "**Restricted regions:** China (CN), Iran (IR), North Korea (KP), Russian Federation (RU)." in index
+    assert "**Restricted regions:** China (CN), Iran (IR), North Korea (KP), Russian Federation (RU), " in index
+    assert "Sevastopol (UA-40)" in index and "**Review regions:** Hong Kong (HK)" in index
     assert (
         "| [Ownership restriction](ownership/index.md) | TOS-OWN-1, TOS-OWN-2, TOS-OWN-3, TOS-OWN-4, TOS-OWN-5 | 2.0.0 | 2025-09-05 |"
         in index
@@ -62,7 +64,7 @@ def test_markdown_and_html_hold_every_rule_the_threshold_and_the_list(repo: Path
         "[Terms of Service, section 3.2 (restricted regions and ownership)](https://example.com/terms-of-service#section-3-2)"
         in ownership
     )
-    assert "- Version 2.0.0 (the package's), effective 2025-09-05." in ownership
+    assert f"- Version {PACKAGE} (the package's), effective {PACKAGE_DATE}." in ownership
     # worked examples: the rule's own tests, run by OPA, and corpus decisions under these rules
     assert "| Stake of 49.99 does not restrict | passes |" in ownership  # the Rego tests use their own profile
     assert "FAILS" not in ownership

@@ -11,6 +11,9 @@ import pytest
 from tos_policy.release.history import WORKTREE, changed_files, load_rules_at, materialise, merge_base, read_text
 
 from .conftest import (
+    LIVE,
+    MAJOR,
+    PACKAGE_MAJOR,
     PROFILE,
     add_changelog,
     commit,
@@ -34,9 +37,9 @@ def tagged(repo: Path) -> Path:
     """policy-v2.2.0 on the first commit; threshold 40% released as policy-v3.0.0; 30% not committed."""
     git(repo, "tag", "-a", "policy-v2.2.0", "-m", "Policy 2.2.0")
     set_threshold(repo, 40)
-    set_policy_version(repo, "3.0.0", "2027-01-01")
-    set_package_version(repo, "3.0.0", "2027-01-01")
-    add_changelog(repo, "3.0.0", "2027-01-01", "Major", "Threshold lowered to 40%.")
+    set_policy_version(repo, MAJOR, "2027-01-01")
+    set_package_version(repo, PACKAGE_MAJOR, "2027-01-01")
+    add_changelog(repo, MAJOR, "2027-01-01", "Major", "Threshold lowered to 40%.")
     commit(repo, "Policy 3.0.0: threshold 40%")
     git(repo, "tag", "-a", "policy-v3.0.0", "-m", "Policy 3.0.0")
     set_threshold(repo, 30)
@@ -55,8 +58,8 @@ def test_a_tag_gives_the_decisions_of_its_rules(tagged: Path) -> None:
     assert decisions(old)["sg-just-under"] == "allow" and decisions(old)["fr-forty"] == "allow"
     assert decisions(new)["sg-just-under"] == "deny" and decisions(new)["fr-forty"] == "deny"
     assert decisions(new)["nl-thirty"] == "allow" and decisions(now)["nl-thirty"] == "deny"  # 30%: the working tree
-    assert json.loads(old)["policy"]["version"] == "2.2.0"
-    assert json.loads(new)["policy"]["version"] == "3.0.0"
+    assert json.loads(old)["policy"]["version"] == LIVE
+    assert json.loads(new)["policy"]["version"] == MAJOR
     assert json.loads(new)["policy"]["effective_date"] == "2027-01-01"
     assert json.loads((tagged / PROFILE).read_text())["threshold_percent"] == 30  # the working tree is untouched
 
@@ -65,12 +68,12 @@ def test_the_repository_is_found_from_the_current_directory(tagged: Path, monkey
     monkeypatch.chdir(tagged / "tests")
     code, out, err = run("evaluate", str(tagged / EDGES), "--as-of", "2026-11-25", "--rules-ref", "HEAD~1")
     assert code == 0, err
-    assert json.loads(out)["policy"]["version"] == "2.2.0"
+    assert json.loads(out)["policy"]["version"] == LIVE
     code, out, err = run(
         "explain", str(tagged / EDGES), "--entity", "fr-forty", "--as-of", "2027-01-05", "--rules-ref", "policy-v3.0.0"
     )
     assert code == 0, err
-    assert out.startswith("Lyon Biotech SAS (fr-forty): DENY\nPolicy tos-policy 3.0.0")
+    assert out.startswith(f"Lyon Biotech SAS (fr-forty): DENY\nPolicy tos-policy {MAJOR}")
 
 
 def test_unknown_refs_and_no_repository_are_bad_input(
@@ -96,7 +99,7 @@ def test_a_revision_is_validated_against_its_own_schemas(repo: Path) -> None:
             repo / "rules/ownership/profiles" / name / "data.json", lambda data: data.__setitem__("review_note", "x")
         )
     commit(repo, "A required profile field")
-    assert load_rules_at(repo, "old").version == "2.2.0"  # old data, old schema: valid
+    assert load_rules_at(repo, "old").version == LIVE  # old data, old schema: valid
     assert load_rules_at(repo, WORKTREE).profile("terms_of_service")["review_note"] == "x"
 
 

@@ -159,7 +159,7 @@ def test_the_revision_names_policy_version_and_rules_digest(bundle_path: Path, s
 def test_the_roots_are_the_rules_top_level_names(bundle_path: Path, shipped: RuleSet) -> None:
     assert (
         manifest_of(bundle_path)["roots"]
-        == ["access", "exceptions", "ownership", "policy_set"]
+        == ["access", "exceptions", "ownership", "policy_set", "regions"]
         == bundle_roots(shipped)
     )
 
@@ -190,7 +190,9 @@ def test_roots_are_computed_from_the_rules(tmp_path: Path) -> None:
     rules = load_rules(rules_dir)
     built = build_bundle(rules, tmp_path / "out" / "bundle.tar.gz")
     assert (
-        built.roots == ["access", "audit", "exceptions", "ownership", "policy_set", "registers"] == bundle_roots(rules)
+        built.roots
+        == ["access", "audit", "exceptions", "ownership", "policy_set", "regions", "registers"]
+        == bundle_roots(rules)
     )
     assert manifest_of(built.path)["roots"] == built.roots
     assert "/audit/log.rego" in read_bundle(built.path)

@@ -286,7 +286,7 @@ class OpaEngine:
                 self._request(f"remove the stale policy {policy_id!r}", "DELETE", f"/policies/{quote(policy_id)}")
         for key, value in sorted(rules.data.items()):
             self._request(f"load the data at data.{key}", "PUT", f"/data/{quote(key, safe='')}", body=value)
-        for policy_id, source in sorted(wanted.items()):
+        for policy_id, source in sorted(wanted.items(), key=_imported_first):
             self._request(f"load the policy {policy_id!r}", "PUT", f"/policies/{quote(policy_id)}", text=source)
 
     def _served_modules(self) -> dict[str, str]:
@@ -434,3 +434,13 @@ class OpaEngine:
                 self._session.close()
             if self._local is not None:
                 self._local.close()
+
+
+_IMPORT = re.compile(r"^import\s+data\.([\w.]+)", re.MULTILINE)
+
+
+def _imported_first(item: tuple[str, str]) -> tuple[int, str]:
+    """Modules that other modules import (rules/regions) before the rest: OPA compiles each
+    module as it is loaded, so a function another package calls must already be there."""
+    policy_id, source = item
+    return (1 if _IMPORT.search(source) else 0), policy_id

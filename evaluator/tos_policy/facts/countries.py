@@ -38,3 +38,26 @@ def normalise_country(value: str) -> str | None:
         return str(pycountry.countries.lookup(key).alpha_2)
     except LookupError:
         return None
+
+
+@lru_cache(maxsize=4096)
+def normalise_subdivision(value: str) -> str | None:
+    """The ISO 3166-2 code (e.g. "UA-43", Crimea) for a subdivision code, case-insensitively; None if unknown."""
+    key = value.strip().upper()
+    if "-" not in key:
+        return None
+    subdivision = pycountry.subdivisions.get(code=key)  # type: ignore[no-untyped-call]
+    return None if subdivision is None else str(subdivision.code)
+
+
+def normalise_place(value: str) -> tuple[str, str | None] | None:
+    """(alpha-2 country, ISO 3166-2 subdivision or None) for a country code or name,
+    or for a subdivision code such as "UA-43" (its country is the code's first part);
+    None if neither."""
+    country = normalise_country(value)
+    if country is not None:
+        return country, None
+    subdivision = normalise_subdivision(value)
+    if subdivision is None:
+        return None
+    return subdivision.partition("-")[0], subdivision

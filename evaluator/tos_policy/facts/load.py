@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from tos_policy import jsonio
 from tos_policy.dates import strict_date
 from tos_policy.errors import InputError
-from tos_policy.facts.countries import normalise_country
+from tos_policy.facts.countries import normalise_country, normalise_place, normalise_subdivision
 from tos_policy.facts.reading import read_limited
 from tos_policy.jsonio import json_path as json_path  # noqa: PLC0414 - re-exported: its home was here
 from tos_policy.limits import Limits, exceeded
@@ -77,6 +77,9 @@ class Entity(NamedTuple):
     # and register statements ("gleif:NON_CONSOLIDATING") of its disclosure facts,
     # sorted and distinct. Empty: nothing disclosed.
     disclosure: tuple[str, ...] = ()
+    # ISO 3166-2 subdivisions of headquarters and jurisdiction (UA-43: Crimea), when the facts give them.
+    headquarters_subdivision: str | None = None
+    jurisdiction_subdivision: str | None = None
 
 
 class Link(NamedTuple):
@@ -242,15 +245,55 @@ def country_code(value: str | None, file: str, path: str) -> str | None:
     return code
 
 
+def place_code(value: str | None, file: str, path: str) -> tuple[str | None, str | None]:
+    """(alpha-2 country, ISO 3166-2 subdivision or None) for a country code or name or a
+    subdivision code ("UA-43"); (None, None) for null; anything else is an InputError."""
+    if value is None:
+        return None, None
+    found = normalise_place(value)
+    if found is None:
+        raise InputError(
+            "unknown country (use ISO 3166-1 code or name, or ISO 3166-2 subdivision code)",
+            file=file,
+            path=path,
+            value=value,
+        )
+    return found
+
+
+def place(record: Mapping[str, Any], field_name: str, file: str, path: str) -> tuple[str | None, str | None]:
+    """(country, subdivision) of an entity's headquarters or jurisdiction. The country field
+    may be a country or an ISO 3166-2 subdivision code ("UA-43"); FIELD_subdivision may
+    give the subdivision too, and must then lie in that country."""
+    value = record.get(field_name)
+    country, subdivision = place_code(value, file, f"{path}.{field_name}")
+    given = record.get(f"{field_name}_subdivision")
+    if given is None:
+        return country, subdivision
+    where = f"{path}.{field_name}_subdivision"
+    code = normalise_subdivision(given)
+    if code is None:
+        raise InputError(
+            "unknown subdivision (use an ISO 3166-2 code such as UA-43)", file=file, path=where, value=given
+        )
+    if (country is not None and not code.startswith(country + "-")) or subdivision not in (None, code):
+        raise InputError(f"subdivision is not in {field_name} {value!r}", file=file, path=where, value=given)
+    return code.partition("-")[0], code
+
+
 def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entity:
+    headquarters, headquarters_subdivision = place(record, "headquarters", file, path)
+    jurisdiction, jurisdiction_subdivision = place(record, "jurisdiction", file, path)
     return Entity(
         id=record["id"],
         type=record["type"],
         name=record.get("name"),
-        headquarters=country_code(record.get("headquarters"), file, f"{path}.headquarters"),
-        jurisdiction=country_code(record.get("jurisdiction"), file, f"{path}.jurisdiction"),
+        headquarters=headquarters,
+        jurisdiction=jurisdiction,
         path=f"{file}:{path}",
         disclosure=disclosure_terms(record.get("disclosure")),
+        headquarters_subdivision=headquarters_subdivision,
+        jurisdiction_subdivision=jurisdiction_subdivision,
     )
 
 

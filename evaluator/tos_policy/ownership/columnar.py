@@ -27,7 +27,7 @@ import orjson
 import pyarrow as pa
 
 from tos_policy.engines import Engine
-from tos_policy.errors import NonMonotoneRuleError
+from tos_policy.errors import EngineError, NonMonotoneRuleError
 from tos_policy.limits import check_deadline, exceeded
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round
 from tos_policy.ownership.steps import with_holdings
@@ -160,8 +160,18 @@ class ColumnarFixpoint:
     name = "columnar"
 
     def readings(
-        self, graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int, max_rounds: int
+        self,
+        graph: OwnershipGraph,
+        engine: Engine,
+        cache: StepCache,
+        *,
+        profile: str,
+        batch_size: int,
+        max_rounds: int,
+        attribute_controlled: bool = False,
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
+        if attribute_controlled:  # not modelled by this plan: fail closed rather than decide otherwise
+            raise EngineError(f"{self.name}: this plan does not attribute controlled holdings; use the default driver")
         columns = ColumnarGraph(graph)
         try:
             lower, upper = (

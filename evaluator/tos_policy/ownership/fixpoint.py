@@ -10,7 +10,7 @@ and reached in finitely many rounds even when ownership is circular."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,8 +122,14 @@ def run_fixpoint(
     profile: str,
     batch_size: int = 256,
     max_rounds: int | None = None,
+    attribute_controlled: bool = False,
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading (lower or upper).
+
+    With `attribute_controlled` (profile switch attribute_controlled_holdings), the
+    holdings of a restricted entity are grouped with those of the parties its
+    restriction cites (the owners that control it, transitively), so an owner and the
+    companies it controls add up even where the profile adds up only joint holdings.
 
     At most `max_rounds` rounds (Limits.max_rounds: the first, and one per link of
     the longest chain a restriction travels); past it, LimitExceeded naming the
@@ -133,12 +139,18 @@ def run_fixpoint(
     outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
     newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
     rounds = 1
-    while newly:
+    tops: dict[str, frozenset[str]] = {}
+    while True:
         touched: set[str] = set()
         for owner in newly:
             for link in graph.outgoing.get(owner, ()):
                 restricted_in[link.asset].append(link)
                 touched.add(link.asset)
+        if attribute_controlled:
+            now = controller_tops(outcomes)
+            if now != tops:  # control changed: every holding of a restricted owner may add up anew
+                tops = now
+                touched.update(restricted_in)
         dirty = sorted(touched, key=graph.order.__getitem__)
         if not dirty:
             break
@@ -156,9 +168,16 @@ def run_fixpoint(
                 value=dirty[0],
             )
         check_deadline(cache.deadline, cache.max_seconds)
+        controller = tops_of(tops) if tops else None
         inputs = [
             build_step_input(
-                entities[entity_id], restricted_in[entity_id], entities, reading, profile, graph.holdings_of(entity_id)
+                entities[entity_id],
+                restricted_in[entity_id],
+                entities,
+                reading,
+                profile,
+                graph.holdings_of(entity_id),
+                controller,
             )
             for entity_id in dirty
         ]
@@ -178,6 +197,52 @@ def run_fixpoint(
     return outcomes
 
 
+def tops_of(tops: dict[str, frozenset[str]]) -> Callable[[str], Iterable[str]]:
+    """The parties at the top of an owner's chain of control (the owner itself when none)."""
+    return lambda owner: tops.get(owner, (owner,))
+
+
+def controller_tops(outcomes: dict[str, StepOutcome]) -> dict[str, frozenset[str]]:
+    """For each restricted entity whose reasons cite owners (those that control it, alone or
+    together), the parties at the top of that chain of control: {entity: tops}. Two holdings
+    add up when their owners share a top (one party controls both, directly or not)."""
+    cited: dict[str, set[str]] = {}
+    for entity_id, outcome in outcomes.items():
+        if outcome.restricted:
+            owners = {link.owner for reason in outcome.reasons for link in outcome.cited_links(reason)}
+            owners.discard(entity_id)
+            if owners:
+                cited[entity_id] = owners
+    tops: dict[str, frozenset[str]] = {}
+    for start, first_owners in cited.items():
+        if start in tops:
+            continue
+        # Depth first without recursion; an entity met again on the current chain (a cycle
+        # of control) is a top itself.
+        stack: list[tuple[str, list[str]]] = [(start, sorted(first_owners))]
+        on_chain = {start}
+        found: dict[str, set[str]] = {start: set()}
+        while stack:
+            node, pending = stack[-1]
+            if pending:
+                parent = pending.pop()
+                if parent in tops:
+                    found[node] |= tops[parent]
+                elif parent in on_chain or parent not in cited:
+                    found[node].add(parent)
+                else:
+                    on_chain.add(parent)
+                    found[parent] = set()
+                    stack.append((parent, sorted(cited[parent])))
+                continue
+            stack.pop()
+            on_chain.discard(node)
+            tops[node] = frozenset(found[node] or {node})
+            if stack:
+                found[stack[-1][0]] |= tops[node]
+    return tops
+
+
 def _first_round(
     graph: OwnershipGraph, engine: Engine, cache: StepCache, *, reading: str, profile: str, batch_size: int
 ) -> dict[str, StepOutcome]:
@@ -188,7 +253,15 @@ def _first_round(
     firsts: dict[tuple[Any, ...], Entity] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for entity_id, entity in entities.items():
-        key = (entity.type, entity.headquarters, entity.jurisdiction, entity.disclosure, graph.holdings_of(entity_id))
+        key = (
+            entity.type,
+            entity.headquarters,
+            entity.jurisdiction,
+            entity.disclosure,
+            graph.holdings_of(entity_id),
+            entity.headquarters_subdivision,
+            entity.jurisdiction_subdivision,
+        )
         keys[entity_id] = key
         if key not in firsts:
             firsts[key] = entity

@@ -29,8 +29,9 @@ import orjson
 
 from tos_policy.engines import Engine
 from tos_policy.errors import EngineError, InputError
-from tos_policy.facts.load import Facts, Link, check_share_totals
+from tos_policy.facts.load import Entity, Facts, Link, check_share_totals
 from tos_policy.limits import Limits, check_deadline
+from tos_policy.ownership.cycles import greatest_fixpoint
 from tos_policy.ownership.decisions import Decision, decide
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
 from tos_policy.policy.legal_exceptions import ExceptionBook
@@ -58,7 +59,15 @@ class FixpointDriver(Protocol):
     name: str
 
     def readings(
-        self, graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int, max_rounds: int
+        self,
+        graph: OwnershipGraph,
+        engine: Engine,
+        cache: StepCache,
+        *,
+        profile: str,
+        batch_size: int,
+        max_rounds: int,
+        attribute_controlled: bool = False,
     ) -> Readings: ...
 
 
@@ -68,13 +77,30 @@ class RegoFixpoint:
     name = "rego"
 
     def readings(
-        self, graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int, max_rounds: int
+        self,
+        graph: OwnershipGraph,
+        engine: Engine,
+        cache: StepCache,
+        *,
+        profile: str,
+        batch_size: int,
+        max_rounds: int,
+        attribute_controlled: bool = False,
     ) -> Readings:
-        lower = run_fixpoint(
-            graph, engine, cache, reading="lower", profile=profile, batch_size=batch_size, max_rounds=max_rounds
-        )
-        upper = run_fixpoint(
-            graph, engine, cache, reading="upper", profile=profile, batch_size=batch_size, max_rounds=max_rounds
+        """With `attribute_controlled` (profile switch attribute_controlled_holdings), holdings of
+        entities a restricted party controls are grouped with its own (fixpoint.run_fixpoint)."""
+        lower, upper = (
+            run_fixpoint(
+                graph,
+                engine,
+                cache,
+                reading=reading,
+                profile=profile,
+                batch_size=batch_size,
+                max_rounds=max_rounds,
+                attribute_controlled=attribute_controlled,
+            )
+            for reading in ("lower", "upper")
         )
         return lower, upper
 
@@ -134,6 +160,15 @@ def _link_row(link: Link) -> list[Any]:
     ]
 
 
+def _entity_row(entity: Entity) -> list[Any]:
+    row: list[Any] = [entity.id, entity.type, entity.name, entity.headquarters, entity.jurisdiction]
+    if entity.disclosure:
+        row.append(entity.disclosure)
+    if entity.headquarters_subdivision or entity.jurisdiction_subdivision:  # digests of facts without them unchanged
+        row += [entity.headquarters_subdivision, entity.jurisdiction_subdivision]
+    return row
+
+
 def facts_digest(facts: Facts) -> str:
     """A digest of the facts' content (not their file layout): the same entities and
     links give the same digest whether they came as JSON or JSON Lines."""
@@ -141,14 +176,7 @@ def facts_digest(facts: Facts) -> str:
     entities = list(facts.entities.values())
     for start in range(0, len(entities), _DIGEST_CHUNK):  # chunks bound the memory a large input needs
         chunk = entities[start : start + _DIGEST_CHUNK]
-        hasher.update(
-            orjson.dumps(
-                [
-                    [e.id, e.type, e.name, e.headquarters, e.jurisdiction, *([e.disclosure] if e.disclosure else [])]
-                    for e in chunk
-                ]
-            )
-        )
+        hasher.update(orjson.dumps([_entity_row(entity) for entity in chunk]))
     for start in range(0, len(facts.links), _DIGEST_CHUNK):
         hasher.update(orjson.dumps([_link_row(link) for link in facts.links[start : start + _DIGEST_CHUNK]]))
     return "sha256:" + hasher.hexdigest()
@@ -271,10 +299,30 @@ def run_readings(
 ) -> tuple[Readings, StepCache]:
     """Both readings of the graph, within the limits' deadline and round limit."""
     cache = StepCache(deadline=deadline, max_seconds=limits.max_seconds)
-    readings = driver.readings(
-        graph, engine, cache, profile=prepared.profile, batch_size=batch_size, max_rounds=limits.max_rounds
+    switches = prepared.rules.profile(prepared.profile)
+    attribute = bool(switches.get("attribute_controlled_holdings", False))
+    lower, upper = driver.readings(
+        graph,
+        engine,
+        cache,
+        profile=prepared.profile,
+        batch_size=batch_size,
+        max_rounds=limits.max_rounds,
+        attribute_controlled=attribute,
     )
-    return check_readings(readings), cache
+    if switches.get("review_self_supporting_cycles", False):
+        # The strict reading takes the greatest fixpoint: a self-supporting cycle is review (ownership/cycles.py).
+        upper = greatest_fixpoint(
+            graph,
+            engine,
+            cache,
+            upper,
+            reading="upper",
+            profile=prepared.profile,
+            batch_size=batch_size,
+            attribute_controlled=attribute,
+        )
+    return check_readings((lower, upper)), cache
 
 
 def decisions(

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from tos_policy.engines import Engine
-from tos_policy.errors import NonMonotoneRuleError
+from tos_policy.errors import EngineError, NonMonotoneRuleError
 from tos_policy.limits import check_deadline, exceeded
 from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round
@@ -120,8 +120,18 @@ class SparkFixpoint:
     name = "spark"
 
     def readings(
-        self, graph: OwnershipGraph, engine: Engine, cache: StepCache, *, profile: str, batch_size: int, max_rounds: int
+        self,
+        graph: OwnershipGraph,
+        engine: Engine,
+        cache: StepCache,
+        *,
+        profile: str,
+        batch_size: int,
+        max_rounds: int,
+        attribute_controlled: bool = False,
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
+        if attribute_controlled:  # not modelled by this plan: fail closed rather than decide otherwise
+            raise EngineError(f"{self.name}: this plan does not attribute controlled holdings; use the default driver")
         tables = SparkGraph(graph, spark_session())
         lower, upper = (
             run_spark_fixpoint(

@@ -6,6 +6,7 @@ order; the rule cites them by position and the driver maps positions back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -62,6 +63,43 @@ def _units(value: Decimal, scale: int) -> int:
     return int(value * scale)
 
 
+def _groups(links: list[Link], controllers: Callable[[str], Iterable[str]]) -> list[str]:
+    """Each link's group: links joined by a common owner, a common controlling party or a
+    common acting_jointly tag, transitively (a small union-find), named by a member's key."""
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def union(first: str, second: str) -> None:
+        first, second = find(first), find(second)
+        if first != second:
+            parent[second] = first
+
+    owners = [f"owner:{link.owner}" for link in links]
+    for owner, link in zip(owners, links, strict=True):
+        find(owner)
+        for top in controllers(link.owner):
+            union(owner, f"top:{top}")
+        if link.acting_jointly:
+            union(owner, f"tag:{link.acting_jointly}")
+    return [find(owner) for owner in owners]
+
+
+def _subdivisions(entity: Entity) -> dict[str, str]:
+    """The entity's subdivisions, only when the facts give them."""
+    found = {}
+    if entity.headquarters_subdivision is not None:
+        found["headquarters_subdivision"] = entity.headquarters_subdivision
+    if entity.jurisdiction_subdivision is not None:
+        found["jurisdiction_subdivision"] = entity.jurisdiction_subdivision
+    return found
+
+
 def build_step_input(
     entity: Entity,
     links: list[Link],
@@ -69,9 +107,16 @@ def build_step_input(
     reading: str,
     profile: str,
     holdings: Holdings = NO_HOLDINGS,
+    controller: Callable[[str], Iterable[str]] | None = None,
 ) -> StepInput:
     """The step input for `entity` given the links held in it by owners restricted in `reading`
-    and what is known of all its holders."""
+    and what is known of all its holders.
+
+    Links share a group (added up where the profile adds up only holdings acting
+    together) when they have the same owner, the same acting_jointly tag, or owners
+    controlled by the same party (`controller` gives the parties at the top of each
+    owner's chain of control, where the profile attributes controlled entities'
+    holdings to their controller)."""
     remainder, remainder_exclusive = holdings.remainder()
     digits = max(
         (max(_decimals(link.share.min), _decimals(link.share.max)) for link in links), default=_decimals(remainder)
@@ -93,10 +138,11 @@ def build_step_input(
         )
 
     ordered = sorted(links, key=sort_key)
+    group_of = _groups(ordered, controller or (lambda owner: ()))
     groups: dict[str, int] = {}
     records = []
     for index, link in enumerate(ordered):
-        group_key = link.acting_jointly or f"owner:{link.owner}"
+        group_key = group_of[index]
         share = link.share
         records.append(
             {
@@ -121,6 +167,7 @@ def build_step_input(
             "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
             "remainder": _units(remainder, scale),
             "remainder_exclusive": remainder_exclusive,
+            **_subdivisions(entity),
         },
         "links": records,
     }

@@ -400,6 +400,38 @@ def _utf8(raw: bytes, file: str) -> str:
         ) from None
 
 
+REGION_LIST_KEYS = ("restricted_countries", "restricted_regions")
+
+
+def _region_lists(node: Any, parts: list[str]) -> list[tuple[str, list[Any]]]:
+    found: list[tuple[str, list[Any]]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in REGION_LIST_KEYS and isinstance(value, list):
+                found.append((json_path([*parts, key]), value))
+            else:
+                found.extend(_region_lists(value, [*parts, key]))
+    return found
+
+
+def check_region_lists(data: dict[str, Any], file: str) -> None:
+    """Refuse restricted-region lists that disagree: the rules keep one list (data.regions),
+    and any other list of restricted regions left in the data must say the same."""
+    lists = _region_lists({k: v for k, v in data.items() if k != "regions"}, [])
+    regions = data.get("regions")
+    if isinstance(regions, dict) and isinstance(regions.get("restricted"), list):
+        lists.insert(0, ("$.regions.restricted", regions["restricted"]))
+    for where, values in lists[1:]:
+        if sorted(map(str, values)) != sorted(map(str, lists[0][1])):
+            raise RulesError(
+                f"two lists of restricted regions disagree ({lists[0][0]} and {where}): keep one list, "
+                "rules/regions/data.json, which the ownership and access rules both read",
+                file=file,
+                path=where,
+                value=values,
+            )
+
+
 def load_rules(root: str | Path | None = None) -> RuleSet:
     base = Path(root) if root is not None else default_rules_dir()
     if not (base / "manifest.json").is_file():
@@ -422,6 +454,9 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
             (tests if path.name.endswith("_test.rego") else modules)[relative] = text
             continue
     _validate(data.get("policy_set"), "manifest", str(base / "manifest.json"))
+    if "regions" in data:
+        _validate(data["regions"], "regions", str(base / "regions" / "data.json"))
+    check_region_lists(data, str(base))
     profiles = data.get("ownership", {}).get("profiles", {})
     for name, profile in profiles.items():
         _validate(profile, "profile", str(base / "ownership" / "profiles" / name / "data.json"))

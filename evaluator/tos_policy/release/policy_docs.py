@@ -267,10 +267,20 @@ def _cell(value: Any) -> str:
 def _country_list(codes: list[str]) -> str:
     names = []
     for code in codes:
-        country = pycountry.countries.get(alpha_2=code)
+        country = pycountry.countries.get(alpha_2=code) if "-" not in code else None
+        if "-" in code:  # an ISO 3166-2 subdivision
+            country = pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
         name = getattr(country, "common_name", None) or getattr(country, "name", code) if country else code
         names.append(f"{name} ({code})")
     return ", ".join(names)
+
+
+def _regions(rules: RuleSet, profile: dict[str, Any], which: str) -> list[str]:
+    """The shared regions list (data.regions); an older profile's own restricted_countries."""
+    regions = rules.data.get("regions")
+    if isinstance(regions, dict):
+        return [str(code) for code in regions.get(which, [])]
+    return [str(code) for code in profile.get("restricted_countries", [])] if which == "restricted" else []
 
 
 def value_text(key: str, value: Any) -> str:
@@ -446,7 +456,12 @@ def index_markdown(rules: RuleSet, docs: list[PackageDoc], book: ExceptionBook, 
             [
                 f"In force (profile `{policy['default_profile']}`):",
                 "",
-                f"- **Restricted regions:** {_country_list(profile.get('restricted_countries', []))}.",
+                f"- **Restricted regions:** {_country_list(_regions(rules, profile, 'restricted'))}.",
+                *(
+                    [f"- **Review regions:** {_country_list(_regions(rules, profile, 'review'))}."]
+                    if profile.get("review_regions")
+                    else []
+                ),
                 f"- **Ownership threshold:** {threshold_phrase(profile)}.",
                 "",
             ]
