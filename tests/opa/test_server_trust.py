@@ -7,7 +7,7 @@
   unrestricted) is caught by the cross-check against the local rules.
 - With --opa-no-load the server's policy set must be the local one (policy_set, bundle
   revision, modules, data), before deciding and again before reporting: a `PUT` of
-  `restricted_countries: []` to a running server is refused.
+  `regions.restricted: []` to a running server is refused.
 - Redirects and environment proxies are not followed unless asked.
 
 SECURITY.md promise 2."""
@@ -101,9 +101,8 @@ def crafted() -> Iterator[Callable[..., CraftedServer]]:
 
 
 def _restricted_country(rules: RuleSet) -> str:
-    """A country the default profile restricts, read from its data (not written here)."""
-    profile = rules.data["ownership"]["profiles"][rules.policy_set["default_profile"]]
-    return str(sorted(profile["restricted_countries"])[0])
+    """A country the shared regions list restricts, read from its data (not written here)."""
+    return str(sorted(code for code in rules.data["regions"]["restricted"] if "-" not in code)[0])
 
 
 def _facts(rules: RuleSet) -> dict[str, Any]:
@@ -205,9 +204,8 @@ def _put(server: OpaServer, path: str, value: Any) -> None:
 
 
 def _restricted_path(rules: RuleSet) -> str:
-    profile = rules.policy_set["default_profile"]
-    assert "restricted_countries" in rules.data["ownership"]["profiles"][profile]
-    return f"ownership/profiles/{profile}/restricted_countries"
+    assert "restricted" in rules.data["regions"]
+    return "regions/restricted"
 
 
 def test_a_server_whose_data_was_changed_is_refused(
@@ -217,7 +215,7 @@ def test_a_server_whose_data_was_changed_is_refused(
     OpaEngine(rules, server.url, timeout=5.0).close()  # the rules loaded as a bundle would have them
     OpaEngine(rules, server.url, timeout=5.0, load_rules=False).close()  # the same rules: accepted
     _put(server, _restricted_path(rules), [])
-    with pytest.raises(EngineError, match=r"data\.ownership\.profiles differs") as caught:
+    with pytest.raises(EngineError, match=r"data\.regions\.restricted differs") as caught:
         OpaEngine(rules, server.url, timeout=5.0, load_rules=False)
     assert server.url in str(caught.value)
     facts = tmp_path / "facts.json"
@@ -227,7 +225,7 @@ def test_a_server_whose_data_was_changed_is_refused(
         ["evaluate", str(facts), "--as-of", "2025-10-01", "--engine", "opa", "--opa-url", server.url, "--opa-no-load"],
     )
     assert result.exit_code == 3, (result.stdout, result.stderr)
-    assert result.stdout == "" and "data.ownership.profiles" in result.stderr
+    assert result.stdout == "" and "data.regions" in result.stderr
 
 
 def test_a_server_with_another_module_is_refused(start_opa: Callable[[], OpaServer], rules: RuleSet) -> None:
