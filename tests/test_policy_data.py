@@ -95,17 +95,19 @@ def _with_regions(rules_dir: Path, restricted: list[str], review: list[str]) -> 
 def test_restricted_list_is_data_in_one_place_for_ownership_and_access(tmp_path: Path) -> None:
     rules_dir = _with_regions(_rules_copy(tmp_path, lambda p: None), ["BY"], [])
     assert _decide_with(rules_dir, split_stake("60", country="BY"))["target"] == "deny"
-    assert _decide_with(rules_dir, split_stake("60", country="CN"))["target"] == "allow"
+    clean = split_stake("60", country="CN")
+    clean["entities"][1]["disclosure"] = "full"
+    assert _decide_with(rules_dir, clean)["target"] == "allow"
 
 
 def test_review_regions_and_subdivisions_are_data(tmp_path: Path) -> None:
     rules_dir = _with_regions(_rules_copy(tmp_path, lambda p: p.update(review_regions=True)), ["UA-43"], ["BY"])
     document = {
         "entities": [
-            {"id": "crimea", "type": "company", "headquarters": "UA-43", "jurisdiction": "UA-43"},
-            {"id": "kyiv", "type": "company", "headquarters": "UA-30", "jurisdiction": "UA-30"},
-            {"id": "ukraine", "type": "company", "headquarters": "UA", "jurisdiction": "UA"},
-            {"id": "minsk", "type": "company", "headquarters": "BY", "jurisdiction": "BY"},
+            {"id": "crimea", "type": "company", "headquarters": "UA-43", "jurisdiction": "UA-43", "disclosure": "full"},
+            {"id": "kyiv", "type": "company", "headquarters": "UA-30", "jurisdiction": "UA-30", "disclosure": "full"},
+            {"id": "ukraine", "type": "company", "headquarters": "UA", "jurisdiction": "UA", "disclosure": "full"},
+            {"id": "minsk", "type": "company", "headquarters": "BY", "jurisdiction": "BY", "disclosure": "full"},
         ]
     }
     assert _decide_with(rules_dir, document) == {

@@ -39,6 +39,7 @@ def test_evaluator_agrees_with_the_independent_reference_under_every_profile(
 FIXTURE_PROFILE = {
     "title": "fixture",
     "review_regions": True,
+    "complete_disclosures": ["full", "branch"],
     "root_country_fields": ["headquarters", "jurisdiction"],
     "root_country_match": "any",
     "non_restricting_types": ["person"],
