@@ -67,7 +67,7 @@ def test_a_symlink_to_data_outside_is_refused(rules: Path, tmp_path: Path) -> No
     profile = rules / PROFILE
     elsewhere = tmp_path / "elsewhere.json"
     data = json.loads(profile.read_text())
-    data["restricted_countries"] = []
+    data["threshold_percent"] = 0
     elsewhere.write_text(json.dumps(data))
     profile.unlink()
     profile.symlink_to(elsewhere)
@@ -89,11 +89,11 @@ def test_a_symlink_inside_the_rules_directory_is_followed(rules: Path) -> None:
     "edit",
     [
         lambda text: text.replace(
-            '"restricted_countries":', '"restricted_countries": [],\n  "restricted_countries":', 1
+            '"root_country_fields":', '"root_country_fields": [],\n  "root_country_fields":', 1
         ),
         lambda text: text.replace('"threshold_percent":', '"threshold_percent": 99,\n  "threshold_percent":', 1),
     ],
-    ids=["restricted_countries twice", "threshold_percent twice"],
+    ids=["root_country_fields twice", "threshold_percent twice"],
 )
 def test_a_duplicate_key_in_a_profile_is_refused(rules: Path, edit: object) -> None:
     profile = rules / PROFILE

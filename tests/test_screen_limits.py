@@ -36,7 +36,7 @@ def _companies(count: int, country: str = "SG") -> list[dict[str, Any]]:
 def _restricted_country() -> str:
     """A country the default profile restricts, read from the rules' data: a restriction must travel the chain."""
     rules = load_rules()
-    return str(sorted(rules.profile(rules.policy_set["default_profile"])["restricted_countries"])[0])
+    return str(sorted(code for code in rules.data["regions"]["restricted"] if "-" not in code)[0])
 
 
 def _chain(links: int) -> dict[str, Any]:

@@ -155,9 +155,9 @@ def test_decide_refuses_the_fault_in_the_request(
     [
         (
             "ownership/profiles/terms_of_service/data.json",
-            ('"restricted_countries": [', '"restricted_countries": [], "restricted_countries": ['),
-            "$.restricted_countries",
-            "'restricted_countries'",
+            ('"root_country_fields": [', '"root_country_fields": [], "root_country_fields": ['),
+            "$.root_country_fields",
+            "'root_country_fields'",
         ),
         (
             "ownership/profiles/terms_of_service/data.json",

@@ -84,6 +84,9 @@ _fixture := {
 	},
 }
 
+# The fixture regions: the four countries the terms name, nothing for review.
+_fixture_four := {"restricted": ["CN", "IR", "KP", "RU"], "review": []}
+
 # The fixture policy with some top-level fields replaced (object.union alone
 # would merge nested objects, never drop a key from them).
 _policy_with(changes) := object.union(object.remove(_fixture, object.keys(changes)), changes)
@@ -91,11 +94,13 @@ _policy_with(changes) := object.union(object.remove(_fixture, object.keys(change
 _decide(organisation, changes) := result if {
 	result := access.result with input as _input(organisation, changes)
 		with data.access.policies.terms_of_service as _fixture
+		with data.regions as _fixture_four
 }
 
 _decide_with_policy(policy, organisation, changes) := result if {
 	result := access.result with input as _input(organisation, changes)
 		with data.access.policies.terms_of_service as policy
+		with data.regions as _fixture_four
 }
 
 _rule_ids(result) := {reason.rule_id | some reason in result.reasons}
@@ -122,6 +127,7 @@ test_vpn_proxy_and_hosting_flags_alone_are_allowed if {
 test_unknown_countries_are_not_by_themselves_a_reason if {
 	result := access.result with input as {"policy": "terms_of_service", "organisation": null, "signals": _unknown_signals}
 		with data.access.policies.terms_of_service as _fixture
+		with data.regions as _fixture_four
 	result.decision == "allow"
 	result.reasons == []
 }
@@ -410,16 +416,19 @@ test_unknown_policy_decides_nothing if {
 test_input_missing_a_signal_decides_nothing if {
 	not access.result with input as {"policy": "terms_of_service", "organisation": null, "signals": object.remove(_clean_signals, ["ip_is_vpn"])}
 		with data.access.policies.terms_of_service as _fixture
+		with data.regions as _fixture_four
 }
 
 test_input_without_signals_decides_nothing if {
 	not access.result with input as {"policy": "terms_of_service", "organisation": null, "signals": "none"}
 		with data.access.policies.terms_of_service as _fixture
+		with data.regions as _fixture_four
 }
 
 test_organisation_without_an_id_decides_nothing if {
 	not access.result with input as _input({"decision": "allow"}, {})
 		with data.access.policies.terms_of_service as _fixture
+		with data.regions as _fixture_four
 }
 
 # The organisation given by id alone: its screened decision from the bundle
@@ -440,6 +449,7 @@ _screened_organisations := {
 _decide_by_id(id, changes) := result if {
 	result := access.result with input as _input({"id": id}, changes)
 		with data.access.policies.terms_of_service as _fixture
+		with data.regions as _fixture_four
 		with data.access.organisations as _screened_organisations
 }
 
@@ -469,6 +479,7 @@ test_organisation_not_screened_is_review_even_if_review_is_mapped_to_none if {
 	policy := _policy_with({"ownership_decision_effects": {"allow": "none", "deny": "deny", "review": "none"}})
 	result := access.result with input as _input({"id": "unknown-org"}, {})
 		with data.access.policies.terms_of_service as policy
+		with data.regions as _fixture_four
 		with data.access.organisations as _screened_organisations
 	result.decision == "review"
 }
@@ -477,6 +488,7 @@ test_organisation_not_screened_is_denied_where_review_is_mapped_to_deny if {
 	policy := _policy_with({"ownership_decision_effects": {"allow": "none", "deny": "deny", "review": "deny"}})
 	result := access.result with input as _input({"id": "unknown-org"}, {})
 		with data.access.policies.terms_of_service as policy
+		with data.regions as _fixture_four
 	result.decision == "deny"
 }
 

@@ -59,7 +59,11 @@ _fixture_with(changes) := object.union(_fixture, changes)
 _decide_with(changes, reading, scale, entity, links) := result if {
 	result := ownership.step with input as _step(reading, scale, entity, links)
 		with ownership.profile as _fixture_with(changes)
+		with data.regions as _fixture_four
 }
+
+# The fixture regions: the four countries the terms name, nothing for review.
+_fixture_four := {"restricted": ["CN", "IR", "KP", "RU"], "review": []}
 
 _decide(reading, scale, entity, links) := _decide_with({}, reading, scale, entity, links)
 
@@ -391,10 +395,12 @@ test_batch_returns_results_in_order if {
 	]
 	lower := ownership.batch with input as {"profile": "terms_of_service", "reading": "lower", "items": items}
 		with ownership.profile as _fixture
+		with data.regions as _fixture_four
 	[result.restricted | some result in lower] == [false, true, false, true]
 	_codes(lower[3]) == {"OWNED_BY_RESTRICTED"}
 	upper := ownership.batch with input as {"profile": "terms_of_service", "reading": "upper", "items": items}
 		with ownership.profile as _fixture
+		with data.regions as _fixture_four
 	[result.restricted | some result in upper] == [false, true, true, true]
 	_codes(upper[2]) == {"COUNTRY_UNKNOWN"}
 }
@@ -509,6 +515,7 @@ test_the_profile_is_the_one_the_input_names if {
 	entity_links := [_stake(0, 20)]
 	ownership.step.restricted with input as object.union(_step("lower", 1, _sg, entity_links), {"profile": "strict"})
 		with data.ownership.profiles as profiles
+		with data.regions as _fixture_four
 	not ownership.step.restricted with input as object.union(_step("lower", 1, _sg, entity_links), {"profile": "lenient"})
 		with data.ownership.profiles as profiles
 }

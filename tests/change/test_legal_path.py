@@ -66,20 +66,22 @@ def _set(path: str, key: str, value: Any) -> Callable[[Path], None]:
     return lambda repo: edit_json(repo / path, lambda document: document.__setitem__(key, value))
 
 
-def _add_region(region: str) -> Callable[[Path], None]:
-    def edit(repo: Path) -> None:
-        for path in (PROFILE, ACCESS_POLICY):
-            edit_json(repo / path, lambda document: document["restricted_countries"].append(region))
+REGIONS = "rules/regions/data.json"
 
-    return edit
+
+def _add_region(region: str) -> Callable[[Path], None]:
+    """A region becomes restricted in the one shared list (and leaves the review list)."""
+
+    def edit(document: dict[str, Any]) -> None:
+        document["restricted"].append(region)
+        if region in document["review"]:
+            document["review"].remove(region)
+
+    return lambda repo: edit_json(repo / REGIONS, edit)
 
 
 def _remove_region(region: str) -> Callable[[Path], None]:
-    def edit(repo: Path) -> None:
-        for path in (PROFILE, ACCESS_POLICY):
-            edit_json(repo / path, lambda document: document["restricted_countries"].remove(region))
-
-    return edit
+    return lambda repo: edit_json(repo / REGIONS, lambda document: document["restricted"].remove(region))
 
 
 def _link_effect(kind: str, effect: str) -> Callable[[Path], None]:
@@ -96,7 +98,7 @@ def test_three_legal_changes_each_end_green_with_a_report_naming_the_change_and_
 
     git(repo, "switch", "-q", "main")
     report, docs = play(repo, tmp_path, "restrict-hk", _add_region("HK"), "Hong Kong is a restricted region.")
-    assert 'restricted_countries: ["CN", "IR", "KP", "RU"] -> ["CN", "IR", "KP", "RU", "HK"]' in report
+    assert 'restricted: ["CN", "IR", "KP", "RU"] -> ["CN", "IR", "KP", "RU", "HK"]' in report  # the one regions list
     assert "Harbour Loop A Ltd (`hk-loop-a`) | allow | **deny**" in report
     assert "FAILS" not in docs
 
@@ -127,6 +129,6 @@ VARIANTS: dict[str, Callable[[Path], None]] = {
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_a_change_the_gate_accepts_passes_the_test_command(repo: Path, tmp_path: Path, name: str) -> None:
-    before = json.loads((repo / PROFILE).read_text())
+    before = [json.loads((repo / path).read_text()) for path in (PROFILE, REGIONS)]
     play(repo, tmp_path, name, VARIANTS[name], f"Policy data change {name}.")
-    assert json.loads((repo / PROFILE).read_text()) != before
+    assert [json.loads((repo / path).read_text()) for path in (PROFILE, REGIONS)] != before
