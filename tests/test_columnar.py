@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tos_policy import facts_from_document
 from tos_policy.cli.main import main
+from tos_policy.engines import Engine
 from tos_policy.engines.compiled import module_for
 from tos_policy.engines.wasm import WasmEngine
 from tos_policy.errors import LimitExceeded, NonMonotoneRuleError
@@ -24,29 +25,55 @@ from tos_policy.facts.load import check_share_totals
 from tos_policy.facts.streaming import load_streaming
 from tos_policy.ownership.columnar import ColumnarFixpoint, ColumnarGraph, run_columnar_fixpoint
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, run_fixpoint
-from tos_policy.ownership.pipeline import DEFAULT_DRIVER
+from tos_policy.ownership.pipeline import DEFAULT_DRIVER, FixpointDriver, profile_readings
 from tos_policy.ownership.screening import screen
 from tos_policy.policy.ruleset import RuleSet
 
 from .conftest import AS_OF
 from .strategies import ownership_graphs
 
-# Profiles beside the shipped one, so every switch the step reads is exercised.
+# Profiles beside the fixture one, so every switch the step and the drivers read is exercised.
 VARIANTS: dict[str, dict[str, Any]] = {
     "separate_owners": {"aggregate_owners": False},
     "exclusive_threshold": {"threshold_inclusive": False, "threshold_percent": 25},
     "all_countries": {"root_country_match": "all", "non_restricting_types": ["person", "public_body"]},
+    "controlled": {"aggregate_owners": False, "threshold_inclusive": False, "attribute_controlled_holdings": True},
+    "regions_and_cycles": {"review_regions": True, "review_self_supporting_cycles": True},
 }
+# Regions beside the fixture list: a review list and subdivisions (Crimea restricted, Donetsk review).
+REGIONS = {"restricted": ["CN", "IR", "KP", "RU", "UA-43"], "review": ["HK", "UA-14"]}
 
 
-@pytest.fixture(scope="module")
-def variant_rules(rules: RuleSet) -> RuleSet:
+def with_variants(rules: RuleSet) -> RuleSet:
+    """The rules with the VARIANTS profiles and the REGIONS lists."""
     data = copy.deepcopy(rules.data)
     profiles = data["ownership"]["profiles"]
     base = profiles[rules.policy_set["default_profile"]]
     for name, changes in VARIANTS.items():
         profiles[name] = {**copy.deepcopy(base), **changes}
+    data["regions"] = {**data["regions"], **REGIONS}
     return dataclasses.replace(rules, data=data)
+
+
+def plan_readings(driver: FixpointDriver, graph: OwnershipGraph, engine: Engine, rules: RuleSet, profile: str) -> Any:
+    """Both readings by `driver` as the pipeline takes them for `profile` (its switches read)."""
+    cache = StepCache()
+    readings = profile_readings(
+        driver,
+        graph,
+        engine,
+        cache,
+        switches=rules.profile(profile),
+        profile=profile,
+        batch_size=5,
+        max_rounds=1000,
+    )
+    return readings, (cache.calls, cache.hits)
+
+
+@pytest.fixture(scope="module")
+def variant_rules(rules: RuleSet) -> RuleSet:
+    return with_variants(rules)
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +83,16 @@ def wasm(variant_rules: RuleSet) -> WasmEngine:
     return WasmEngine(variant_rules, module)
 
 
-def _both_plans(graph: OwnershipGraph, engine: WasmEngine, profile: str, reading: str) -> tuple[Any, Any, Any, Any]:
+def _both_plans(
+    graph: OwnershipGraph, engine: WasmEngine, profile: str, reading: str, attribute: bool
+) -> tuple[Any, Any, Any, Any]:
     rows_cache, columns_cache = StepCache(), StepCache()
-    by_rows = run_fixpoint(graph, engine, rows_cache, reading=reading, profile=profile, batch_size=5)
-    by_columns = run_columnar_fixpoint(graph, engine, columns_cache, reading=reading, profile=profile, batch_size=5)
+    by_rows = run_fixpoint(
+        graph, engine, rows_cache, reading=reading, profile=profile, batch_size=5, attribute_controlled=attribute
+    )
+    by_columns = run_columnar_fixpoint(
+        graph, engine, columns_cache, reading=reading, profile=profile, batch_size=5, attribute_controlled=attribute
+    )
     return by_rows, by_columns, rows_cache, columns_cache
 
 
@@ -73,10 +106,57 @@ def test_both_plans_give_the_same_outcomes(
     links = facts.active_links(AS_OF)
     check_share_totals(links)
     graph = OwnershipGraph.build(facts.entities, links)
+    attribute = bool(variant_rules.profile(profile).get("attribute_controlled_holdings", False))
     for reading in ("lower", "upper"):
-        by_rows, by_columns, rows_cache, columns_cache = _both_plans(graph, wasm, profile, reading)
+        by_rows, by_columns, rows_cache, columns_cache = _both_plans(graph, wasm, profile, reading, attribute)
         assert by_columns == by_rows
         assert (columns_cache.calls, columns_cache.hits) == (rows_cache.calls, rows_cache.hits)
+    # and as the pipeline takes them, every switch of the profile read (cycles included)
+    assert plan_readings(ColumnarFixpoint(), graph, wasm, variant_rules, profile) == plan_readings(
+        DEFAULT_DRIVER, graph, wasm, variant_rules, profile
+    )
+
+
+# Holdings only a switch adds up or moves: one owner's tagged and untagged stakes, three
+# wholly owned SPVs of a restricted party, a self-supporting cycle, Hong Kong and Crimea.
+SWITCH_CASES: dict[str, Any] = {
+    "entities": [
+        {"id": "cn", "type": "company", "headquarters": "CN", "jurisdiction": "CN", "disclosure": "full"},
+        *(
+            {"id": name, "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"}
+            for name in ("tagged", "spv1", "spv2", "spv3", "target", "a", "b")
+        ),
+        {"id": "hk", "type": "company", "headquarters": "HK", "jurisdiction": "HK", "disclosure": "full"},
+        {"id": "crimea", "type": "company", "headquarters": "UA-43", "jurisdiction": "UA", "disclosure": "full"},
+    ],
+    "ownership": [
+        {"owner": "cn", "asset": "tagged", "percentage": "30"},
+        {"owner": "cn", "asset": "tagged", "percentage": "25", "acting_jointly": "joint-a"},
+        *({"owner": "cn", "asset": spv, "percentage": "100"} for spv in ("spv1", "spv2", "spv3")),
+        {"owner": "spv1", "asset": "target", "percentage": "20"},
+        {"owner": "spv2", "asset": "target", "percentage": "20"},
+        {"owner": "spv3", "asset": "target", "percentage": "15"},
+        {"owner": "a", "asset": "b", "percentage": "50"},
+        {"owner": "b", "asset": "a", "percentage": "50"},
+        {"owner": "cn", "asset": "a", "percentage": "30"},
+        {"owner": "cn", "asset": "b", "percentage": "30"},
+        {"owner": "hk", "asset": "a", "percentage": "20"},
+        {"owner": "crimea", "asset": "b", "percentage": "20"},
+    ],
+}
+
+
+@pytest.mark.parametrize("profile", sorted(VARIANTS))
+def test_the_plans_agree_where_the_switches_move_decisions(
+    profile: str, wasm: WasmEngine, variant_rules: RuleSet
+) -> None:
+    facts = facts_from_document(SWITCH_CASES)
+    graph = OwnershipGraph.build(facts.entities, facts.links)
+    by_rows = plan_readings(DEFAULT_DRIVER, graph, wasm, variant_rules, profile)
+    assert plan_readings(ColumnarFixpoint(), graph, wasm, variant_rules, profile) == by_rows
+    if profile == "controlled":  # the switch moves decisions here, so agreeing means something
+        lower = by_rows[0][0]
+        assert lower["tagged"].restricted and lower["target"].restricted
 
 
 def _registry(tmp_path: Path, name: str, *extra: str) -> Path:

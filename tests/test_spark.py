@@ -60,3 +60,22 @@ def test_spark_plan_gives_the_row_plans_outcomes(
         assert (spark_cache.calls, spark_cache.hits) == (rows_cache.calls, rows_cache.hits)
         restricted += sum(outcome.restricted and bool(outcome.links) for outcome in found.values())
     assert restricted > 0  # restrictions travelled through links, so the SQL rounds ran
+
+
+@pytest.mark.parametrize("profile", ["controlled", "regions_and_cycles"])
+def test_spark_plan_reads_the_profile_switches_as_the_row_plan(spark: Any, rules: RuleSet, profile: str) -> None:
+    from tos_policy import facts_from_document
+    from tos_policy.ownership.pipeline import DEFAULT_DRIVER
+    from tos_policy.ownership.spark import SparkFixpoint
+
+    from .test_columnar import SWITCH_CASES, plan_readings, with_variants
+
+    variants = with_variants(rules)
+    module = module_for(variants, build=False)
+    assert module is not None
+    engine = WasmEngine(variants, module)
+    facts = facts_from_document(SWITCH_CASES)
+    graph = OwnershipGraph.build(facts.entities, facts.links)
+    expected = plan_readings(DEFAULT_DRIVER, graph, engine, variants, profile)
+    assert plan_readings(SparkFixpoint(), graph, engine, variants, profile) == expected
+    assert any(outcome.restricted and outcome.links for outcome in expected[0][0].values())

@@ -13,7 +13,7 @@
 #   words:
 #     headquarters: headquartered in
 #     jurisdiction: incorporated in
-#   version: 3.0.0
+#   version: 4.0.0
 #   effective_date: "2026-12-01"
 package ownership
 

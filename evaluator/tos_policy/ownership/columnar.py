@@ -7,9 +7,11 @@ tables; each round is
 1. the links held by restricted owners in the assets a newly restricted owner
    holds (a join of the link table with the owners' current state),
 2. grouped by asset into step inputs, built in SQL exactly as steps.py builds
-   them (links in the canonical order, their `group` numbered by first
-   appearance, percentages in integer units of the smallest common scale, from
-   exact DECIMAL(38,12): the facts allow at most 12 decimal places),
+   them (links in the canonical order, percentages in integer units of the
+   smallest common scale, from exact DECIMAL(38,12): the facts allow at most 12
+   decimal places), then completed by steps.complete_step with what the row plan
+   adds (groups by owner, tag or controlling party; disclosure, remainder and
+   subdivisions), so no plan can give the rule another input,
 3. decided by the rules once per distinct step input not decided before (the
    step input's canonical JSON is its key),
 4. joined back: the assets that turn restricted are the next round's owners.
@@ -20,6 +22,7 @@ reasons and paths downstream are unchanged."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import duckdb
@@ -27,10 +30,18 @@ import orjson
 import pyarrow as pa
 
 from tos_policy.engines import Engine
-from tos_policy.errors import EngineError, NonMonotoneRuleError
+from tos_policy.errors import NonMonotoneRuleError
+from tos_policy.facts.load import Link
 from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round
-from tos_policy.ownership.steps import with_holdings
+from tos_policy.ownership.fixpoint import (
+    OwnershipGraph,
+    StepCache,
+    StepOutcome,
+    _first_round,
+    controller_tops,
+    tops_of,
+)
+from tos_policy.ownership.steps import complete_step
 
 DECIMALS = 12  # the facts loader refuses percentages with more decimal places
 _UNIT = 10**DECIMALS
@@ -170,8 +181,6 @@ class ColumnarFixpoint:
         max_rounds: int,
         attribute_controlled: bool = False,
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
-        if attribute_controlled:  # not modelled by this plan: fail closed rather than decide otherwise
-            raise EngineError(f"{self.name}: this plan does not attribute controlled holdings; use the default driver")
         columns = ColumnarGraph(graph)
         try:
             lower, upper = (
@@ -184,6 +193,7 @@ class ColumnarFixpoint:
                     batch_size=batch_size,
                     max_rounds=max_rounds,
                     columns=columns,
+                    attribute_controlled=attribute_controlled,
                 )
                 for reading in ("lower", "upper")
             )
@@ -202,13 +212,22 @@ def run_columnar_fixpoint(
     batch_size: int = 256,
     max_rounds: int | None = None,
     columns: ColumnarGraph | None = None,
+    attribute_controlled: bool = False,
 ) -> dict[str, StepOutcome]:
-    """Every entity's status in one reading: fixpoint.run_fixpoint's result, by the relational plan."""
+    """Every entity's status in one reading: fixpoint.run_fixpoint's result, by the relational plan
+    (with `attribute_controlled`, holdings grouped by controlling party as run_fixpoint groups them)."""
     own = columns is None
     table = columns or ColumnarGraph(graph)
     try:
         return _run(
-            table, engine, cache, reading=reading, profile=profile, batch_size=batch_size, max_rounds=max_rounds
+            table,
+            engine,
+            cache,
+            reading=reading,
+            profile=profile,
+            batch_size=batch_size,
+            max_rounds=max_rounds,
+            attribute_controlled=attribute_controlled,
         )
     finally:
         if own:
@@ -224,6 +243,7 @@ def _run(
     profile: str,
     batch_size: int,
     max_rounds: int | None,
+    attribute_controlled: bool,
 ) -> dict[str, StepOutcome]:
     graph, db, ids = table.graph, table.db, table.ids
     outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
@@ -235,7 +255,14 @@ def _run(
     is_restricted = set(restricted)
     answers: dict[str, dict[str, Any]] = {}  # canonical step JSON -> the rule's answer
     rounds = 1
-    while restricted:
+    tops: dict[str, frozenset[str]] = {}
+    while True:
+        if attribute_controlled:
+            restricted, tops = regroup(outcomes, tops, ids, is_restricted, restricted)
+            db.execute("DELETE FROM newly")
+            _insert(db, "newly", restricted)
+        if not restricted:
+            break
         rows = db.execute(_ROUND_SQL, {"profile": profile, "reading": reading}).fetchall()
         if not rows:
             break
@@ -254,18 +281,7 @@ def _run(
                 value=first,
             )
         check_deadline(cache.deadline, cache.max_seconds)
-        # the plan's step inputs completed with each entity's disclosure and remainder
-        rows = [
-            (
-                eid,
-                orjson.dumps(
-                    with_holdings(orjson.loads(step), graph.entities[ids[eid]], graph.holdings_of(ids[eid])),
-                    option=orjson.OPT_SORT_KEYS,
-                ).decode(),
-                lids,
-            )
-            for eid, step, lids in rows
-        ]
+        rows = complete_rows(rows, graph, ids, table.links, tops_of(tops) if tops else None)
         missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
         if missing:
             payloads = [orjson.loads(step) for step in missing]
@@ -293,6 +309,50 @@ def _run(
         _insert(db, "newly", restricted)
         _insert(db, "restricted", restricted)
     return outcomes
+
+
+def regroup(
+    outcomes: dict[str, StepOutcome],
+    tops: dict[str, frozenset[str]],
+    ids: list[str],
+    is_restricted: set[int],
+    newly: list[int],
+) -> tuple[list[int], dict[str, frozenset[str]]]:
+    """As run_fixpoint does under attribute_controlled_holdings: when the parties at the top
+    of the chains of control change, every asset a restricted owner holds is decided anew
+    (all restricted owners are `newly`); otherwise the round's newly restricted owners."""
+    now = controller_tops(outcomes)
+    if now == tops:
+        return newly, tops
+    return sorted(is_restricted), now
+
+
+def complete_rows(
+    rows: list[tuple[int, str, list[int]]],
+    graph: OwnershipGraph,
+    ids: list[str],
+    links: list[Link],
+    controller: Callable[[str], Iterable[str]] | None,
+) -> list[tuple[int, str, list[int]]]:
+    """The plan's step inputs completed with what steps.complete_step adds (disclosure,
+    remainder, subdivisions, groups), as canonical JSON."""
+    return [
+        (
+            eid,
+            orjson.dumps(
+                complete_step(
+                    orjson.loads(step),
+                    graph.entities[ids[eid]],
+                    graph.holdings_of(ids[eid]),
+                    [links[i] for i in lids],
+                    controller,
+                ),
+                option=orjson.OPT_SORT_KEYS,
+            ).decode(),
+            lids,
+        )
+        for eid, step, lids in rows
+    ]
 
 
 def _insert(db: duckdb.DuckDBPyConnection, name: str, eids: list[int]) -> None:

@@ -299,30 +299,56 @@ def run_readings(
 ) -> tuple[Readings, StepCache]:
     """Both readings of the graph, within the limits' deadline and round limit."""
     cache = StepCache(deadline=deadline, max_seconds=limits.max_seconds)
-    switches = prepared.rules.profile(prepared.profile)
+    readings = profile_readings(
+        driver,
+        graph,
+        engine,
+        cache,
+        switches=prepared.rules.profile(prepared.profile),
+        profile=prepared.profile,
+        batch_size=batch_size,
+        max_rounds=limits.max_rounds,
+    )
+    return check_readings(readings), cache
+
+
+def profile_readings(
+    driver: FixpointDriver,
+    graph: OwnershipGraph,
+    engine: Engine,
+    cache: StepCache,
+    *,
+    switches: dict[str, Any],
+    profile: str,
+    batch_size: int,
+    max_rounds: int,
+) -> Readings:
+    """Both readings by `driver` as the profile's switches ask: holdings of controlled entities
+    attributed to their controller (attribute_controlled_holdings), and the strict reading taken
+    as the greatest fixpoint (review_self_supporting_cycles, ownership/cycles.py: it re-decides
+    from any plan's upper reading with the row plan's step inputs)."""
     attribute = bool(switches.get("attribute_controlled_holdings", False))
     lower, upper = driver.readings(
         graph,
         engine,
         cache,
-        profile=prepared.profile,
+        profile=profile,
         batch_size=batch_size,
-        max_rounds=limits.max_rounds,
+        max_rounds=max_rounds,
         attribute_controlled=attribute,
     )
     if switches.get("review_self_supporting_cycles", False):
-        # The strict reading takes the greatest fixpoint: a self-supporting cycle is review (ownership/cycles.py).
         upper = greatest_fixpoint(
             graph,
             engine,
             cache,
             upper,
             reading="upper",
-            profile=prepared.profile,
+            profile=profile,
             batch_size=batch_size,
             attribute_controlled=attribute,
         )
-    return check_readings((lower, upper)), cache
+    return lower, upper
 
 
 def decisions(

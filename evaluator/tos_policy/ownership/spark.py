@@ -20,11 +20,10 @@ from typing import Any
 import orjson
 
 from tos_policy.engines import Engine
-from tos_policy.errors import EngineError, NonMonotoneRuleError
+from tos_policy.errors import NonMonotoneRuleError
 from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round
-from tos_policy.ownership.steps import with_holdings
+from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph, complete_rows, regroup
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round, tops_of
 
 _JSON_OPTIONS = "map('ignoreNullFields', 'false')"  # an unknown country is null, not absent
 
@@ -130,8 +129,6 @@ class SparkFixpoint:
         max_rounds: int,
         attribute_controlled: bool = False,
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
-        if attribute_controlled:  # not modelled by this plan: fail closed rather than decide otherwise
-            raise EngineError(f"{self.name}: this plan does not attribute controlled holdings; use the default driver")
         tables = SparkGraph(graph, spark_session())
         lower, upper = (
             run_spark_fixpoint(
@@ -143,6 +140,7 @@ class SparkFixpoint:
                 batch_size=batch_size,
                 max_rounds=max_rounds,
                 tables=tables,
+                attribute_controlled=attribute_controlled,
             )
             for reading in ("lower", "upper")
         )
@@ -159,6 +157,7 @@ def run_spark_fixpoint(
     batch_size: int = 256,
     max_rounds: int | None = None,
     tables: SparkGraph | None = None,
+    attribute_controlled: bool = False,
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading, by the relational plan on Spark: run_fixpoint's result."""
     table = tables or SparkGraph(graph, spark_session())
@@ -169,7 +168,12 @@ def run_spark_fixpoint(
     is_restricted = set(every)
     answers: dict[str, dict[str, Any]] = {}
     rounds = 1
-    while newly:
+    tops: dict[str, frozenset[str]] = {}
+    while True:
+        if attribute_controlled:  # as run_fixpoint: a change of control re-decides every held asset
+            newly, tops = regroup(outcomes, tops, ids, is_restricted, newly)
+        if not newly:
+            break
         table.set_state("restricted", every)
         table.set_state("newly", newly)
         rows = [
@@ -193,18 +197,7 @@ def run_spark_fixpoint(
                 value=first,
             )
         check_deadline(cache.deadline, cache.max_seconds)
-        # the plan's step inputs completed with each entity's disclosure and remainder
-        rows = [
-            (
-                eid,
-                orjson.dumps(
-                    with_holdings(orjson.loads(step), graph.entities[ids[eid]], graph.holdings_of(ids[eid])),
-                    option=orjson.OPT_SORT_KEYS,
-                ).decode(),
-                lids,
-            )
-            for eid, step, lids in rows
-        ]
+        rows = complete_rows(rows, graph, ids, table.links, tops_of(tops) if tops else None)
         missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
         if missing:
             payloads = [orjson.loads(step) for step in missing]

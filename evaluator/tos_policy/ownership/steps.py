@@ -6,7 +6,7 @@ order; the rule cites them by position and the driver maps positions back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -174,22 +174,41 @@ def build_step_input(
     return StepInput(payload, tuple(ordered))
 
 
-def with_holdings(payload: dict[str, Any], entity: Entity, holdings: Holdings) -> dict[str, Any]:
-    """A step input built elsewhere (a columnar plan) completed with the entity's disclosure and
-    undisclosed remainder, as build_step_input gives them; links rescaled if the remainder needs
-    more decimal places."""
+def complete_step(
+    payload: dict[str, Any],
+    entity: Entity,
+    holdings: Holdings,
+    links: Sequence[Link],
+    controller: Callable[[str], Iterable[str]] | None = None,
+) -> dict[str, Any]:
+    """A step input built elsewhere (a columnar plan) from `links` in the rule's order,
+    completed as build_step_input completes it: the entity's disclosure, undisclosed
+    remainder and subdivisions, the links' groups (same owner, same tag or same
+    controlling party, through `controller`), links rescaled if the remainder needs more
+    decimal places. One place says what a step input holds beyond the plan's columns, so
+    every plan gives the rule the row plan's input."""
     remainder, remainder_exclusive = holdings.remainder()
     # build_step_input's scale: 10 ** the most decimal places of the links and the remainder
     scale = max(int(payload["scale"]), 10 ** _decimals(remainder))
     factor = scale // int(payload["scale"])
+    group_of = _groups(list(links), controller or (lambda owner: ()))
+    numbers: dict[str, int] = {}
     out = dict(payload)
-    if factor > 1:
-        out["links"] = [{**link, "min": link["min"] * factor, "max": link["max"] * factor} for link in payload["links"]]
+    out["links"] = [
+        {
+            **link,
+            "min": link["min"] * factor,
+            "max": link["max"] * factor,
+            "group": numbers.setdefault(key, len(numbers)),
+        }
+        for link, key in zip(payload["links"], group_of, strict=True)
+    ]
     out["scale"] = scale
     out["entity"] = {
         **payload["entity"],
         "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
         "remainder": _units(remainder, scale),
         "remainder_exclusive": remainder_exclusive,
+        **_subdivisions(entity),
     }
     return out
