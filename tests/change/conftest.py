@@ -51,7 +51,6 @@ FLIPS_AT_40 = {
     ("tests/corpus/disclosure.json", "de-cn-45-undisclosed"): ("review", "deny"),  # 45% Chinese, rest undisclosed
     ("tests/corpus/disclosure.json", "es-band-above-50"): ("allow", "review"),  # less than 50% undisclosed
     ("tests/corpus/disclosure.json", "nl-partial-60-known"): ("allow", "review"),  # 40% undisclosed
-    ("tests/corpus/chains.json", "ae-loop-c"): ("allow", "review"),  # 45% held by a Hong Kong company (review region)
 }
 
 
