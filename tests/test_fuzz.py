@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from tos_policy.cli.main import main
 from tos_policy.facts.load import Facts, load_facts
+from tos_policy.policy.ruleset import load_rules
 
 from .conftest import AS_OF
 from .reference import reference_decisions
@@ -214,5 +215,9 @@ def test_mutated_facts_files_are_refused_cleanly_or_decided_correctly(content: b
             assert "(value: " in lines[0]
             return
         decided = {item["entity"]: item["decision"] for item in json.loads(result.stdout)["decisions"]}
-        expected = reference_decisions(_normalised(load_facts([file])), AS_OF)
+        rules = load_rules()  # the rules the command decided with (the fixture rules)
+        default = rules.policy_set["default_profile"]
+        expected = reference_decisions(
+            _normalised(load_facts([file])), AS_OF, rules.profile(default), rules.data["regions"]
+        )
         assert decided == expected

@@ -18,7 +18,7 @@ from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.policy.ruleset import RuleSet
 
 from .conftest import AS_OF
-from .reference import RULES, reference_decisions, shipped_profile
+from .reference import RULES, reference_decisions
 from .strategies import CLEAN, RESTRICTED, ownership_graphs
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -31,9 +31,10 @@ PROFILES = sorted(path.parent.name for path in (RULES / "ownership" / "profiles"
 @SETTINGS
 @given(graph=ownership_graphs())
 def test_evaluator_agrees_with_the_independent_reference_under_every_profile(
-    decide: Any, profile: str, graph: dict[str, Any]
+    decide: Any, rules: RuleSet, profile: str, graph: dict[str, Any]
 ) -> None:
-    assert decide(graph, profile=profile) == reference_decisions(graph, AS_OF, shipped_profile(profile))
+    expected = reference_decisions(graph, AS_OF, rules.profile(profile), rules.data["regions"])
+    assert decide(graph, profile=profile) == expected
 
 
 FIXTURE_PROFILE = {
@@ -74,28 +75,42 @@ SWITCHES = st.fixed_dictionaries(
 )
 
 
+# Regions lists beside the fixture one: review regions and subdivisions (Crimea restricted, Hong Kong
+# and Donetsk review), so the places the strategies draw (HK, UA-43, UA, UA-30) all matter.
+REGIONS = st.sampled_from(
+    [
+        None,  # the fixture rules' own list
+        {"restricted": ["CN", "IR", "KP", "RU", "UA-43", "UA-40"], "review": ["HK", "MO", "UA-14"]},
+        {"restricted": ["CN", "HK"], "review": ["RU"]},
+    ]
+)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(graph=ownership_graphs(), switches=SWITCHES)
+@given(graph=ownership_graphs(), switches=SWITCHES, regions=REGIONS)
 def test_evaluator_agrees_with_the_reference_for_any_profile_switches(
-    rules: RuleSet, graph: dict[str, Any], switches: dict[str, Any]
+    rules: RuleSet, graph: dict[str, Any], switches: dict[str, Any], regions: dict[str, Any] | None
 ) -> None:
-    """Every profile switch, in any combination, on a fixture profile (not the shipped ones)."""
+    """Every profile switch, in any combination, on a fixture profile (not the shipped ones), and
+    regions lists with review regions and subdivisions."""
     profile = {**FIXTURE_PROFILE, **switches}
     data = copy.deepcopy(rules.data)
     data["ownership"]["profiles"]["fixture"] = profile
+    if regions is not None:
+        data["regions"] = {**data["regions"], **regions}
     fixture_rules = dataclasses.replace(rules, data=data)
     engine = _fixture_engine(fixture_rules, profile)
     report = evaluate(facts_from_document(graph), fixture_rules, engine, as_of=AS_OF, profile="fixture")
     decisions = {item.entity.id: item.decision for item in report.decisions}
-    assert decisions == reference_decisions(graph, AS_OF, profile)
+    assert decisions == reference_decisions(graph, AS_OF, profile, data["regions"])
 
 
 _ENGINES: dict[str, EmbeddedEngine] = {}
 
 
 def _fixture_engine(rules: RuleSet, profile: dict[str, Any]) -> EmbeddedEngine:
-    """One compiled engine per distinct fixture profile (compiling takes a while)."""
-    key = json.dumps(profile, sort_keys=True)
+    """One compiled engine per distinct fixture profile and regions list (compiling takes a while)."""
+    key = json.dumps([profile, rules.data["regions"]], sort_keys=True)
     if key not in _ENGINES:
         _ENGINES[key] = EmbeddedEngine(rules)
     return _ENGINES[key]
@@ -204,7 +219,7 @@ def test_decisions_do_not_depend_on_the_order_of_entities_or_links(
 @SETTINGS
 @given(size=st.integers(2, 30), share=st.integers(0, 10000), restricted_entry=st.booleans())
 def test_ownership_cycles_terminate_and_a_cycle_no_restriction_reaches_is_allowed(
-    decide: Any, size: int, share: int, restricted_entry: bool
+    decide: Any, rules: RuleSet, size: int, share: int, restricted_entry: bool
 ) -> None:
     entities = [
         {"id": f"c{i}", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"}
@@ -221,7 +236,8 @@ def test_ownership_cycles_terminate_and_a_cycle_no_restriction_reaches_is_allowe
     # A ring of clean companies owning each other is not restricted by itself,
     # whatever the stakes: nothing restricted ever enters it.
     assert all(decisions[f"c{i}"] == "allow" for i in range(size))
-    assert decisions == reference_decisions(document, AS_OF)
+    default = rules.policy_set["default_profile"]
+    assert decisions == reference_decisions(document, AS_OF, rules.profile(default), rules.data["regions"])
 
 
 @SETTINGS
