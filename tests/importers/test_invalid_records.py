@@ -91,7 +91,7 @@ def test_skip_invalid_counts_notes_and_reviews(tmp_path: Path, decide: Any) -> N
     for subject in subjects:
         # An owner nobody can read: a stake of unknown size, and control (which reconciliation
         # never caps by the stakes others are known to hold).
-        unreadable = [link for link in document["ownership"] if "#unreadable-statement-" in link["owner"]]
+        unreadable = [link for link in document["ownership"] if "#unreadable-record-" in link["owner"]]
         assert {link["kind"] for link in unreadable if link["asset"] == subject} == {"shareholding", "other_control"}
     decisions = _complete(decide, document)
     assert all(decisions[subject] == "review" for subject in subjects)

@@ -31,7 +31,6 @@ from tos_policy.importers.common import (
     HUNDRED,
     LISTED_ERRORS,
     STAKE_KINDS,
-    UNREADABLE_KINDS,
     ZERO,
     Builder,
     InvalidRecords,
@@ -44,6 +43,7 @@ from tos_policy.importers.common import (
     one_country,
     percentage,
     read_json_records,
+    review_unreadable,
 )
 from tos_policy.importers.disclosure import add_disclosure, bods_unspecified
 from tos_policy.jsonio import json_path
@@ -334,9 +334,8 @@ def _set_aside_invalid(state: State, builder: Builder) -> None:
 
 
 def _review_invalid_subjects(state: State, builder: Builder, groups: _Groups) -> None:
-    """The subject of an unreadable statement may have an owner nobody can read: an unknown owner
-    with an unknown stake stands in, and a disclosure fact says its ownership is not disclosed,
-    so it is reviewed, never allowed on what could be read."""
+    """The subject of an unreadable statement may have an owner nobody can read: one stands in
+    (common.review_unreadable), so it is reviewed, never allowed on what could be read."""
     for number, invalid in enumerate(state.invalid, start=1):
         if invalid.subject is None:
             continue
@@ -347,21 +346,7 @@ def _review_invalid_subjects(state: State, builder: Builder, groups: _Groups) ->
             f"named by an invalid statement ({invalid.file}: {invalid.location}) and not described otherwise",
             [{"scheme": "bods-recordId", "id": invalid.subject}],
         )
-        owner = f"{subject}#unreadable-statement-{number}"
-        note = f"an owner described by an invalid statement ({invalid.file}: {invalid.location}: {invalid.message})"
-        builder.placeholder(owner, "unknown", note, [{"scheme": "bods-invalid-statement", "id": invalid.location}])
-        source = {"file": invalid.file, "location": invalid.location, "notes": [note]}
-        # Its interest is unknown: a stake of any size and control (control is never capped by the
-        # stakes others are known to hold, so reconciliation cannot read it away).
-        for kind in UNREADABLE_KINDS:
-            builder.link(LinkDraft(owner, subject, kind, Share(), None, None, dict(source), []))
-        fact = {
-            "status": "none",
-            "statement": UNREADABLE_STATEMENT,
-            "note": f"a statement about its ownership could not be read: {invalid.message}"[:2000],
-            "source": {"format": FORMAT, **source},
-        }
-        add_disclosure(builder.entities[subject], fact)
+        review_unreadable(builder, subject, number, invalid.error, UNREADABLE_STATEMENT, "bods-invalid-statement")
 
 
 def _read_statement(record: Record, file: str, state: State, builder: Builder) -> None:
