@@ -100,6 +100,7 @@ def test_three_legal_changes_each_end_green_with_a_report_naming_the_change_and_
     report, docs = play(repo, tmp_path, "restrict-hk", _add_region("HK"), "Hong Kong is a restricted region.")
     assert 'restricted: ["CN", "IR", "KP", "RU"] -> ["CN", "IR", "KP", "RU", "HK"]' in report  # the one regions list
     assert "Harbour Loop A Ltd (`hk-loop-a`) | allow | **deny**" in report
+    assert "| `person-hong-kong` | allow | **deny** |" in report  # the sign-up moves with the same edit
     assert "FAILS" not in docs
 
     git(repo, "switch", "-q", "main")
