@@ -56,6 +56,7 @@ class DecisionRecord(TypedDict):
     evaluator_version: str
     code_digest: str
     determinations: NotRequired[list[dict[str, Any]]]  # reviewers' findings it rests on, where any are recorded
+    dated_facts: NotRequired[list[dict[str, Any]]]  # its dated facts in force on the as-of date, where it has any
 
 
 class AccessRecord(TypedDict):

@@ -4,6 +4,7 @@ would expect and why."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -205,3 +206,26 @@ def _declared_complete(decide: Any, document: dict[str, Any]) -> dict[str, str]:
     declared = {**document, "entities": [{**entity, "disclosure": "full"} for entity in document["entities"]]}
     decided: dict[str, str] = decide(declared, as_of=AS_OF)
     return decided
+
+
+def test_an_entity_restated_with_a_new_headquarters_gets_dated_values(tmp_path: Any, decide: Any) -> None:
+    """Rosneft Deutschland's GLEIF statement (2024-06-06, Berlin), restated on 2025-03-01 with a
+    business address in Russia (a restatement made for this test from the real statement): the
+    statement dates date the headquarters, so each day is decided on the address of that day."""
+    first = json_lines(ROSNEFT)[0]
+    later = json.loads(json.dumps(first))
+    later["statementId"] = "b3a1139c-ef6a-d77e-78f7-c984ace330b0"
+    later["statementDate"] = "2025-03-01"
+    later["recordStatus"] = "updated"
+    later["recordDetails"]["addresses"][1]["country"] = {"name": "Russian Federation", "code": "RU"}
+    path = tmp_path / "restated.jsonl"
+    path.write_text("\n".join(json.dumps(item) for item in (later, first)) + "\n", encoding="utf-8")
+    entity = imported("bods", path)["entities"][0]
+    assert entity["headquarters"] == [
+        {"value": "DE", "end_date": "2025-03-01", "source": {"statementId": first["statementId"]}},
+        {"value": "RU", "start_date": "2025-03-01", "source": {"statementId": later["statementId"]}},
+    ]
+    assert entity["jurisdiction"] == "DE"  # the same in both statements: one plain value
+    document = {"entities": [{**entity, "disclosure": "full"}]}
+    assert decide(document, as_of=date(2024, 12, 1)) == {entity["id"]: "allow"}
+    assert decide(document, as_of=date(2025, 3, 1)) == {entity["id"]: "deny"}

@@ -66,6 +66,28 @@ class Share(NamedTuple):
 UNKNOWN_SHARE = Share(ZERO, HUNDRED)
 
 
+# The entity facts that may carry dated values, and the type an entity has on a day when
+# its facts give none (or several): the facts' own word for an unknown type.
+DATED_FIELDS = ("type", "name", "headquarters", "jurisdiction")
+UNKNOWN_TYPE = "unknown"
+
+
+class Dated(NamedTuple):
+    """One dated value of an entity fact (`field`): start inclusive, end exclusive, as for links."""
+
+    field: str
+    value: str | None
+    start_date: date | None = None
+    end_date: date | None = None
+    path: str = "$"  # file:JSON path of the value
+    subdivision: str | None = None  # of a place (headquarters, jurisdiction)
+
+    def active_on(self, day: date) -> bool:
+        if self.start_date is not None and day < self.start_date:
+            return False
+        return self.end_date is None or day < self.end_date
+
+
 class Entity(NamedTuple):
     id: str
     type: str
@@ -80,6 +102,55 @@ class Entity(NamedTuple):
     # ISO 3166-2 subdivisions of headquarters and jurisdiction (UA-43: Crimea), when the facts give them.
     headquarters_subdivision: str | None = None
     jurisdiction_subdivision: str | None = None
+    # Dated values of its facts (DATED_FIELDS), as loaded. A field given by dated values reads as
+    # unknown until `on(day)` picks the value in force: a stage that forgot to would review, not allow.
+    history: tuple[Dated, ...] = ()
+    dated_on: date | None = None  # the day `on` read its dated values for (None: as loaded)
+
+    def on(self, day: date) -> Entity:
+        """The entity as its facts stand on `day`: each dated field takes the value in force; none in
+        force, or values in force that differ, leave the field unknown (a type: "unknown")."""
+        if not self.history:
+            return self
+        changes: dict[str, Any] = {"dated_on": day}
+        for field_name in dict.fromkeys(item.field for item in self.history):
+            found = {(item.value, item.subdivision) for item in self.in_force(day, field_name)}
+            value, subdivision = found.pop() if len(found) == 1 else (None, None)
+            if field_name == "type":
+                changes["type"] = value or UNKNOWN_TYPE
+            elif field_name == "name":
+                changes["name"] = value
+            else:
+                changes[field_name] = value
+                changes[f"{field_name}_subdivision"] = subdivision
+        return self._replace(**changes)
+
+    def dated_facts(self) -> list[dict[str, Any]]:
+        """For a report: each dated field and the values in force on the day it was read for
+        (none, or several that differ, leave it unknown), each citing its fact (file:JSON path)."""
+        if not self.history or self.dated_on is None:
+            return []
+        out = []
+        for field_name in dict.fromkeys(item.field for item in self.history):
+            values = [
+                {
+                    "value": item.value,
+                    **({"subdivision": item.subdivision} if item.subdivision else {}),
+                    "start_date": None if item.start_date is None else item.start_date.isoformat(),
+                    "end_date": None if item.end_date is None else item.end_date.isoformat(),
+                    "fact": item.path,
+                }
+                for item in self.in_force(self.dated_on, field_name)
+            ]
+            known = len({(value["value"], value.get("subdivision")) for value in values}) == 1
+            out.append({"field": field_name, "in_force": values, "known": known})
+        return out
+
+    def in_force(self, day: date, field_name: str | None = None) -> list[Dated]:
+        """Its dated values in force on `day` (of one field, or of all)."""
+        return [
+            item for item in self.history if (field_name is None or item.field == field_name) and item.active_on(day)
+        ]
 
 
 class Link(NamedTuple):
@@ -109,6 +180,16 @@ class Facts:
 
     def active_links(self, as_of: date) -> list[Link]:
         return [link for link in self.links if link.active_on(as_of)]
+
+    def entities_on(self, as_of: date) -> dict[str, Entity]:
+        """The entities as their facts stand on `as_of` (Entity.on): the same dict when none is dated."""
+        dated = [entity for entity in self.entities.values() if entity.history]
+        if not dated:
+            return self.entities
+        resolved = dict(self.entities)
+        for entity in dated:
+            resolved[entity.id] = entity.on(as_of)
+        return resolved
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -261,16 +342,19 @@ def place_code(value: str | None, file: str, path: str) -> tuple[str | None, str
     return found
 
 
-def place(record: Mapping[str, Any], field_name: str, file: str, path: str) -> tuple[str | None, str | None]:
+def place(
+    record: Mapping[str, Any], field_name: str, file: str, path: str, subdivision_key: str | None = None
+) -> tuple[str | None, str | None]:
     """(country, subdivision) of an entity's headquarters or jurisdiction. The country field
-    may be a country or an ISO 3166-2 subdivision code ("UA-43"); FIELD_subdivision may
-    give the subdivision too, and must then lie in that country."""
+    may be a country or an ISO 3166-2 subdivision code ("UA-43"); FIELD_subdivision (or
+    `subdivision_key`) may give the subdivision too, and must then lie in that country."""
     value = record.get(field_name)
     country, subdivision = place_code(value, file, f"{path}.{field_name}")
-    given = record.get(f"{field_name}_subdivision")
+    key = subdivision_key or f"{field_name}_subdivision"
+    given = record.get(key)
     if given is None:
         return country, subdivision
-    where = f"{path}.{field_name}_subdivision"
+    where = f"{path}.{key}"
     code = normalise_subdivision(given)
     if code is None:
         raise InputError(
@@ -282,19 +366,52 @@ def place(record: Mapping[str, Any], field_name: str, file: str, path: str) -> t
 
 
 def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entity:
-    headquarters, headquarters_subdivision = place(record, "headquarters", file, path)
-    jurisdiction, jurisdiction_subdivision = place(record, "jurisdiction", file, path)
+    history = tuple(
+        item
+        for field_name in DATED_FIELDS
+        if isinstance(record.get(field_name), list)
+        for item in dated_values(record, field_name, file, path)
+    )
+    plain = {key: value for key, value in record.items() if not isinstance(value, list) or key not in DATED_FIELDS}
+    headquarters, headquarters_subdivision = place(plain, "headquarters", file, path)
+    jurisdiction, jurisdiction_subdivision = place(plain, "jurisdiction", file, path)
     return Entity(
         id=record["id"],
-        type=record["type"],
-        name=record.get("name"),
+        type=plain.get("type", UNKNOWN_TYPE),
+        name=plain.get("name"),
         headquarters=headquarters,
         jurisdiction=jurisdiction,
         path=f"{file}:{path}",
         disclosure=disclosure_terms(record.get("disclosure")),
         headquarters_subdivision=headquarters_subdivision,
         jurisdiction_subdivision=jurisdiction_subdivision,
+        history=history,
     )
+
+
+def dated_values(record: Mapping[str, Any], field_name: str, file: str, path: str) -> list[Dated]:
+    """The dated values of one field (schema-checked): places normalised, periods checked. A place
+    with dated values takes its subdivision from each value, not from FIELD_subdivision."""
+    if record.get(f"{field_name}_subdivision") is not None:
+        raise InputError(
+            f"{field_name} has dated values: give the subdivision in each of them",
+            file=file,
+            path=f"{path}.{field_name}_subdivision",
+            value=record[f"{field_name}_subdivision"],
+        )
+    found = []
+    for index, item in enumerate(record[field_name]):
+        where = f"{path}.{field_name}[{index}]"
+        start, end = _date(item.get("start_date")), _date(item.get("end_date"))
+        if start is not None and end is not None and end < start:
+            raise InputError(
+                "end_date is before start_date", file=file, path=f"{where}.end_date", value=item["end_date"]
+            )
+        value, subdivision = item["value"], None
+        if field_name in ("headquarters", "jurisdiction"):
+            value, subdivision = place(item, "value", file, where, "subdivision")
+        found.append(Dated(field_name, value, start, end, f"{file}:{where}", subdivision))
+    return found
 
 
 def disclosure_terms(value: Any) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ arrangement holds, acting jointly. docs/importers.md has the mapping tables.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -146,6 +147,9 @@ class State:
     successors: dict[str, str] = field(default_factory=dict)
     legacy_content: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: list[InvalidStatement] = field(default_factory=list)
+    # Every dated statement of each entity record (the latest included): their statement dates
+    # date the record's headquarters, jurisdiction and name (_dated).
+    versions: dict[str, list[Kept]] = field(default_factory=dict)
 
     def current(self, statement_id: str) -> str:
         """The statement that now describes what `statement_id` described."""
@@ -382,6 +386,8 @@ def _read_statement(record: Record, file: str, state: State, builder: Builder) -
     if statement.get("recordStatus"):
         source["recordStatus"] = statement["recordStatus"]
     kept = Kept((str(statement.get("statementDate") or ""), state.position), compact, source)
+    if statement["recordType"] == "entity" and statement.get("statementDate"):
+        state.versions.setdefault(statement["recordId"], []).append(kept)
     previous = state.records.get(statement["recordId"])
     if previous is None or previous.order <= kept.order:
         if previous is not None:
@@ -491,6 +497,8 @@ def _build(state: State, builder: Builder) -> None:
     for canonical, ids in members.items():
         ids.sort(key=order.__getitem__)
         _entity(builder, canonical, [records[record_id] for record_id in ids])
+        if len(ids) == 1 and not _is_arrangement(records[canonical].statement):
+            _dated(builder.entities[canonical], state.versions.get(canonical, []))
         builder.merged += len(ids) - 1
         if _is_arrangement(records[canonical].statement):
             arrangements.add(canonical)
@@ -570,6 +578,46 @@ def _entity(builder: Builder, canonical: str, kept_list: list[Kept]) -> None:
         source=source,
         notes=notes,
     )
+
+
+def _dated(record: dict[str, Any], versions: list[Kept]) -> None:
+    """A record's headquarters, jurisdiction and name as dated values when its statements
+    (each dated by its statementDate) give different ones: each value holds from its
+    statement's date until the next statement's; the first since before any date (the
+    earliest statement is all the source says of the time before it)."""
+    ordered = sorted(versions, key=lambda kept: kept.order)
+    if len(ordered) < 2:
+        return
+    notes: list[str] = []
+    readers: dict[str, Callable[[dict[str, Any]], str | None]] = {
+        "headquarters": lambda details: _headquarters(details, notes),
+        "jurisdiction": lambda details: _jurisdiction(details, notes),
+        "name": lambda details: details.get("name"),
+    }
+    starts = [day(kept.statement["statementDate"], notes, "statementDate") for kept in ordered]
+    for field_name, read in readers.items():
+        values = [read(kept.statement["recordDetails"]) for kept in ordered]
+        if len(set(values)) < 2 or (field_name == "name" and None in values):
+            continue  # one value throughout (or a statement without a name): the latest, undated
+        dated: list[dict[str, Any]] = []
+        for position, (value, start) in enumerate(zip(values, starts, strict=True)):
+            if dated and dated[-1]["value"] == value:
+                continue  # the same value restated
+            if dated:
+                dated[-1]["end_date"] = start.isoformat() if start else None
+            item: dict[str, Any] = {"value": value[:1024] if field_name == "name" and value else value}
+            if position and start:
+                item["start_date"] = start.isoformat()
+            item["source"] = {"statementId": ordered[position].source["statementId"]}
+            dated.append(item)
+        for item in dated:
+            if item.get("end_date") is None:
+                item.pop("end_date", None)
+        record[field_name] = dated
+    if any(isinstance(record.get(name), list) for name in readers):
+        record["source"].setdefault("notes", []).append(
+            "headquarters, jurisdiction or name changed between the record's statements: dated by statementDate"
+        )
 
 
 def _entity_type(entity_type: dict[str, Any]) -> str:

@@ -181,10 +181,11 @@ def _apply(
     where = f"{item.file}:$.{item.id}.fact"
     if "country" in item.fact:
         value = country_code(item.fact["country"]["value"], item.file, where)
-        changed: dict[str, Any] = {item.fact["country"]["field"]: value}
+        field_name = item.fact["country"]["field"]
+        changed: dict[str, Any] = {field_name: value, "history": _without_field(entity, field_name)}
         entities[item.entity] = entity._replace(**changed)
     elif "type" in item.fact:
-        entities[item.entity] = entity._replace(type=item.fact["type"])
+        entities[item.entity] = entity._replace(type=item.fact["type"], history=_without_field(entity, "type"))
     elif "disclosure" in item.fact:
         if "disclosure" in Entity._fields:  # the facts' disclosure statuses: complete disclosure is "full"
             status = "full" if item.fact["disclosure"] == "complete" else "partial"
@@ -206,6 +207,11 @@ def _apply(
         kept.append(Link(owner=owner, asset=item.entity, kind="shareholding", share=Share(share, share), path=where))
         links = kept
     return entities, links
+
+
+def _without_field(entity: Entity, field_name: str) -> tuple[Any, ...]:
+    """Its dated values but those of `field_name`: a finding in force sets the field itself."""
+    return tuple(item for item in entity.history if item.field != field_name)
 
 
 def _touched(applied: list[Determination], links: list[Link]) -> dict[str, list[str]]:

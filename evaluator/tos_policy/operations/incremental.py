@@ -86,11 +86,12 @@ def decide_all(
 
 def _effective(facts: Facts, rules: RuleSet, as_of: date) -> tuple[Overlay, dict[str, Entity], list[Link]]:
     applied = overlay(facts, rules, as_of)
-    return applied, applied.facts.entities, applied.facts.active_links(as_of)
+    return applied, applied.facts.entities_on(as_of), applied.facts.active_links(as_of)
 
 
 def _entity_key(entity: Entity) -> tuple[Any, ...]:
-    return tuple(entity._replace(path=""))
+    """What a decision reads of the entity on its date: dated facts as resolved, not their history."""
+    return tuple(entity._replace(path="", history=(), dated_on=None))
 
 
 def _link_key(link: Link) -> tuple[Any, ...]:

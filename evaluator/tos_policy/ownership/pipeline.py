@@ -166,6 +166,13 @@ def _entity_row(entity: Entity) -> list[Any]:
         row.append(entity.disclosure)
     if entity.headquarters_subdivision or entity.jurisdiction_subdivision:  # digests of facts without them unchanged
         row += [entity.headquarters_subdivision, entity.jurisdiction_subdivision]
+    if entity.history:  # likewise: only entities with dated values add them
+        row.append(
+            [
+                [item.field, item.value, item.subdivision, str(item.start_date), str(item.end_date)]
+                for item in entity.history
+            ]
+        )
     return row
 
 
@@ -199,7 +206,8 @@ class Prepared:
     """Facts made ready to decide on one date with one profile: what every scope shares.
 
     Built once per (facts, as-of date, profile); deciding one entity afterwards costs
-    only its owners' closure (`scope`)."""
+    only its owners' closure (`scope`). `entities` are the facts' entities as they stand
+    on the as-of date (dated values resolved: Facts.entities_on); every plan decides on them."""
 
     facts: Facts
     rules: RuleSet
@@ -208,6 +216,7 @@ class Prepared:
     exceptions: ExceptionBook
     links: list[Link]
     policy: dict[str, Any]
+    entities: dict[str, Entity]
     _incoming: dict[str, list[tuple[int, Link]]] | None = field(default=None, repr=False)
     _digest: str | None = field(default=None, repr=False)
 
@@ -242,13 +251,16 @@ def prepare(
     reconcile: Reconciler = keep_links,
 ) -> Prepared:
     """Check the profile and the Legal exceptions (clear errors before any work), select the
-    links active on `as_of`, reconcile them and check their share totals."""
+    links active on `as_of`, reconcile them and check their share totals; take each entity's
+    dated facts in force on `as_of`."""
     profile_name = profile or str(rules.policy_set["default_profile"])
     profile_data = rules.profile(profile_name)  # unknown profile: a clear error before any work
     book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
     links = reconcile(facts, facts.active_links(as_of))
     check_share_totals(links, stake_kinds(profile_data))
-    return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name))
+    return Prepared(
+        facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name), facts.entities_on(as_of)
+    )
 
 
 def check_entity_ids(facts: Facts, entity_ids: Iterable[str], *, file: str = "--entity") -> None:
@@ -274,7 +286,7 @@ def owners_closure(prepared: Prepared, entity_ids: Iterable[str]) -> set[str]:
 def scope_graph(prepared: Prepared, members: set[str] | None = None) -> OwnershipGraph:
     """The graph of `members` (closed under owners: a closure or whole components), entities
     and links in input order; None: every entity."""
-    entities = prepared.facts.entities
+    entities = prepared.entities
     if members is None or len(members) == len(entities):
         return OwnershipGraph.build(entities, prepared.links, prepared.link_effects)
     chosen = {entity_id: entity for entity_id, entity in entities.items() if entity_id in members}

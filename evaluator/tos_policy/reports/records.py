@@ -38,6 +38,8 @@ def decision_record(report: Report, item: Decision) -> DecisionRecord:
     )
     if report.determinations is not None and report.determinations.all:  # only where findings are recorded
         record["determinations"] = report.determinations.cited_by(item.entity.id)
+    if item.entity.history:  # only entities whose facts carry dated values
+        record["dated_facts"] = item.entity.dated_facts()
     return cast(DecisionRecord, record)
 
 
@@ -132,6 +134,7 @@ def explain_text(report: Report, item: Decision) -> str:
                 f"DETERMINED: {cited['id']} ({cited['finding']}; by {cited['determined_by']} on "
                 f"{cited['determined_on']}, evidence: {cited['evidence']}; expires {cited['expires']})"
             )
+    lines.extend(dated_lines(item.entity, report.as_of))
     if item.decision == "allow" and not item.exceptions:
         lines.append("No rule restricts it, even reading every unknown fact in the most restrictive way.")
         return printable("\n".join(lines), keep_newlines=True) + "\n"
@@ -157,6 +160,29 @@ def explain_text(report: Report, item: Decision) -> str:
             lines.append(f"  {path_text(report, path, entities)}")
     lines.extend(_inherited_exception_lines(report, item, entities))
     return printable("\n".join(lines), keep_newlines=True) + "\n"
+
+
+def dated_lines(entity: Entity, as_of: Any) -> list[str]:
+    """The dated facts it was decided on: each field's value in force on the as-of date, citing
+    the fact, or why the field is unknown (no value in force, or values in force that differ)."""
+    facts = entity.dated_facts()
+    if not facts:
+        return []
+    lines = [f"Dated facts in force on {as_of.isoformat()}:"]
+    for item in facts:
+        values = item["in_force"]
+        if not values:
+            lines.append(f"  - {item['field']}: no value in force, so unknown")
+            continue
+        if not item["known"]:
+            shown = ", ".join(str(value["value"]) for value in values)
+            lines.append(f"  - {item['field']}: values in force disagree ({shown}), so unknown")
+        for value in values:
+            shown = value.get("subdivision") or value["value"]
+            start = f"from {value['start_date']}" if value["start_date"] else "since before any date"
+            end = f" until {value['end_date']} (exclusive)" if value["end_date"] else ""
+            lines.append(f"  - {item['field']}: {shown} ({start}{end}; {value['fact']})")
+    return lines
 
 
 def _exception_lines(item: Decision) -> list[str]:
