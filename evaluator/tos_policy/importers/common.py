@@ -568,21 +568,27 @@ class InvalidRecords(InputError):
         )
 
     def lines(self) -> list[str]:
+        if len(self.errors) == 1:  # one bad record: one line, as every other input error
+            error = self.errors[0]
+            return [
+                InputError(
+                    f"{error.message}; {self._outcome()}", file=error.file, path=error.path, value=error.value
+                ).render()
+            ]
         shown = [error.render() for error in self.errors[:LISTED_ERRORS]]
         rest = len(self.errors) - len(shown)
         summary = f"{len(self.errors)} errors in {self.records} invalid records"
         if rest:
             summary += f" ({rest} more not listed)"
+        return [*shown, f"{summary}; {self._outcome()}"]
+
+    def _outcome(self) -> str:
         if self.unskippable:
-            summary += (
-                "; they cannot be skipped: what they are about cannot be read, so no entity could be"
+            return (
+                "they cannot be skipped: what they are about cannot be read, so no entity could be"
                 " reviewed for them; nothing was written"
             )
-        else:
-            summary += (
-                "; nothing was written (--skip-invalid imports the rest and reviews what invalid records are about)"
-            )
-        return [*shown, summary]
+        return "nothing was written (--skip-invalid imports the rest and reviews what invalid records are about)"
 
 
 def review_unreadable(
