@@ -14,12 +14,16 @@ from pathlib import Path
 import click
 
 from tos_policy.cli import commands
-from tos_policy.cli.params import IsoDate, OneLineErrors
+from tos_policy.cli.params import OneLineErrors
 from tos_policy.cli.support import (
     EngineChoice,
+    as_of_option,
+    decision_log_option,
     fail_cleanly,
+    fail_on_option,
     make_engine,
     parse_as_of,
+    profile_option,
     rules_option,
     with_engine_options,
 )
@@ -102,12 +106,6 @@ def _run(
     return report
 
 
-decision_log_option = click.option(
-    "--decision-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Append one JSON line per decision (with policy, rules and facts digests, as-of date, engine) to this file.",
-)
 rules_ref_option = click.option(
     "--rules-ref",
     default=None,
@@ -119,18 +117,11 @@ rules_ref_option = click.option(
 @main.command("evaluate")
 @click.argument("facts_file", required=False, type=click.Path(path_type=Path))
 @click.option("--entity", multiple=True, help="Decide only this entity (repeatable). Default: every entity.")
-@click.option(
-    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
-)
+@as_of_option()
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
-@click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
-@click.option(
-    "--fail-on",
-    type=click.Choice(["deny", "review"]),
-    default=None,
-    help="Exit 1 if any decision is this (review also fails on deny).",
-)
-@decision_log_option
+@profile_option
+@fail_on_option("any decision")
+@decision_log_option()
 @rules_option
 @rules_ref_option
 @with_engine_options
@@ -188,12 +179,10 @@ def _print_table(report: Report) -> None:
 @main.command("explain")
 @click.argument("facts_file", required=False, type=click.Path(path_type=Path))
 @click.option("--entity", required=True, help="The entity to explain.")
-@click.option(
-    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
-)
+@as_of_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
-@click.option("--profile", default=None)
-@decision_log_option
+@profile_option
+@decision_log_option()
 @rules_option
 @rules_ref_option
 @with_engine_options

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from tos_policy import engines
-from tos_policy.cli.params import Seconds
+from tos_policy.cli.params import IsoDate, Seconds
 from tos_policy.dates import strict_date
 from tos_policy.engines import Engine
 from tos_policy.errors import InputError, TosPolicyError
@@ -81,6 +81,30 @@ def make_engine(choice: EngineChoice, rules: RuleSet) -> Engine:
         load_rules=choice.load_rules,
         follow_redirects=choice.follow_redirects,
         proxies_from_env=choice.proxies_from_env,
+    )
+
+
+def as_of_option(help: str = "Date the facts are read at (YYYY-MM-DD). Default: today (UTC).") -> Callable[[F], F]:
+    return click.option("--as-of", type=IsoDate(), default=None, help=help)
+
+
+profile_option = click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
+
+
+def decision_log_option(
+    help: str = "Append one JSON line per decision (with policy, rules and facts digests, as-of date, engine) "
+    "to this file.",
+) -> Callable[[F], F]:
+    return click.option("--decision-log", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help)
+
+
+def fail_on_option(which: str) -> Callable[[F], F]:
+    """--fail-on deny|review: exit 1 when `which` decision ("any decision", "the decision") is that."""
+    return click.option(
+        "--fail-on",
+        type=click.Choice(["deny", "review"]),
+        default=None,
+        help=f"Exit 1 if {which} is this (review also fails on deny).",
     )
 
 

@@ -17,10 +17,11 @@ from tos_policy.access import (
     decide_access,
     load_request,
 )
-from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
+    as_of_option,
     fail_cleanly,
+    fail_on_option,
     make_engine,
     parse_as_of,
     rules_option,
@@ -43,9 +44,7 @@ from tos_policy.reports.records import reason_sentence as ownership_sentence
     default=None,
     help="Facts about the request's organisation (needed unless the request is from an individual).",
 )
-@click.option(
-    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
-)
+@as_of_option()
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
 @click.option(
     "--policy",
@@ -53,12 +52,7 @@ from tos_policy.reports.records import reason_sentence as ownership_sentence
     default=None,
     help="Access policy under rules/access/policies (default: terms_of_service).",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(["deny", "review"]),
-    default=None,
-    help="Exit 1 if the decision is this (review also fails on deny).",
-)
+@fail_on_option("the decision")
 @rules_option
 @with_engine_options
 @fail_cleanly

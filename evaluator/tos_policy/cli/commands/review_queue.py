@@ -12,12 +12,14 @@ from typing import Any
 import click
 
 from tos_policy.atomic import replaced_atomically
-from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
+    as_of_option,
+    decision_log_option,
     fail_cleanly,
     make_engine,
     parse_as_of,
+    profile_option,
     rules_option,
     with_engine_options,
 )
@@ -73,18 +75,13 @@ def _from_files(
 
 @click.command("review-queue")
 @click.argument("facts_files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--as-of", type=IsoDate(), default=None, help="With FACTS: the date decided at (default: today, UTC).")
+@as_of_option("With FACTS: the date decided at (default: today, UTC).")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here (atomically)."
 )
-@click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
-@click.option(
-    "--decision-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="With FACTS: append one JSON line per decision made.",
-)
+@profile_option
+@decision_log_option("With FACTS: append one JSON line per decision made.")
 @rules_option
 @with_engine_options
 @with_limit_options

@@ -12,12 +12,13 @@ import click
 import orjson
 
 from tos_policy.atomic import replaced_atomically
-from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
+    as_of_option,
     fail_cleanly,
     make_engine,
     parse_as_of,
+    profile_option,
     rules_option,
     with_engine_options,
 )
@@ -34,9 +35,7 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
 
 @click.command("screen")
 @click.argument("facts_files", nargs=-1, required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--as-of", type=IsoDate(), default=None, help="Date the facts are read at (YYYY-MM-DD). Default: today (UTC)."
-)
+@as_of_option()
 @click.option(
     "--out",
     "out",
@@ -51,7 +50,7 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
     show_default=True,
     help="Worker processes; the graph's components are split between them.",
 )
-@click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
+@profile_option
 @click.option(
     "--plan",
     type=click.Choice(["rows", "columnar", "spark"]),

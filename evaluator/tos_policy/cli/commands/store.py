@@ -10,9 +10,12 @@ import click
 from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import (
     EngineChoice,
+    as_of_option,
+    decision_log_option,
     fail_cleanly,
     make_engine,
     parse_as_of,
+    profile_option,
     rules_option,
     with_engine_options,
 )
@@ -49,15 +52,10 @@ def init_command(db: Path) -> None:
 @click.option(
     "--known-on", type=IsoDate(), default=None, help="Date of the extract (YYYY-MM-DD). Default: today (UTC)."
 )
-@click.option("--as-of", type=IsoDate(), default=None, help="Date the decisions are made at. Default: --known-on.")
+@as_of_option("Date the decisions are made at. Default: --known-on.")
 @click.option("--full", is_flag=True, default=False, help="Re-decide every entity, not only those the load can reach.")
-@click.option("--profile", default=None, help="Policy profile (default: the policy set's default).")
-@click.option(
-    "--decision-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Append one JSON line per decision made by this load.",
-)
+@profile_option
+@decision_log_option("Append one JSON line per decision made by this load.")
 @rules_option
 @with_engine_options
 @with_limit_options
