@@ -30,6 +30,7 @@ from tos_policy.facts.load import Facts, parse_json_bytes, place_code
 from tos_policy.jsonio import json_path
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report, evaluate
+from tos_policy.policy.effective import not_yet_in_force
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
 from tos_policy.schema_check import validator_for
@@ -81,7 +82,7 @@ class AccessDecision:
     rules: RuleSet | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "request": self.request_id,
             "decision": self.decision,
             "reasons": self.reasons,
@@ -92,6 +93,14 @@ class AccessDecision:
             "engine": self.engine,
             "facts_digest": self.facts_digest,
         }
+        if self.warnings:  # only where there is one: decisions of rules in force keep their bytes
+            record["warnings"] = self.warnings
+        return record
+
+    @property
+    def warnings(self) -> list[str]:
+        """Whether the rules were in force on the as-of date (policy/effective.py)."""
+        return not_yet_in_force(self.policy, self.as_of)
 
     def to_json(self) -> str:
         """The machine contract: same request, facts and rules, same bytes."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -46,6 +47,7 @@ from tos_policy.reports.records import (
     mermaid,
     table_rows,
     to_json,
+    warnings_text,
 )
 from tos_policy.versions import code_digest, evaluator_version
 
@@ -109,9 +111,23 @@ def _run(
 rules_ref_option = click.option(
     "--rules-ref",
     default=None,
-    help="Decide with the rules as they were at this git revision or tag (e.g. policy-v2.0.0), read from git "
+    help="Decide with the rules as they were at this git revision (a commit or branch; policy-vX.Y.Z: the policy "
+    "version of that number, found from rules/manifest.json in the history, not from tags), read from git "
     "without a checkout, from the repository holding --rules (default: the current directory).",
 )
+rules_in_force_option = click.option(
+    "--rules-in-force",
+    is_flag=True,
+    default=False,
+    help="Decide with the rules that were in force on the --as-of date: the policy version with the latest "
+    "effective date on or before it, found from rules/manifest.json in the git history of the repository "
+    "holding --rules (default: the current directory).",
+)
+
+
+def in_force_day(rules_in_force: bool, as_of: str | None) -> date | None:
+    """The day whose rules --rules-in-force asks for (the as-of date), or None."""
+    return parse_as_of(as_of) if rules_in_force else None
 
 
 @main.command("evaluate")
@@ -124,6 +140,7 @@ rules_ref_option = click.option(
 @decision_log_option()
 @rules_option
 @rules_ref_option
+@rules_in_force_option
 @with_engine_options
 @with_limit_options
 @with_store_options
@@ -138,12 +155,13 @@ def evaluate_command(
     decision_log: Path | None,
     rules_dir: Path | None,
     rules_ref: str | None,
+    rules_in_force: bool,
     engine: EngineChoice,
     limits: Limits,
     store: StoreSource | None,
 ) -> None:
     """Decide every entity in FACTS_FILE or the --store (or those named by --entity)."""
-    with rules_dir_at(rules_ref, rules_dir) as rules_at:  # --rules-ref: the rules of REF stand in for --rules
+    with rules_dir_at(rules_ref, rules_dir, in_force_day(rules_in_force, as_of)) as rules_at:
         report = _run(facts_file, store, rules_at, entity, as_of, profile, engine, limits, decision_log)
     if fmt == "json":
         click.echo(to_json(report), nl=False)
@@ -172,7 +190,7 @@ def _print_table(report: Report) -> None:
     undisclosed = sum(1 for item in report.decisions if item.undisclosed)
     if undisclosed:
         console.print(f"Reviews for undisclosed ownership: {undisclosed}.", markup=False, highlight=False)
-    for line in [*exceptions_text(report), *determinations_text(report)]:
+    for line in [*warnings_text(report), *exceptions_text(report), *determinations_text(report)]:
         console.print(Text(printable(line)), markup=False, highlight=False)
 
 
@@ -185,6 +203,7 @@ def _print_table(report: Report) -> None:
 @decision_log_option()
 @rules_option
 @rules_ref_option
+@rules_in_force_option
 @with_engine_options
 @with_limit_options
 @with_store_options
@@ -198,12 +217,13 @@ def explain_command(
     decision_log: Path | None,
     rules_dir: Path | None,
     rules_ref: str | None,
+    rules_in_force: bool,
     engine: EngineChoice,
     limits: Limits,
     store: StoreSource | None,
 ) -> None:
     """Explain one entity's decision in plain English, with its ownership paths."""
-    with rules_dir_at(rules_ref, rules_dir) as rules_at:
+    with rules_dir_at(rules_ref, rules_dir, in_force_day(rules_in_force, as_of)) as rules_at:
         report = _run(facts_file, store, rules_at, (entity,), as_of, profile, engine, limits, decision_log)
     item = report.decisions[0]
     click.echo(

@@ -80,10 +80,13 @@ def _driver_overrides(repo: Path, env: dict[str, str]) -> list[str]:
     return overrides
 
 
-def run_git(repo: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run `git -C repo ARGS` with nothing configured executed; output captured, never raises on failure.
+    `stdin`, when given, is what git reads (`cat-file --batch`); otherwise it reads nothing.
 
     FileNotFoundError when git is not installed."""
     env = safe_environment()
     command = [*_base(repo), *_driver_overrides(repo, env), *args]
+    if stdin is not None:
+        return subprocess.run(command, capture_output=True, check=False, env=env, input=stdin)
     return subprocess.run(command, capture_output=True, check=False, env=env, stdin=subprocess.DEVNULL)

@@ -1,7 +1,8 @@
 """The rules as they were at a git revision, read from git without a checkout.
 
 One job: give the rest of the evaluator the `rules/` and `schemas/` trees of any
-revision (a commit, branch or tag such as `policy-v2.0.0`), or of the working
+revision (a commit, branch or tag; a policy version `policy-vX.Y.Z`, found from
+the manifests in the history; the rules in force on a date), or of the working
 tree, and the facts about a change between two of them (merge base, changed
 files, a file's text). A revision's tree is materialised into a temporary
 directory with `git archive` and loaded with load_rules, its data validated
@@ -12,14 +13,17 @@ is committed."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.release.gitcmd import run_git
@@ -28,16 +32,20 @@ from tos_policy.resources import schemas_from
 WORKTREE = "WORKTREE"  # the working tree, as a revision name
 TRACKED = ("rules", "schemas")  # the folders a policy revision consists of
 MAIN_BRANCHES = ("main", "origin/main")
+# A revision that names a policy version: found from each commit's rules/manifest.json,
+# never from a tag (tags do not travel with a clone), so every clone reads the same rules.
+VERSION_REF = re.compile(r"^policy-v(\d+\.\d+\.\d+)$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 class GitError(InputError):
     """A git command failed: not a repository, an unknown revision. Exit code 2."""
 
 
-def _git(repo: Path, *args: str, what: str) -> bytes:
+def _git(repo: Path, *args: str, what: str, stdin: bytes | None = None) -> bytes:
     """Every git call goes through here, and so through run_git: nothing the repository configures runs."""
     try:
-        done = run_git(repo, *args)
+        done = run_git(repo, *args, stdin=stdin)
     except FileNotFoundError:
         raise GitError("git is not installed", file="git", value=what) from None
     if done.returncode != 0:
@@ -60,13 +68,106 @@ def repo_root(start: str | Path = ".") -> Path:
 
 
 def resolve(repo: Path, rev: str) -> str:
-    """The commit id `rev` names (a commit, branch or tag), or WORKTREE itself."""
+    """The commit id `rev` names (a commit, branch or tag; policy-vX.Y.Z: the newest commit whose
+    manifest carries that version), or WORKTREE itself."""
     if rev == WORKTREE:
         return WORKTREE
+    if VERSION_REF.match(rev):
+        return version_commit(repo, rev)
     try:
         return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=rev).decode().strip()
     except GitError:
         raise GitError("no such git revision (commit, branch or tag)", file=str(repo), value=rev) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A policy version as the history holds it."""
+
+    version: str
+    effective_date: date
+    commit: str  # the newest commit whose manifest carries this version: that version's last state
+
+    @property
+    def order(self) -> tuple[date, tuple[int, ...]]:
+        """Later effective date first; on one day, the higher version supersedes the lower."""
+        return self.effective_date, tuple(int(part) for part in self.version.split("."))
+
+
+def _blobs(repo: Path, names: list[str]) -> list[bytes | None]:
+    """The contents of `commit:path` names, in one `git cat-file --batch` (None where missing)."""
+    if not names:
+        return []
+    out = _git(repo, "cat-file", "--batch", what="cat-file", stdin="".join(f"{name}\n" for name in names).encode())
+    found: list[bytes | None] = []
+    position = 0
+    for _ in names:
+        end = out.index(b"\n", position)
+        header = out[position:end].split()
+        position = end + 1
+        if len(header) != 3 or header[1] != b"blob":  # "<name> missing", or not a file
+            found.append(None)
+            continue
+        size = int(header[2])
+        found.append(out[position : position + size])
+        position += size + 1  # the content, then a newline
+    return found
+
+
+def _manifest_version(text: bytes | None, name: str) -> tuple[str, date] | None:
+    """(version, effective date) of one commit's manifest; None when it cannot say (no manifest,
+    not JSON, no semantic version or date): such a commit holds no usable policy version."""
+    if text is None:
+        return None
+    try:
+        policy = jsonio.loads(text, file=name)["policy_set"]
+        version, effective = policy["version"], date.fromisoformat(policy["effective_date"])
+    except (InputError, KeyError, TypeError, ValueError):
+        return None
+    return (version, effective) if isinstance(version, str) and _SEMVER.match(version) else None
+
+
+def releases(repo: Path, rules_path: str = "rules") -> list[Release]:
+    """Every policy version in the history of HEAD with the newest commit that carries it
+    (read from `rules_path`/manifest.json in every commit that changed the rules or schemas),
+    the latest in force first."""
+    log = _git(repo, "log", "--format=%H", "HEAD", "--", rules_path, "schemas", what="HEAD")
+    commits = log.decode().split()
+    manifest = f"{rules_path}/manifest.json"
+    found: dict[str, Release] = {}
+    for commit, text in zip(commits, _blobs(repo, [f"{commit}:{manifest}" for commit in commits]), strict=True):
+        read = _manifest_version(text, f"{commit[:10]}:{manifest}")
+        if read is not None and read[0] not in found:  # newest first: the first seen is the last state
+            found[read[0]] = Release(read[0], read[1], commit)
+    return sorted(found.values(), key=lambda release: release.order, reverse=True)
+
+
+def in_force(repo: Path, day: date, rules_path: str = "rules") -> Release:
+    """The version in force on `day`: of those whose effective date is `day` or earlier, the latest."""
+    every = releases(repo, rules_path)
+    for release in every:
+        if release.effective_date <= day:
+            return release
+    earliest = f" (the earliest is {every[-1].version}, effective {every[-1].effective_date})" if every else ""
+    raise GitError(
+        f"no policy version in the history of {repo} was in force on that date{earliest}",
+        file="--as-of",
+        value=day.isoformat(),
+    )
+
+
+def version_commit(repo: Path, ref: str, rules_path: str = "rules") -> str:
+    """The commit of a policy version named `policy-vX.Y.Z`: the newest carrying it."""
+    named = VERSION_REF.match(ref)
+    version = named.group(1) if named else ref
+    for release in releases(repo, rules_path):
+        if release.version == version:
+            return release.commit
+    raise GitError(
+        f"no commit in the history of HEAD carries policy version {version} in {rules_path}/manifest.json",
+        file=str(repo),
+        value=ref,
+    )
 
 
 def short(repo: Path, rev: str) -> str:
@@ -214,22 +315,35 @@ def load_rules_at(repo: Path, rev: str) -> RuleSet:
         return tree.load()
 
 
-@contextmanager
-def rules_dir_at(ref: str | None, rules_dir: Path | None) -> Iterator[Path | None]:
-    """For `--rules-ref REF` (with `--rules DIR`, default ./rules): a directory holding
-    the rules as they were at REF, read from the git repository that contains DIR
-    (or the current directory). Without REF, `rules_dir` itself."""
-    if ref is None:
-        yield rules_dir
-        return
+def _rules_place(rules_dir: Path | None) -> tuple[Path, str]:
+    """The git repository holding `rules_dir` (default ./rules) and the rules' path inside it."""
     repo = repo_root(rules_dir if rules_dir is not None else ".")
     if rules_dir is None:
-        inside = "rules"
-    else:
-        try:
-            inside = rules_dir.resolve().relative_to(repo.resolve()).as_posix()
-        except ValueError:
-            raise GitError("--rules is not inside the git repository", file=str(rules_dir), value=str(repo)) from None
+        return repo, "rules"
+    try:
+        return repo, rules_dir.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise GitError("--rules is not inside the git repository", file=str(rules_dir), value=str(repo)) from None
+
+
+@contextmanager
+def rules_dir_at(ref: str | None, rules_dir: Path | None, in_force_on: date | None = None) -> Iterator[Path | None]:
+    """For `--rules-ref REF` (with `--rules DIR`, default ./rules): a directory holding
+    the rules as they were at REF, read from the git repository that contains DIR
+    (or the current directory); REF policy-vX.Y.Z is found from the manifests. With
+    `in_force_on` (--rules-in-force), the rules of the version in force on that day.
+    Without either, `rules_dir` itself."""
+    if ref is not None and in_force_on is not None:
+        raise GitError("give --rules-ref or --rules-in-force, not both", file="--rules-in-force", value=ref)
+    if ref is None and in_force_on is None:
+        yield rules_dir
+        return
+    repo, inside = _rules_place(rules_dir)
+    if in_force_on is not None:
+        ref = in_force(repo, in_force_on, inside).commit
+    elif ref is not None and VERSION_REF.match(ref):
+        ref = version_commit(repo, ref, inside)
+    assert ref is not None
     with checkout_free(repo, ref, (inside, "schemas") if inside != "schemas" else (inside,)) as tree:
         check_interface(tree.load(inside), ref)  # clear errors now, before any facts are read
         with schemas_from(tree.schemas_dir):

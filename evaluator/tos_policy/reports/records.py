@@ -9,6 +9,7 @@ from typing import Any, cast
 from tos_policy.facts.load import Entity
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report
+from tos_policy.policy.effective import not_yet_in_force
 from tos_policy.policy.legal_exceptions import ExceptionBook, summary_lines
 from tos_policy.policy.profiles import stake_kinds, unknown_types
 from tos_policy.policy.ruleset import RuleSet
@@ -57,6 +58,9 @@ def to_json(report: Report) -> str:
         "exceptions": exceptions_summary(report),
         "decisions": [decision_record(report, item) for item in report.decisions],
     }
+    warnings = not_yet_in_force(report.policy, report.as_of)
+    if warnings:  # only where there is one: reports of rules in force keep their bytes
+        document["warnings"] = warnings
     if report.determinations is not None and report.determinations.all:
         summary = report.determinations.summary()
         document["determinations"] = summary
@@ -85,6 +89,11 @@ def determinations_text(report: Report) -> list[str]:
         f"Determinations: {summary['in_force']} in force, {summary['expired']} expired, "
         f"{summary['not_yet_in_force']} not yet in force; {determined} decision(s) rest on one."
     ]
+
+
+def warnings_text(report: Report) -> list[str]:
+    """The warnings of a plain-text report, one line each."""
+    return [f"WARNING: {warning}" for warning in not_yet_in_force(report.policy, report.as_of)]
 
 
 def exceptions_text(report: Report) -> list[str]:
@@ -127,6 +136,7 @@ def explain_text(report: Report, item: Decision) -> str:
     lines = [
         f"{_label(item.entity)}: {item.decision.upper()}",
         f"Policy {policy['name']} {policy['version']} (profile {policy['profile']}), as of {report.as_of.isoformat()}.",
+        *warnings_text(report),
     ]
     if report.determinations is not None:
         for cited in report.determinations.cited_by(item.entity.id):
@@ -237,7 +247,7 @@ def mermaid(report: Report, item: Decision) -> str:
             node_ids[entity_id] = f"n{len(node_ids)}"
         return node_ids[entity_id]
 
-    lines = ["flowchart LR"]
+    lines = ["flowchart LR", *(f"  %% {_mermaid_text(line)}" for line in warnings_text(report))]
     edges: list[str] = []
     for path in item.paths:
         for owner, asset in itertools.pairwise(path):

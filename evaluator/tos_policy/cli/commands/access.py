@@ -98,6 +98,7 @@ def access_text(outcome: AccessDecision) -> str:
         f"Policy {policy['name']} {policy['version']} (access policy {policy['access_policy']}, access rules "
         f"{policy['access_rules_version']}, ownership profile {policy['ownership_profile']}), "
         f"as of {outcome.as_of.isoformat()}.",
+        *(f"WARNING: {warning}" for warning in outcome.warnings),
     ]
     if outcome.organisation is None:
         lines.append("Organisation: none (an individual), decided from the request's signals only.")

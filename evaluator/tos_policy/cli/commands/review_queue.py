@@ -26,6 +26,7 @@ from tos_policy.cli.support import (
 from tos_policy.facts.load import Facts, Link
 from tos_policy.limits import Limits, watchdog, with_limit_options
 from tos_policy.operations.source import StoreSource, one_source, with_store_options
+from tos_policy.policy.effective import not_yet_in_force
 
 
 def _from_store(source: StoreSource) -> tuple[Facts, dict[str, dict[str, Any]], date, str]:
@@ -47,7 +48,8 @@ def _from_files(
     engine: EngineChoice,
     limits: Limits,
     decision_log: Path | None,
-) -> tuple[Facts, dict[str, dict[str, Any]]]:
+) -> tuple[Facts, dict[str, dict[str, Any]], list[str]]:
+    """The facts, their decisions and the warnings about the rules that made them."""
     from tos_policy.facts.load import load_facts
     from tos_policy.operations.incremental import decide_all
     from tos_policy.ownership.pipeline import facts_digest
@@ -70,7 +72,7 @@ def _from_files(
             for record in records.values()
         ]
         append_lines(decision_log, encode_lines(lines))
-    return facts, records
+    return facts, records, not_yet_in_force(rules.policy_set, as_of)
 
 
 @click.command("review-queue")
@@ -106,11 +108,12 @@ def review_queue_command(
     from tos_policy.operations.review_queue import CSV_FIELDS, csv_rows, review_queue
 
     one_source(facts_files, store)
+    warnings: list[str] = []  # a load in the store was decided by the rules of its day
     if store is not None:
         facts, decisions, day, source = _from_store(store)
     else:
         day = parse_as_of(as_of)
-        facts, decisions = _from_files(facts_files, day, rules_dir, profile, engine, limits, decision_log)
+        facts, decisions, warnings = _from_files(facts_files, day, rules_dir, profile, engine, limits, decision_log)
         source = ", ".join(str(path) for path in facts_files)
     links: list[Link] = facts.active_links(day)
     items = review_queue(facts, decisions, links)
@@ -120,6 +123,7 @@ def review_queue_command(
             "as_of": day.isoformat(),
             "summary": {"review": len(items), "decisions": len(decisions)},
             "queue": [item.as_json() for item in items],
+            **({"warnings": warnings} if warnings else {}),
         }
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     elif fmt == "csv":
@@ -130,6 +134,9 @@ def review_queue_command(
         text = buffer.getvalue()
     else:
         text = page(items, f"Review queue: {source}, as of {day.isoformat()}")
+    if fmt != "json":  # CSV and the page have no place for it: said beside them
+        for warning in warnings:
+            click.echo(f"WARNING: {warning}", err=True)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -30,6 +30,7 @@ from tos_policy.operations.determinations import overlay
 from tos_policy.operations.source import StoreSource, one_source, with_store_options
 from tos_policy.ownership.pipeline import DEFAULT_DRIVER, FixpointDriver
 from tos_policy.ownership.screening import screen
+from tos_policy.policy.effective import not_yet_in_force
 from tos_policy.policy.ruleset import RuleSet, load_rules
 
 
@@ -158,6 +159,9 @@ def _screen_facts(
         target.unlink()
         target.parent.rmdir()
     counts = summary.counts
+    warnings = not_yet_in_force(rules.policy_set, day)
+    for warning in warnings:
+        click.echo(f"WARNING: {warning}", err=True)
     click.echo(
         f"screened {summary.entities} entities, {summary.links} links in {summary.seconds:.1f}s "
         f"(peak {summary.peak_rss_mib:.0f} MiB): {counts['deny']} deny, {counts['review']} review, "
@@ -166,7 +170,10 @@ def _screen_facts(
         f"{summary.exceptions['excepted_decisions']} decision(s) excepted",
         err=True,
     )
-    click.echo(orjson.dumps(summary.as_json(), option=orjson.OPT_SORT_KEYS).decode(), err=True)
+    document = summary.as_json()
+    if warnings:
+        document["warnings"] = warnings
+    click.echo(orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode(), err=True)
 
 
 def fixpoint_driver(plan: str) -> FixpointDriver:
