@@ -10,13 +10,23 @@ With `varied`, the registry defeats the evaluator's cache of identical step
 inputs: countries drawn from every ISO 3166 code, percentages with up to four
 decimals from wide distributions, ranges with random bounds and ends, more
 restricted groups and control links of every kind, so that most entities with
-a restricted owner are in a situation of their own."""
+a restricted owner are in a situation of their own.
+
+Companies state how complete their ownership facts are as a register would: most
+fully disclosed (a complete share register or a signed declaration: its holders add
+up to 100%, the rest held by registered individuals), some partially, a few not at all
+(`disclosure` absent). With `disclosure=False` no company states any and none is
+completed, so every one may have an undisclosed remainder: the worst case for the
+cache. The statements are drawn from a random generator of their own, so a registry
+with and without them holds the same entities and the same links (and, with them,
+the completing links at the end). --varied registries state no disclosure."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 RESTRICTED = ("CN", "RU", "IR", "KP")
@@ -32,6 +42,11 @@ class SynthOptions:
     restricted_group_share: float = 0.03
     links_per_entity: float = 1.65
     varied: bool = False
+    disclosure: bool = True
+
+
+# Share of companies (in the default registry) by what they state of their ownership.
+DISCLOSURE_MIX = (("full", 0.90), ("partial", 0.06), ("none", 0.04))
 
 
 # --varied: every ISO 3166-1 code, restricted ones more often than their share.
@@ -71,11 +86,77 @@ def generate(options: SynthOptions) -> Iterator[dict[str, Any]]:
     headroom: dict[int, int] = {}  # asset index -> percent still unallocated
     counter = {"entities": 0, "links": 0}
     heads: list[int] = []
+    records = _Disclosures(options.seed) if options.disclosure else None
     while counter["entities"] < options.entities:
         size = min(_group_size(rng), options.entities - counter["entities"])
         restricted = rng.random() < options.restricted_group_share
-        yield from _group(rng, size, restricted, headroom, counter, heads)
-    yield from _cross_links(rng, options, headroom, counter, heads)
+        group = _group(rng, size, restricted, headroom, counter, heads)
+        yield from records.seen(group) if records else group
+    cross = _cross_links(rng, options, headroom, counter, heads)
+    if records is None:
+        yield from cross
+        return
+    yield from records.seen(cross)
+    yield from records.completing()
+
+
+class _Disclosures:
+    """Disclosure statements for the default registry (DISCLOSURE_MIX), and the links that
+    complete the register of each fully disclosed company: registered individuals holding
+    what the other known stakes leave, so that its holders add up to 100%."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(f"{seed}:disclosure")
+        self.full: list[str] = []
+        self.persons: list[str] = []
+        self.known: dict[str, Decimal] = {}  # asset -> stakes read at their lowest
+        self.exclusive: set[str] = set()  # assets with an exclusive lower bound (a band)
+
+    def seen(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            if "id" in record:
+                if record["type"] == "company":
+                    self._disclose(record)
+                elif record["type"] == "person":
+                    self.persons.append(record["id"])
+            elif "kind" not in record:
+                asset = record["asset"]
+                self.known[asset] = self.known.get(asset, Decimal(0)) + Decimal(
+                    record.get("percentage", record.get("percentage_min", "0"))
+                )
+                if record.get("min_exclusive"):
+                    self.exclusive.add(asset)
+            yield record
+
+    def _disclose(self, record: dict[str, Any]) -> None:
+        roll = self.rng.random()
+        for status, share in DISCLOSURE_MIX:
+            if roll < share:
+                if status != "none":
+                    record["disclosure"] = status
+                if status == "full":
+                    self.full.append(record["id"])
+                return
+            roll -= share
+
+    def completing(self) -> Iterator[dict[str, Any]]:
+        if not self.persons:
+            return
+        for company in self.full:
+            rest = 100 - self.known.get(company, Decimal(0))
+            if rest > 0 and company not in self.exclusive:
+                yield {"owner": self.rng.choice(self.persons), "asset": company, "percentage": str(rest)}
+
+
+def _disclose(rng: random.Random, record: dict[str, Any]) -> None:
+    """A company's disclosure statement, drawn from DISCLOSURE_MIX ("none": absent)."""
+    roll = rng.random()
+    for status, share in DISCLOSURE_MIX:
+        if roll < share:
+            if status != "none":
+                record["disclosure"] = status
+            return
+        roll -= share
 
 
 def _member(rng: random.Random, index: int, head_of_restricted_group: bool) -> dict[str, Any]:

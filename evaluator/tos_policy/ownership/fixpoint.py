@@ -9,7 +9,7 @@ and reached in finitely many rounds even when ownership is circular."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,26 +35,53 @@ class StepOutcome:
         return [self.links[index] for index in reason.get("links", [])]
 
 
+# How many distinct step inputs a StepCache keeps (least recently used dropped first):
+# enough for every situation a round repeats, bounded whatever the registry.
+STEP_CACHE_ENTRIES = 131_072
+
+
 class StepCache:
     """Decisions by canonical step input: identical situations cost one rule call.
+
+    Keys are the canonical JSON text of the input, kept as right-sized str objects
+    (orjson's bytes keep a 4 KiB buffer each, which made a cache of distinct inputs
+    cost 4 KiB an entry). At most `max_entries` inputs are kept, least recently used
+    dropped first: a dropped input costs a rule call again, never another answer.
 
     Every engine answer is checked (one well-formed result per item) and every
     engine failure becomes an EngineError, whatever the engine: nothing an engine
     does can read as allow. Past `deadline` (time.monotonic()), EvaluationTimeout."""
 
-    def __init__(self, deadline: float | None = None, max_seconds: float | None = None) -> None:
-        self._results: dict[bytes, dict[str, Any]] = {}
+    def __init__(
+        self, deadline: float | None = None, max_seconds: float | None = None, max_entries: int = STEP_CACHE_ENTRIES
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("a step cache keeps at least one entry")
+        self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.max_entries = max_entries
         self.hits = 0
         self.calls = 0
+        self.evicted = 0
         self.deadline = deadline
         self.max_seconds = max_seconds
 
+    def __len__(self) -> int:
+        return len(self._results)
+
     def decide(self, engine: Engine, payloads: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
-        keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS) for payload in payloads]
+        keys = [orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode() for payload in payloads]
+        # This call's answers apart from the cache, which may drop some of them before the end.
+        answers: dict[str, dict[str, Any]] = {}
         # Undecided inputs, grouped by (profile, reading): one batch query shares both.
-        missing: dict[tuple[str, str], dict[bytes, dict[str, Any]]] = {}
+        missing: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         for key, payload in zip(keys, payloads, strict=True):
-            if key not in self._results:
+            if key in answers:
+                continue
+            known = self._results.get(key)
+            if known is not None:
+                self._results.move_to_end(key)
+                answers[key] = known
+            else:
                 group = missing.setdefault((payload["profile"], payload["reading"]), {})
                 group.setdefault(key, payload)
         for (profile, reading), group in missing.items():
@@ -65,9 +92,16 @@ class StepCache:
                 results = self._ask(engine, {"profile": profile, "reading": reading, "items": items})
                 self.calls += len(chunk)
                 for (key, _), result in zip(chunk, results, strict=True):
-                    self._results[key] = result
+                    answers[key] = result
+                    self._keep(key, result)
         self.hits += len(keys) - sum(len(group) for group in missing.values())
-        return [self._results[key] for key in keys]
+        return [answers[key] for key in keys]
+
+    def _keep(self, key: str, result: dict[str, Any]) -> None:
+        self._results[key] = result
+        if len(self._results) > self.max_entries:
+            self._results.popitem(last=False)
+            self.evicted += 1
 
     def _ask(self, engine: Engine, batch: dict[str, Any]) -> list[dict[str, Any]]:
         check_deadline(self.deadline, self.max_seconds)

@@ -232,12 +232,19 @@ class _progress:
     help="Draw countries, percentages, ranges and control links from wide distributions, "
     "so that most step inputs are distinct (defeats the cache of identical situations).",
 )
+@click.option(
+    "--disclosure/--no-disclosure",
+    default=True,
+    show_default=True,
+    help="Companies state how complete their ownership facts are, as in a register (most fully, some "
+    "partially, a few not at all); --no-disclosure: none does, so every one may have an undisclosed remainder.",
+)
 @fail_cleanly
-def synth_command(entities: int, seed: int, output: Path, varied: bool) -> None:
+def synth_command(entities: int, seed: int, output: Path, varied: bool, disclosure: bool) -> None:
     """Generate a synthetic ownership registry for benchmarks and scale tests."""
     output.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(output) as temporary, temporary.open("wb") as target:
-        for record in generate(SynthOptions(entities=entities, seed=seed, varied=varied)):
+        for record in generate(SynthOptions(entities=entities, seed=seed, varied=varied, disclosure=disclosure)):
             target.write(orjson.dumps(record))
             target.write(b"\n")
     click.echo(f"wrote {output}", err=True)
