@@ -4,6 +4,7 @@ owners' closure only."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import tomllib
@@ -79,6 +80,13 @@ def test_one_decision_evaluates_only_the_owners_closure(policy: Policy) -> None:
     whole = {record["entity"]: record for record in policy.decide_batch(registry)}
     assert policy.decide(registry, "end") == whole["end"]
     assert policy.decide(registry, "end")["paths"] == [["root", "mid", "end"]]
+
+
+def test_a_registry_prepared_with_other_rules_is_refused(policy: Policy) -> None:
+    registry = policy.prepare(load_facts([EXAMPLES / "chain.json"]), as_of=AS_OF)
+    other = Policy(dataclasses.replace(policy.rules, digest="sha256:other"), policy._engine)
+    with pytest.raises(InputError, match="prepared with other rules"):
+        other.decide(registry, next(iter(registry.facts.entities)))
 
 
 def test_concurrent_decisions_equal_serial_ones(policy: Policy) -> None:

@@ -12,7 +12,9 @@
 A Policy is safe to share between threads: its engine answers one call at a time (a
 lock), so concurrent calls are serialised, never interleaved. Deciding one organisation
 evaluates only what can reach it (its owners' closure): after `prepare`, its cost
-depends on that closure, not on the size of the registry.
+depends on that closure, not on the size of the registry. The outcomes computed are kept
+in the prepared registry (thread-safe), so later decisions evaluate only what no earlier
+one did.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Policy:
 
     def _prepared(self, facts: Facts | Prepared, as_of: date | None, profile: str | None) -> Prepared:
         if isinstance(facts, Prepared):
+            if facts.rules.digest != self.rules.digest:
+                raise InputError("the facts were prepared with other rules", file="rules", value=facts.rules.digest)
             if as_of is not None and as_of != facts.as_of:
                 raise InputError("the facts were prepared for another date", file="as_of", value=as_of.isoformat())
             if profile is not None and profile != facts.profile:

@@ -157,6 +157,7 @@ def run_fixpoint(
     batch_size: int = 256,
     max_rounds: int | None = None,
     attribute_controlled: bool = False,
+    settled: Mapping[str, StepOutcome] | None = None,
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading (lower or upper).
 
@@ -165,12 +166,21 @@ def run_fixpoint(
     restriction cites (the owners that control it, transitively), so an owner and the
     companies it controls add up even where the profile adds up only joint holdings.
 
+    `settled`: entities of the graph whose outcomes in this reading are already final
+    (computed earlier over their whole owners' closure, which they are then the top
+    of here: the graph holds none of their incoming links); they are not decided
+    again, and those restricted are restricted from the first round on. The least
+    fixpoint does not depend on when an owner became restricted, so the outcomes are
+    those of the whole closure evaluated at once.
+
     At most `max_rounds` rounds (Limits.max_rounds: the first, and one per link of
     the longest chain a restriction travels); past it, LimitExceeded naming the
     entities still being decided. The cache's deadline is checked every round."""
     entities = graph.entities
     restricted_in: dict[str, list[Link]] = defaultdict(list)
-    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    outcomes = _first_round(
+        graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size, settled=settled
+    )
     newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
     rounds = 1
     tops: dict[str, frozenset[str]] = {}
@@ -278,15 +288,25 @@ def controller_tops(outcomes: dict[str, StepOutcome]) -> dict[str, frozenset[str
 
 
 def _first_round(
-    graph: OwnershipGraph, engine: Engine, cache: StepCache, *, reading: str, profile: str, batch_size: int
+    graph: OwnershipGraph,
+    engine: Engine,
+    cache: StepCache,
+    *,
+    reading: str,
+    profile: str,
+    batch_size: int,
+    settled: Mapping[str, StepOutcome] | None = None,
 ) -> dict[str, StepOutcome]:
     """Round one: no owner is restricted yet, so each step input is the entity's own
-    facts alone, and entities with the same facts share one input and one outcome."""
+    facts alone, and entities with the same facts share one input and one outcome.
+    Settled entities keep their outcomes."""
     entities = graph.entities
     shared: dict[tuple[Any, ...], StepOutcome] = {}
     firsts: dict[tuple[Any, ...], Entity] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for entity_id, entity in entities.items():
+        if settled and entity_id in settled:
+            continue
         key = (
             entity.type,
             entity.headquarters,
@@ -303,4 +323,7 @@ def _first_round(
     results = cache.decide(engine, [step.payload for step in inputs], batch_size)
     for key, result in zip(firsts, results, strict=True):
         shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), ())
-    return {entity_id: shared[keys[entity_id]] for entity_id in entities}
+    return {
+        entity_id: settled[entity_id] if entity_id not in keys and settled else shared[keys[entity_id]]
+        for entity_id in entities
+    }

@@ -19,8 +19,9 @@ and `decisions` once per partition."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -86,9 +87,11 @@ class RegoFixpoint:
         batch_size: int,
         max_rounds: int,
         attribute_controlled: bool = False,
+        settled: Readings | None = None,
     ) -> Readings:
         """With `attribute_controlled` (profile switch attribute_controlled_holdings), holdings of
-        entities a restricted party controls are grouped with its own (fixpoint.run_fixpoint)."""
+        entities a restricted party controls are grouped with its own (fixpoint.run_fixpoint).
+        `settled`: outcomes already final for some entities of the graph (run_fixpoint)."""
         lower, upper = (
             run_fixpoint(
                 graph,
@@ -99,8 +102,9 @@ class RegoFixpoint:
                 batch_size=batch_size,
                 max_rounds=max_rounds,
                 attribute_controlled=attribute_controlled,
+                settled=settled[index] if settled else None,
             )
-            for reading in ("lower", "upper")
+            for index, reading in enumerate(("lower", "upper"))
         )
         return lower, upper
 
@@ -201,13 +205,69 @@ def policy_summary(rules: RuleSet, profile: str) -> dict[str, Any]:
     }
 
 
+class Settled:
+    """Outcomes in both readings of entities whose whole owners' closure has been evaluated:
+    final, since nothing outside that closure can reach them. Shared by the threads deciding
+    from one Prepared (a lock); outcomes are immutable and only ever added."""
+
+    def __init__(self) -> None:
+        self._lower: dict[str, StepOutcome] = {}
+        self._upper: dict[str, StepOutcome] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._lower)
+
+    def readings(self) -> Readings:
+        """Live views of both readings (entries are never removed or changed)."""
+        return self._lower, self._upper
+
+    def walk(
+        self, incoming: Mapping[str, list[tuple[int, Link]]], entity_ids: Iterable[str]
+    ) -> tuple[set[str], set[str]]:
+        """The owners' closure of `entity_ids`, not walked past settled entities: (the entities
+        still to evaluate, the settled ones where the walk stopped)."""
+        with self._lock:
+            settled = self._lower
+            fresh: set[str] = set()
+            edge: set[str] = set()
+            pending = []
+            for entity_id in entity_ids:
+                if entity_id in settled:
+                    edge.add(entity_id)
+                elif entity_id not in fresh:
+                    fresh.add(entity_id)
+                    pending.append(entity_id)
+            while pending:
+                for _, link in incoming.get(pending.pop(), ()):
+                    owner = link.owner
+                    if owner in fresh or owner in edge:
+                        continue
+                    if owner in settled:
+                        edge.add(owner)
+                    else:
+                        fresh.add(owner)
+                        pending.append(owner)
+            return fresh, edge
+
+    def add(self, readings: Readings, entity_ids: Iterable[str]) -> None:
+        """Keep the outcomes of `entity_ids` (a set closed under owners, evaluated whole)."""
+        lower, upper = readings
+        with self._lock:
+            for entity_id in entity_ids:
+                self._lower.setdefault(entity_id, lower[entity_id])
+                self._upper.setdefault(entity_id, upper[entity_id])
+
+
 @dataclass
 class Prepared:
     """Facts made ready to decide on one date with one profile: what every scope shares.
 
     Built once per (facts, as-of date, profile); deciding one entity afterwards costs
-    only its owners' closure (`scope`). `entities` are the facts' entities as they stand
-    on the as-of date (dated values resolved: Facts.entities_on); every plan decides on them."""
+    only the part of its owners' closure that no earlier decision evaluated: outcomes
+    are kept (`settled`) and reused, by any thread. `entities` are the facts' entities as
+    they stand on the as-of date (dated values resolved: Facts.entities_on); every plan
+    decides on them."""
 
     facts: Facts
     rules: RuleSet
@@ -219,6 +279,10 @@ class Prepared:
     entities: dict[str, Entity]
     _incoming: dict[str, list[tuple[int, Link]]] | None = field(default=None, repr=False)
     _digest: str | None = field(default=None, repr=False)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
+    # Final outcomes (lower, upper) of every entity whose whole owners' closure was evaluated
+    # by an earlier decision: later decisions stop their walk there (Settled).
+    settled: Settled = field(default_factory=Settled, repr=False)
 
     @property
     def link_effects(self) -> dict[str, str] | None:
@@ -231,6 +295,12 @@ class Prepared:
         if self._digest is None:
             self._digest = facts_digest(self.facts)
         return self._digest
+
+    def position(self, entity_id: str) -> int:
+        """The entity's position in the input (built on first use): a scope's entities keep input order."""
+        if self._positions is None:
+            self._positions = {entity_id: position for position, entity_id in enumerate(self.entities)}
+        return self._positions[entity_id]
 
     def incoming(self) -> dict[str, list[tuple[int, Link]]]:
         """Active links by asset, each with its position in `links` (built on first use)."""
@@ -283,19 +353,22 @@ def owners_closure(prepared: Prepared, entity_ids: Iterable[str]) -> set[str]:
     return seen
 
 
-def scope_graph(prepared: Prepared, members: set[str] | None = None) -> OwnershipGraph:
+def scope_graph(prepared: Prepared, members: set[str] | None = None, assets: set[str] | None = None) -> OwnershipGraph:
     """The graph of `members` (closed under owners: a closure or whole components), entities
-    and links in input order; None: every entity."""
+    and links in input order; None: every entity. `assets`: only the links held in these
+    (default: in every member), when the other members' outcomes are settled."""
     entities = prepared.entities
-    if members is None or len(members) == len(entities):
+    if members is None or (assets is None and len(members) == len(entities)):
         return OwnershipGraph.build(entities, prepared.links, prepared.link_effects)
-    chosen = {entity_id: entity for entity_id, entity in entities.items() if entity_id in members}
-    if len(members) * 8 < len(entities):  # a small scope: its own links, not a scan of every link
+    held = members if assets is None else assets
+    if len(members) * 8 < len(entities):  # a small scope: its own entities and links, not a scan of all
+        chosen = {entity_id: entities[entity_id] for entity_id in sorted(members, key=prepared.position)}
         incoming = prepared.incoming()
-        found = sorted(item for asset in members for item in incoming.get(asset, ()))
+        found = sorted(item for asset in held for item in incoming.get(asset, ()))
         links = [link for _, link in found]
     else:
-        links = [link for link in prepared.links if link.asset in members]
+        chosen = {entity_id: entity for entity_id, entity in entities.items() if entity_id in members}
+        links = [link for link in prepared.links if link.asset in held]
     return OwnershipGraph.build(chosen, links, prepared.link_effects)
 
 
@@ -334,21 +407,36 @@ def profile_readings(
     profile: str,
     batch_size: int,
     max_rounds: int,
+    settled: Readings | None = None,
 ) -> Readings:
     """Both readings by `driver` as the profile's switches ask: holdings of controlled entities
     attributed to their controller (attribute_controlled_holdings), and the strict reading taken
     as the greatest fixpoint (review_self_supporting_cycles, ownership/cycles.py: it re-decides
-    from any plan's upper reading with the row plan's step inputs)."""
+    from any plan's upper reading with the row plan's step inputs). `settled` (the default
+    driver only): final outcomes of the graph's top entities (run_fixpoint); no cycle of the
+    graph passes through them, so the greatest fixpoint leaves them as they are."""
     attribute = bool(switches.get("attribute_controlled_holdings", False))
-    lower, upper = driver.readings(
-        graph,
-        engine,
-        cache,
-        profile=profile,
-        batch_size=batch_size,
-        max_rounds=max_rounds,
-        attribute_controlled=attribute,
-    )
+    if settled is not None and isinstance(driver, RegoFixpoint):
+        lower, upper = driver.readings(
+            graph,
+            engine,
+            cache,
+            profile=profile,
+            batch_size=batch_size,
+            max_rounds=max_rounds,
+            attribute_controlled=attribute,
+            settled=settled,
+        )
+    else:
+        lower, upper = driver.readings(
+            graph,
+            engine,
+            cache,
+            profile=profile,
+            batch_size=batch_size,
+            max_rounds=max_rounds,
+            attribute_controlled=attribute,
+        )
     if switches.get("review_self_supporting_cycles", False):
         upper = greatest_fixpoint(
             graph,
@@ -371,15 +459,18 @@ def decisions(
     *,
     limits: Limits | None = None,
     deadline: float | None = None,
+    entities: dict[str, Entity] | None = None,
 ) -> Iterator[Decision]:
-    """The decision for each of `entity_ids` (all in the graph), in that order."""
+    """The decision for each of `entity_ids` (all in the graph, or in `entities`: where
+    the readings reach past the graph), in that order."""
     lower, upper = readings
+    known = graph.entities if entities is None else entities
     max_seconds = limits.max_seconds if limits else None
     for position, entity_id in enumerate(entity_ids):
         if position % 1024 == 0:
             check_deadline(deadline, max_seconds)
         excepted = prepared.exceptions.for_entity(entity_id)
-        yield decide(graph.entities[entity_id], lower, upper, graph.entities, prepared.rules, excepted)
+        yield decide(known[entity_id], lower, upper, known, prepared.rules, excepted)
 
 
 def decide_prepared(
@@ -392,28 +483,115 @@ def decide_prepared(
     driver: FixpointDriver = DEFAULT_DRIVER,
 ) -> Report:
     """Decide `entity_ids` (default: every entity) from prepared facts. With entity ids, only
-    their owners' closure is evaluated. Within `limits` (default: Limits()): chains longer than
-    max_chain_depth raise LimitExceeded, an evaluation longer than max_seconds raises
-    EvaluationTimeout, with nothing decided."""
+    their owners' closure is evaluated, and with the default driver only the part of it no
+    earlier call on `prepared` evaluated (prepared.settled); the outcomes are kept for later
+    calls. Within `limits` (default: Limits()): chains longer than max_chain_depth raise
+    LimitExceeded, an evaluation longer than max_seconds raises EvaluationTimeout, with
+    nothing decided. A chain is counted from the settled entities a walk stops at."""
     limits = limits or Limits()
     deadline = limits.deadline()
-    if entity_ids:
-        check_entity_ids(prepared.facts, entity_ids)
-    members = owners_closure(prepared, entity_ids) if entity_ids else None
-    graph = scope_graph(prepared, members)
+    if not entity_ids:
+        return _decide_whole(prepared, engine, batch_size, limits, deadline, driver)
+    check_entity_ids(prepared.facts, entity_ids)
+    switches = prepared.rules.profile(prepared.profile)
+    # Settled outcomes are reused by the default driver; not where holdings are attributed to
+    # controllers, whose chains of control run through the settled entities' own owners.
+    reuse = isinstance(driver, RegoFixpoint) and not switches.get("attribute_controlled_holdings", False)
+    if reuse:
+        fresh, edge = prepared.settled.walk(prepared.incoming(), entity_ids)
+    else:
+        fresh, edge = owners_closure(prepared, entity_ids), set()
+    graph = scope_graph(prepared, fresh | edge, fresh)
+    cache = StepCache(deadline=deadline, max_seconds=limits.max_seconds)
+    if fresh:
+        readings = profile_readings(
+            driver,
+            graph,
+            engine,
+            cache,
+            switches=switches,
+            profile=prepared.profile,
+            batch_size=batch_size,
+            max_rounds=limits.max_rounds,
+            settled=prepared.settled.readings() if edge else None,
+        )
+        check_readings(readings)
+        if reuse:
+            prepared.settled.add(readings, fresh)
+    if edge:  # the readings reach past this graph: decide from every outcome kept
+        readings = prepared.settled.readings()
+        decided = list(
+            decisions(
+                graph,
+                readings,
+                prepared,
+                entity_ids,
+                limits=limits,
+                deadline=deadline,
+                entities=prepared.entities,
+            )
+        )
+        graph = _record_graph(prepared, decided)
+    else:
+        decided = list(decisions(graph, readings, prepared, entity_ids, limits=limits, deadline=deadline))
+    check_deadline(deadline, limits.max_seconds)
+    return _report(prepared, engine, decided, graph, cache, evaluated=len(fresh), reused=len(edge))
+
+
+def _decide_whole(
+    prepared: Prepared, engine: Engine, batch_size: int, limits: Limits, deadline: float | None, driver: FixpointDriver
+) -> Report:
+    graph = scope_graph(prepared, None)
     readings, cache = run_readings(
         graph, engine, prepared, limits=limits, deadline=deadline, batch_size=batch_size, driver=driver
     )
-    chosen = list(entity_ids) if entity_ids else list(prepared.facts.entities)
+    if isinstance(driver, RegoFixpoint) and not prepared.rules.profile(prepared.profile).get(
+        "attribute_controlled_holdings", False
+    ):
+        prepared.settled.add(readings, graph.entities)
+    chosen = list(prepared.facts.entities)
     decided = list(decisions(graph, readings, prepared, chosen, limits=limits, deadline=deadline))
     check_deadline(deadline, limits.max_seconds)
+    return _report(prepared, engine, decided, graph, cache, evaluated=len(graph.entities), reused=0)
+
+
+def _record_graph(prepared: Prepared, decided: list[Decision]) -> OwnershipGraph:
+    """The graph reports word decisions from (names, path hops): the decided entities, every
+    entity on their paths and every owner their reasons cite, with the links among them."""
+    entities = prepared.entities
+    named: set[str] = set()
+    for item in decided:
+        named.add(item.entity.id)
+        named.update(entity_id for path in item.paths for entity_id in path)
+        named.update(str(owner["id"]) for reason in item.reasons for owner in reason.get("owners", ()))
+    incoming = prepared.incoming()
+    found = sorted(item for asset in named for item in incoming.get(asset, ()) if item[1].owner in named)
+    chosen = {entity_id: entities[entity_id] for entity_id in sorted(named, key=prepared.position)}
+    return OwnershipGraph.build(chosen, [link for _, link in found], prepared.link_effects)
+
+
+def _report(
+    prepared: Prepared,
+    engine: Engine,
+    decided: list[Decision],
+    graph: OwnershipGraph,
+    cache: StepCache,
+    *,
+    evaluated: int,
+    reused: int,
+) -> Report:
     return Report(
         policy=prepared.policy,
         as_of=prepared.as_of,
         engine=engine.name,
         facts_digest=prepared.facts_digest,
         decisions=decided,
-        stats={"rule_calls": cache.calls, "cache_hits": cache.hits, "entities_evaluated": len(graph.entities)},
+        stats={
+            "rule_calls": cache.calls,
+            "cache_hits": cache.hits,
+            "entities_evaluated": evaluated,
+            "entities_reused": reused,
+        },
         graph=graph,
         exceptions=prepared.exceptions,
         profile_data=prepared.rules.profile(prepared.profile),
