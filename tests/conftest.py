@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tos_policy import evaluate, facts_from_document, load_rules
+from tos_policy import evaluate, facts_from_document, limits, load_rules
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import RULES_ENV
@@ -33,6 +33,30 @@ _FIXTURE_ROOT = Path(tempfile.mkdtemp(prefix="tos-policy-fixture-rules-"))
 atexit.register(shutil.rmtree, _FIXTURE_ROOT, True)
 FIXTURE_RULES = write_fixture_rules(_FIXTURE_ROOT / "rules", pin_versions=False)
 os.environ[RULES_ENV] = str(FIXTURE_RULES)
+
+
+# Modules that start the command line's watchdog (limits.watchdog) around a command.
+_WATCHDOG_USERS = (
+    "tos_policy.cli.main",
+    "tos_policy.cli.commands.screen",
+    "tos_policy.cli.commands.review_queue",
+    "tos_policy.cli.commands.store",
+)
+
+
+@pytest.fixture(autouse=True)
+def _patient_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in the test process (CliRunner) keep their watchdog, with ten minutes of
+    grace: its backstop ends the whole process, and on a loaded machine a 0.1 s limit plus
+    the default 1 s grace would end the test runner. The deadline checks that make a command
+    exit 3 are unchanged; commands run as subprocesses keep the real grace."""
+    real = limits.watchdog
+
+    def patient(max_seconds: float, grace: float | None = None, *, during: str = "inside one engine call") -> Any:
+        return real(max_seconds, 600.0, during=during)
+
+    for module in _WATCHDOG_USERS:
+        monkeypatch.setattr(f"{module}.watchdog", patient)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -15,10 +14,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tos_policy import evaluate, facts_from_document
 from tos_policy.cli.main import main
+from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.facts.load import Link, Share
 from tos_policy.ownership.decisions import ownership_paths
 from tos_policy.ownership.fixpoint import StepOutcome
+from tos_policy.policy.ruleset import RuleSet
+
+from .conftest import AS_OF as DAY
 
 CORPUS = Path(__file__).parent / "bad_input"
 AS_OF = "2025-10-01"
@@ -156,15 +160,12 @@ def test_a_10000_link_chain_from_a_restricted_root_denies_the_bottom_entity(tmp_
     links += [{"owner": f"e{level}", "asset": f"e{level + 1}", "percentage": "60"} for level in range(1, depth)]
     file = tmp_path / "chain.json"
     file.write_text(json.dumps({"entities": entities, "ownership": links}))
-    started = time.monotonic()
     result = run("evaluate", str(file), "--as-of", AS_OF, "--entity", f"e{depth}", "--entity", "e1")
-    seconds = time.monotonic() - started
     assert result.exit_code == 0, result.stderr
     decisions = {item["entity"]: item for item in json.loads(result.stdout)["decisions"]}
     assert decisions[f"e{depth}"]["decision"] == "deny"
     assert decisions["e1"]["decision"] == "deny"
     assert decisions[f"e{depth}"]["paths"] == [["root", *(f"e{level}" for level in range(1, depth + 1))]]
-    assert seconds < 60, f"a 10,000-link chain took {seconds:.1f}s"
 
 
 def test_a_100000_entity_ownership_cycle_is_decided(tmp_path: Path) -> None:
@@ -174,12 +175,22 @@ def test_a_100000_entity_ownership_cycle_is_decided(tmp_path: Path) -> None:
     links = [{"owner": f"c{index}", "asset": f"c{(index + 1) % size}", "percentage": "60"} for index in range(size)]
     file = tmp_path / "ring.json"
     file.write_text(json.dumps({"entities": entities, "ownership": links}))
-    started = time.monotonic()
     result = run("evaluate", str(file), "--as-of", AS_OF, "--entity", "c0", "--entity", f"c{size - 1}")
-    seconds = time.monotonic() - started
     assert result.exit_code == 0, result.stderr
     assert [item["decision"] for item in json.loads(result.stdout)["decisions"]] == ["allow", "allow"]
-    assert seconds < 120, f"a 100,000-entity cycle took {seconds:.1f}s"
+
+
+@pytest.mark.parametrize("size", [10, 5000])
+def test_a_cycle_of_identical_companies_costs_one_rule_call_per_reading(
+    size: int, rules: RuleSet, engine: EmbeddedEngine
+) -> None:
+    """What keeps the 100,000-entity ring cheap, counted rather than timed: identical
+    situations share one step input, and nothing restricted means no round after the first."""
+    entities = [_company(f"c{index}") for index in range(size)]
+    links = [{"owner": f"c{index}", "asset": f"c{(index + 1) % size}", "percentage": "60"} for index in range(size)]
+    report = evaluate(facts_from_document({"entities": entities, "ownership": links}), rules, engine, as_of=DAY)
+    assert report.stats["rule_calls"] == 2 and report.stats["entities_evaluated"] == size
+    assert report.counts() == {"allow": size, "deny": 0, "review": 0}
 
 
 @pytest.mark.xfail(PATHS_OVERFLOW, reason=NEEDS_ITERATIVE_PATHS, run=False)
