@@ -221,7 +221,7 @@ def _synth_records(tmp_path: Path, name: str, *extra: str) -> list[dict[str, Any
 
 
 def test_the_default_registry_states_disclosure_as_a_register_would(tmp_path: Path, rules: RuleSet) -> None:
-    """Most companies fully disclosed, their known holders adding up to 100%; some partially,
+    """Most companies fully disclosed, their holders (when any is known) adding up to 100%; some partially,
     a few not at all. --no-disclosure: the same entities and links, no statement, nothing completed."""
     stated = _synth_records(tmp_path, "stated")
     bare = _synth_records(tmp_path, "bare", "--no-disclosure")
@@ -243,7 +243,8 @@ def test_the_default_registry_states_disclosure_as_a_register_would(tmp_path: Pa
         if link.kind == "shareholding":
             totals[link.asset] = totals.get(link.asset, Decimal(0)) + link.share.min
     banded = {link.asset for link in prepared.links if link.share.min_exclusive}
-    assert all(totals.get(company) == 100 for company in full - banded)
+    held = (full - banded) & totals.keys()  # a group's head may have no holder in the registry
+    assert held and all(totals[company] == 100 for company in held)
 
 
 def test_the_step_cache_keeps_at_most_its_bound_and_asks_again_for_what_it_dropped(

@@ -13,8 +13,8 @@ restricted groups and control links of every kind, so that most entities with
 a restricted owner are in a situation of their own.
 
 Companies state how complete their ownership facts are as a register would: most
-fully disclosed (a complete share register or a signed declaration: its holders add
-up to 100%, the rest held by registered individuals), some partially, a few not at all
+fully disclosed (a complete share register or a signed declaration: the holders of a
+company with any known holder add up to 100%, the rest held by registered individuals), some partially, a few not at all
 (`disclosure` absent). With `disclosure=False` no company states any and none is
 completed, so every one may have an undisclosed remainder: the worst case for the
 cache. The statements are drawn from a random generator of their own, so a registry
@@ -143,8 +143,12 @@ class _Disclosures:
         if not self.persons:
             return
         for company in self.full:
-            rest = 100 - self.known.get(company, Decimal(0))
-            if rest > 0 and company not in self.exclusive:
+            known = self.known.get(company)
+            # A company with no known holder (a group's head) keeps them all outside the registry.
+            if known is None or company in self.exclusive:
+                continue
+            rest = 100 - known
+            if rest > 0:
                 yield {"owner": self.rng.choice(self.persons), "asset": company, "percentage": str(rest)}
 
 
