@@ -22,26 +22,12 @@ reasons and paths downstream are unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
 import duckdb
-import orjson
 import pyarrow as pa
 
 from tos_policy.engines import Engine
-from tos_policy.errors import NonMonotoneRuleError
-from tos_policy.facts.load import Link
-from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.fixpoint import (
-    OwnershipGraph,
-    StepCache,
-    StepOutcome,
-    _first_round,
-    controller_tops,
-    tops_of,
-)
-from tos_policy.ownership.steps import complete_step
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome
+from tos_policy.ownership.relational import Row, relational_fixpoint
 
 DECIMALS = 12  # the facts loader refuses percentages with more decimal places
 _UNIT = 10**DECIMALS
@@ -245,114 +231,35 @@ def _run(
     max_rounds: int | None,
     attribute_controlled: bool,
 ) -> dict[str, StepOutcome]:
-    graph, db, ids = table.graph, table.db, table.ids
-    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
-    restricted = [eid for eid, entity_id in enumerate(ids) if outcomes[entity_id].restricted]
+    db = table.db
     db.execute("CREATE OR REPLACE TEMP TABLE restricted (eid BIGINT PRIMARY KEY)")
     db.execute("CREATE OR REPLACE TEMP TABLE newly (eid BIGINT)")
-    _insert(db, "restricted", restricted)
-    _insert(db, "newly", restricted)
-    is_restricted = set(restricted)
-    answers: dict[str, dict[str, Any]] = {}  # canonical step JSON -> the rule's answer
-    rounds = 1
-    tops: dict[str, frozenset[str]] = {}
-    while True:
-        if attribute_controlled:
-            restricted, tops = regroup(outcomes, tops, ids, is_restricted, restricted)
-            db.execute("DELETE FROM newly")
-            _insert(db, "newly", restricted)
-        if not restricted:
-            break
-        rows = db.execute(_ROUND_SQL, {"profile": profile, "reading": reading}).fetchall()
-        if not rows:
-            break
-        rounds += 1
-        if max_rounds is not None and rounds > max_rounds:
-            first = ids[rows[0][0]]
-            file, _, path = graph.entities[first].path.rpartition(":")
-            raise exceeded(
-                f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
-                f"({reading} reading) and reaches this entity",
-                "max_chain_depth",
-                max_rounds - 1,
-                "links",
-                file=file or "<facts>",
-                path=path,
-                value=first,
-            )
-        check_deadline(cache.deadline, cache.max_seconds)
-        rows = complete_rows(rows, graph, ids, table.links, tops_of(tops) if tops else None)
-        missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
-        if missing:
-            payloads = [orjson.loads(step) for step in missing]
-            for step, result in zip(missing, cache.decide(engine, payloads, batch_size), strict=True):
-                answers[step] = result
-            cache.hits += len(rows) - len(missing)
-        else:
-            cache.hits += len(rows)
-        restricted = []
-        for eid, step, lids in rows:
-            entity_id = ids[eid]
-            result = answers[step]
-            before = outcomes[entity_id]
-            outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), tuple(table.links[i] for i in lids))
-            if before.restricted and not outcome.restricted:
-                raise NonMonotoneRuleError(
-                    f"the rules turned {entity_id!r} from restricted back to unrestricted when more of its "
-                    "owners became restricted; the ownership step must be monotone"
-                )
-            outcomes[entity_id] = outcome
-            if outcome.restricted and eid not in is_restricted:
-                restricted.append(eid)
-                is_restricted.add(eid)
+    stored = 0  # how many of the restricted owners (a list that only grows) the table holds
+
+    def run_round(newly: list[int], every: list[int]) -> list[Row]:
+        nonlocal stored
+        _insert(db, "restricted", every[stored:])
+        stored = len(every)
         db.execute("DELETE FROM newly")
-        _insert(db, "newly", restricted)
-        _insert(db, "restricted", restricted)
-    return outcomes
+        _insert(db, "newly", newly)
+        return [
+            (int(eid), str(step), list(lids))
+            for eid, step, lids in db.execute(_ROUND_SQL, {"profile": profile, "reading": reading}).fetchall()
+        ]
 
-
-def regroup(
-    outcomes: dict[str, StepOutcome],
-    tops: dict[str, frozenset[str]],
-    ids: list[str],
-    is_restricted: set[int],
-    newly: list[int],
-) -> tuple[list[int], dict[str, frozenset[str]]]:
-    """As run_fixpoint does under attribute_controlled_holdings: when the parties at the top
-    of the chains of control change, every asset a restricted owner holds is decided anew
-    (all restricted owners are `newly`); otherwise the round's newly restricted owners."""
-    now = controller_tops(outcomes)
-    if now == tops:
-        return newly, tops
-    return sorted(is_restricted), now
-
-
-def complete_rows(
-    rows: list[tuple[int, str, list[int]]],
-    graph: OwnershipGraph,
-    ids: list[str],
-    links: list[Link],
-    controller: Callable[[str], Iterable[str]] | None,
-) -> list[tuple[int, str, list[int]]]:
-    """The plan's step inputs completed with what steps.complete_step adds (disclosure,
-    remainder, subdivisions, groups), as canonical JSON."""
-    return [
-        (
-            eid,
-            orjson.dumps(
-                complete_step(
-                    orjson.loads(step),
-                    graph.entities[ids[eid]],
-                    graph.holdings_of(ids[eid]),
-                    [links[i] for i in lids],
-                    controller,
-                ),
-                option=orjson.OPT_SORT_KEYS,
-            ).decode(),
-            lids,
-        )
-        for eid, step, lids in rows
-    ]
+    return relational_fixpoint(
+        table.graph,
+        table.ids,
+        table.links,
+        engine,
+        cache,
+        run_round,
+        reading=reading,
+        profile=profile,
+        batch_size=batch_size,
+        max_rounds=max_rounds,
+        attribute_controlled=attribute_controlled,
+    )
 
 
 def _insert(db: duckdb.DuckDBPyConnection, name: str, eids: list[int]) -> None:

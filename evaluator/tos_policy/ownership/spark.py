@@ -17,13 +17,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import orjson
-
 from tos_policy.engines import Engine
-from tos_policy.errors import NonMonotoneRuleError
-from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph, complete_rows, regroup
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, _first_round, tops_of
+from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome
+from tos_policy.ownership.relational import Row, relational_fixpoint
 
 _JSON_OPTIONS = "map('ignoreNullFields', 'false')"  # an unknown country is null, not absent
 
@@ -161,63 +158,25 @@ def run_spark_fixpoint(
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading, by the relational plan on Spark: run_fixpoint's result."""
     table = tables or SparkGraph(graph, spark_session())
-    ids = table.ids
-    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
-    every = [eid for eid, entity_id in enumerate(ids) if outcomes[entity_id].restricted]
-    newly = list(every)
-    is_restricted = set(every)
-    answers: dict[str, dict[str, Any]] = {}
-    rounds = 1
-    tops: dict[str, frozenset[str]] = {}
-    while True:
-        if attribute_controlled:  # as run_fixpoint: a change of control re-decides every held asset
-            newly, tops = regroup(outcomes, tops, ids, is_restricted, newly)
-        if not newly:
-            break
+
+    def run_round(newly: list[int], every: list[int]) -> list[Row]:
         table.set_state("restricted", every)
         table.set_state("newly", newly)
-        rows = [
+        return [
             (int(row["asset"]), str(row["step"]), list(row["lids"]))
             for row in table.spark.sql(_ROUND_SQL, args={"profile": profile, "reading": reading}).collect()
         ]
-        if not rows:
-            break
-        rounds += 1
-        if max_rounds is not None and rounds > max_rounds:
-            first = ids[rows[0][0]]
-            file, _, path = graph.entities[first].path.rpartition(":")
-            raise exceeded(
-                f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
-                f"({reading} reading) and reaches this entity",
-                "max_chain_depth",
-                max_rounds - 1,
-                "links",
-                file=file or "<facts>",
-                path=path,
-                value=first,
-            )
-        check_deadline(cache.deadline, cache.max_seconds)
-        rows = complete_rows(rows, graph, ids, table.links, tops_of(tops) if tops else None)
-        missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
-        if missing:
-            payloads = [orjson.loads(step) for step in missing]
-            for step, result in zip(missing, cache.decide(engine, payloads, batch_size), strict=True):
-                answers[step] = result
-        cache.hits += len(rows) - len(missing)
-        newly = []
-        for eid, step, lids in rows:
-            entity_id = ids[eid]
-            result = answers[step]
-            before = outcomes[entity_id]
-            outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), tuple(table.links[i] for i in lids))
-            if before.restricted and not outcome.restricted:
-                raise NonMonotoneRuleError(
-                    f"the rules turned {entity_id!r} from restricted back to unrestricted when more of its "
-                    "owners became restricted; the ownership step must be monotone"
-                )
-            outcomes[entity_id] = outcome
-            if outcome.restricted and eid not in is_restricted:
-                newly.append(eid)
-                is_restricted.add(eid)
-        every += newly
-    return outcomes
+
+    return relational_fixpoint(
+        graph,
+        table.ids,
+        table.links,
+        engine,
+        cache,
+        run_round,
+        reading=reading,
+        profile=profile,
+        batch_size=batch_size,
+        max_rounds=max_rounds,
+        attribute_controlled=attribute_controlled,
+    )
