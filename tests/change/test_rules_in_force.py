@@ -120,3 +120,15 @@ def test_a_policy_version_resolves_from_the_manifests_in_a_fresh_clone(
     )
     code, out, err = _evaluate(clone, tmp_path, "--as-of", "2026-12-15", "--rules-ref", "policy-v9.9.9")
     assert code == 2 and out == "" and "carries policy version 9.9.9" in err
+
+
+def test_screen_warns_and_takes_the_rules_in_force(repo: Path, history: dict[str, str], tmp_path: Path) -> None:
+    facts = str(tmp_path / "facts.json")
+    code, out, err = run("screen", facts, "--rules", str(repo / "rules"), "--as-of", "2026-12-15")
+    assert code == 0, err
+    assert f"WARNING: as of 2026-12-15 is before policy {MAJOR} took effect ({LATER})" in err
+    assert {json.loads(line)["policy_version"] for line in out.splitlines()} == {MAJOR}
+    code, out, err = run("screen", facts, "--rules", str(repo / "rules"), "--as-of", "2026-12-15", "--rules-in-force")
+    assert code == 0 and "WARNING" not in err, err
+    records = {json.loads(line)["entity"]: json.loads(line) for line in out.splitlines()}
+    assert records["target"]["policy_version"] == LIVE and records["target"]["decision"] == "allow"

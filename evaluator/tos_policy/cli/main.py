@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -22,10 +21,13 @@ from tos_policy.cli.support import (
     decision_log_option,
     fail_cleanly,
     fail_on_option,
+    in_force_day,
     make_engine,
     parse_as_of,
     profile_option,
+    rules_in_force_option,
     rules_option,
+    rules_ref_option,
     with_engine_options,
 )
 from tos_policy.errors import InputError
@@ -106,28 +108,6 @@ def _run(
     if decision_log is not None:  # logged before anything is printed: no decision goes out unlogged
         append_report(decision_log, report)
     return report
-
-
-rules_ref_option = click.option(
-    "--rules-ref",
-    default=None,
-    help="Decide with the rules as they were at this git revision (a commit or branch; policy-vX.Y.Z: the policy "
-    "version of that number, found from rules/manifest.json in the history, not from tags), read from git "
-    "without a checkout, from the repository holding --rules (default: the current directory).",
-)
-rules_in_force_option = click.option(
-    "--rules-in-force",
-    is_flag=True,
-    default=False,
-    help="Decide with the rules that were in force on the --as-of date: the policy version with the latest "
-    "effective date on or before it, found from rules/manifest.json in the git history of the repository "
-    "holding --rules (default: the current directory).",
-)
-
-
-def in_force_day(rules_in_force: bool, as_of: str | None) -> date | None:
-    """The day whose rules --rules-in-force asks for (the as-of date), or None."""
-    return parse_as_of(as_of) if rules_in_force else None
 
 
 @main.command("evaluate")

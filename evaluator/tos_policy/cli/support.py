@@ -168,3 +168,25 @@ def with_engine_options(command: F) -> F:
     for option in reversed(engine_options):
         decorated = option(decorated)
     return decorated  # type: ignore[no-any-return]
+
+
+rules_ref_option = click.option(
+    "--rules-ref",
+    default=None,
+    help="Decide with the rules as they were at this git revision (a commit or branch; policy-vX.Y.Z: the policy "
+    "version of that number, found from rules/manifest.json in the history, not from tags), read from git "
+    "without a checkout, from the repository holding --rules (default: the current directory).",
+)
+rules_in_force_option = click.option(
+    "--rules-in-force",
+    is_flag=True,
+    default=False,
+    help="Decide with the rules that were in force on the --as-of date: the policy version with the latest "
+    "effective date on or before it, found from rules/manifest.json in the git history of the repository "
+    "holding --rules (default: the current directory).",
+)
+
+
+def in_force_day(rules_in_force: bool, as_of: str | None) -> date | None:
+    """The day whose rules --rules-in-force asks for (the as-of date), or None."""
+    return parse_as_of(as_of) if rules_in_force else None

@@ -16,10 +16,13 @@ from tos_policy.cli.support import (
     EngineChoice,
     as_of_option,
     fail_cleanly,
+    in_force_day,
     make_engine,
     parse_as_of,
     profile_option,
+    rules_in_force_option,
     rules_option,
+    rules_ref_option,
     with_engine_options,
 )
 from tos_policy.engines import Engine
@@ -32,6 +35,7 @@ from tos_policy.ownership.pipeline import DEFAULT_DRIVER, FixpointDriver
 from tos_policy.ownership.screening import screen
 from tos_policy.policy.effective import not_yet_in_force
 from tos_policy.policy.ruleset import RuleSet, load_rules
+from tos_policy.release.history import rules_dir_at
 
 
 @click.command("screen")
@@ -61,6 +65,8 @@ from tos_policy.policy.ruleset import RuleSet, load_rules
     "rounds in Spark SQL; needs the spark extra, $TOS_POLICY_SPARK_MASTER or local[2]); same decisions.",
 )
 @rules_option
+@rules_ref_option
+@rules_in_force_option
 @with_engine_options
 @with_store_options
 @with_limit_options
@@ -73,6 +79,8 @@ def screen_command(
     profile: str | None,
     plan: str,
     rules_dir: Path | None,
+    rules_ref: str | None,
+    rules_in_force: bool,
     engine: EngineChoice,
     store: StoreSource | None,
     limits: Limits,
@@ -90,14 +98,17 @@ def screen_command(
     try:
         # The backstop for what cannot be interrupted: a read that blocks (a FIFO no one
         # writes to) and one engine call; everything else checks the deadline as it goes.
-        with watchdog(limits.max_seconds, during="while reading the input or inside one engine call"):
+        with (
+            rules_dir_at(rules_ref, rules_dir, in_force_day(rules_in_force, as_of)) as rules_at,
+            watchdog(limits.max_seconds, during="while reading the input or inside one engine call"),
+        ):
             _screen_facts(
                 facts_files,
                 as_of,
                 out,
                 workers,
                 profile,
-                rules_dir,
+                rules_at,
                 engine,
                 store,
                 limits,
