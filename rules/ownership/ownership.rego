@@ -13,6 +13,8 @@
 #   words:
 #     headquarters: headquartered in
 #     jurisdiction: incorporated in
+#     economic: shares
+#     voting: voting rights
 #   version: 4.0.0
 #   effective_date: "2026-12-01"
 package ownership
@@ -32,7 +34,10 @@ import data.regions
 #            strictly less when remainder_exclusive
 #   links    links held in the entity by owners restricted in this reading:
 #            {index, kind, owner_type, min, min_exclusive, max, max_exclusive, group};
-#            index is the link's position in links
+#            index is the link's position in links; min/max are the stake's
+#            economic share, and its votes too unless voting_min, voting_max,
+#            voting_min_exclusive, voting_max_exclusive give them apart (the
+#            entity's voting_remainder and voting_remainder_exclusive likewise)
 # Input of `batch`: {profile, reading, items}, each item {scale, entity, links}.
 # (schemas/step-input.schema.json, schemas/batch-input.schema.json; each result:
 # schemas/step-result.schema.json)
@@ -195,33 +200,72 @@ _with_subdivision(reason, entity, field) := reason if {
 #   organisations, summed over all of them, reach the threshold. A restricted
 #   intermediary's whole stake counts. A stake given as a range restricts only
 #   if its lowest value does; if only its highest value does, the answer is
-#   review.
+#   review. The profile's stake_measure says what a stake is: its share of the
+#   economic rights (economic), of the votes (voting), or either one reaching
+#   the threshold (larger).
 # related_resources:
 #   - description: Terms of Service, section 3.2 (restricted regions and ownership)
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-2
 #   messages:
-#     OWNED_BY_RESTRICTED: >-
-#       Restricted owners hold {total} of {entity} together
-#       (threshold {threshold_percent}%): {owners}.
+#     OWNED_BY_RESTRICTED:
+#       - >-
+#         Restricted owners hold {total} of the {measure_words} of {entity}
+#         together (threshold {threshold_percent}%): {owners}.
+#       - >-
+#         Restricted owners hold {total} of {entity} together
+#         (threshold {threshold_percent}%): {owners}.
 ownership_reasons(item) := {reason |
 	stakes := [link | some link in item.links; _is_stake(link)]
 	some group in _stake_groups(stakes)
 	held := _held_by_group(stakes, group)
-	total_min := sum([link.min | some link in held])
-	total_max := sum([link.max | some link in held])
-	_meets_threshold(held, total_min, total_max, profile.threshold_percent * item.scale)
-	reason := {
-		"code": "OWNED_BY_RESTRICTED",
-		"rule_id": "TOS-OWN-2",
-		"links": [link.index | some link in held],
-		"share_min": total_min,
-		"share_max": total_max,
-		"scale": item.scale,
-		"threshold_percent": profile.threshold_percent,
-	}
+	some measure in _measures
+	total_min := sum([_low(link, measure) | some link in held])
+	total_max := sum([_high(link, measure) | some link in held])
+	_meets_threshold(held, measure, total_min, total_max, profile.threshold_percent * item.scale)
+	reason := object.union(
+		{
+			"code": "OWNED_BY_RESTRICTED",
+			"rule_id": "TOS-OWN-2",
+			"links": [link.index | some link in held],
+			"share_min": total_min,
+			"share_max": total_max,
+			"scale": item.scale,
+			"threshold_percent": profile.threshold_percent,
+		},
+		_measure_named(held, measure),
+	)
 }
+
+# What a stake is (profile stake_measure): its economic share, its votes, or
+# both, either restricting ("larger"). A profile that does not say reads both.
+_measures := {"economic", "voting"} if {
+	object.get(profile, "stake_measure", "larger") == "larger"
+} else := {profile.stake_measure}
+
+# A link's bounds in one measure: votes given apart, or the economic share.
+_low(link, measure) := object.get(link, "voting_min", link.min) if {
+	measure == "voting"
+} else := link.min
+
+_high(link, measure) := object.get(link, "voting_max", link.max) if {
+	measure == "voting"
+} else := link.max
+
+_low_exclusive(link, measure) := object.get(link, "voting_min_exclusive", link.min_exclusive) if {
+	measure == "voting"
+} else := link.min_exclusive
+
+_high_exclusive(link, measure) := object.get(link, "voting_max_exclusive", link.max_exclusive) if {
+	measure == "voting"
+} else := link.max_exclusive
+
+# A reason names its measure only where some stake's votes and economic share differ.
+_measure_named(links, measure) := {"measure": measure} if {
+	some link in links
+	"voting_min" in object.keys(link)
+} else := {}
 
 _is_stake(link) if {
 	_effect(link) == "stake"
@@ -240,44 +284,44 @@ _held_by_group(stakes, _) := stakes if profile.aggregate_owners
 _held_by_group(stakes, group) := [link | some link in stakes; link.group == group] if not profile.aggregate_owners
 
 # Lower reading: restricted only if every value in the ranges meets the threshold.
-_meets_threshold(_, total_min, _, threshold) if {
+_meets_threshold(_, _, total_min, _, threshold) if {
 	reading == "lower"
 	profile.threshold_inclusive
 	total_min >= threshold
 }
 
-_meets_threshold(_, total_min, _, threshold) if {
+_meets_threshold(_, _, total_min, _, threshold) if {
 	reading == "lower"
 	not profile.threshold_inclusive
 	total_min > threshold
 }
 
-_meets_threshold(held, total_min, _, threshold) if {
+_meets_threshold(held, measure, total_min, _, threshold) if {
 	reading == "lower"
 	not profile.threshold_inclusive
 	total_min == threshold
 	some link in held
-	link.min_exclusive
+	_low_exclusive(link, measure)
 }
 
 # Upper reading: restricted if some value in the ranges meets the threshold.
-_meets_threshold(_, _, total_max, threshold) if {
+_meets_threshold(_, _, _, total_max, threshold) if {
 	reading == "upper"
 	total_max > threshold
 }
 
-_meets_threshold(held, _, total_max, threshold) if {
+_meets_threshold(held, measure, _, total_max, threshold) if {
 	reading == "upper"
 	profile.threshold_inclusive
 	total_max == threshold
-	not _any_max_exclusive(held)
+	not _any_max_exclusive(held, measure)
 }
 
 # (Written with `some` rather than `every ... { not ... }`: rego-cpp 1.5 gets
 # negation inside `every` wrong; tests/opa keeps the case as a regression.)
-_any_max_exclusive(links) if {
+_any_max_exclusive(links, measure) if {
 	some link in links
-	link.max_exclusive
+	_high_exclusive(link, measure)
 }
 
 # METADATA
@@ -369,9 +413,11 @@ undisclosed_reasons(item) := {reason |
 	reading == "upper"
 	not _fully_disclosed(item.entity)
 	stakes := [link | some link in item.links; _is_stake(link)]
-	held := _known_restricted_min(stakes)
-	remainder := object.get(item.entity, "remainder", 100 * item.scale)
-	_may_reach_threshold(held + remainder, _remainder_exclusive(item.entity, stakes), profile.threshold_percent * item.scale)
+	some measure in _measures
+	held := _known_restricted_min(stakes, measure)
+	remainder := _remainder(item, measure)
+	exclusive := _remainder_exclusive(item.entity, stakes, measure)
+	_may_reach_threshold(held + remainder, exclusive, profile.threshold_percent * item.scale)
 	reason := object.union(
 		{
 			"code": "OWNERSHIP_UNDISCLOSED",
@@ -384,9 +430,16 @@ undisclosed_reasons(item) := {reason |
 			"threshold_percent": profile.threshold_percent,
 			"disclosure": object.get(item.entity, "disclosure", []),
 		},
-		_known_restricted(stakes, held),
+		object.union(_known_restricted(stakes, held), _measure_named(stakes, measure)),
 	)
 }
+
+# The undisclosed remainder in one measure (votes given apart, or the economic one).
+_remainder(item, measure) := object.get(item.entity, "voting_remainder", _economic_remainder(item)) if {
+	measure == "voting"
+} else := _economic_remainder(item)
+
+_economic_remainder(item) := object.get(item.entity, "remainder", 100 * item.scale)
 
 # What restricted owners are known to hold, when some are (for the wording).
 _known_restricted(stakes, held) := {"known_min": held} if count(stakes) > 0
@@ -403,9 +456,9 @@ _fully_disclosed(entity) if {
 # What restricted owners are known to hold at least: all of them together, or
 # the largest group acting jointly where the profile does not aggregate (the
 # remainder may be one more member of it).
-_known_restricted_min(stakes) := 0 if count(stakes) == 0
+_known_restricted_min(stakes, _) := 0 if count(stakes) == 0
 
-_known_restricted_min(stakes) := max([sum([link.min | some link in _held_by_group(stakes, group)]) |
+_known_restricted_min(stakes, measure) := max([sum([_low(link, measure) | some link in _held_by_group(stakes, group)]) |
 	some group in _stake_groups(stakes)
 ]) if {
 	count(stakes) > 0
@@ -413,14 +466,21 @@ _known_restricted_min(stakes) := max([sum([link.min | some link in _held_by_grou
 
 # Strictly less than the sum only when an exclusive lower bound of a holder that
 # is not counted here made the remainder exclusive; otherwise read it as reachable.
-_remainder_exclusive(entity, stakes) if {
-	object.get(entity, "remainder_exclusive", false)
-	not _any_min_exclusive(stakes)
+_remainder_exclusive(entity, stakes, measure) if {
+	_remainder_exclusive_field(entity, measure)
+	not _any_min_exclusive(stakes, measure)
 } else := false
 
-_any_min_exclusive(links) if {
+_remainder_exclusive_field(entity, measure) := object.get(
+	entity, "voting_remainder_exclusive",
+	object.get(entity, "remainder_exclusive", false),
+) if {
+	measure == "voting"
+} else := object.get(entity, "remainder_exclusive", false)
+
+_any_min_exclusive(links, measure) if {
 	some link in links
-	link.min_exclusive
+	_low_exclusive(link, measure)
 }
 
 _may_reach_threshold(possible, _, threshold) if possible > threshold

@@ -519,3 +519,62 @@ test_the_profile_is_the_one_the_input_names if {
 	not ownership.step.restricted with input as object.union(_step("lower", 1, _sg, entity_links), {"profile": "lenient"})
 		with data.ownership.profiles as profiles
 }
+
+# Rule 2 with votes apart from the economic share (profile stake_measure)
+
+# A restricted company's stake with votes given apart: 40% of the shares, 60% of the votes.
+_split(index, economic, votes) := object.union(_stake(index, economic), {
+	"voting_min": votes, "voting_max": votes,
+	"voting_min_exclusive": false, "voting_max_exclusive": false,
+})
+
+test_the_measure_the_profile_names_decides if {
+	links := [_split(0, 40, 60)]
+	_unrestricted_with({"stake_measure": "economic"}, "upper", 1, _sg, links)
+	_restricted_with({"stake_measure": "voting"}, "lower", 1, _sg, links)
+	_restricted_with({"stake_measure": "larger"}, "lower", 1, _sg, links)
+	reasons := _decide_with({"stake_measure": "larger"}, "lower", 1, _sg, links).reasons
+	reasons == {{
+		"code": "OWNED_BY_RESTRICTED", "rule_id": "TOS-OWN-2", "links": [0], "share_min": 60, "share_max": 60,
+		"scale": 1, "threshold_percent": 50, "measure": "voting",
+	}}
+}
+
+test_a_profile_without_a_measure_reads_both if {
+	_restricted("lower", 1, _sg, [_split(0, 40, 60)])
+	_restricted("lower", 1, _sg, [_split(0, 60, 40)])
+}
+
+test_votes_without_economic_rights_do_not_count_where_the_profile_counts_shares if {
+	_unrestricted_with({"stake_measure": "economic"}, "upper", 1, _sg, [_split(0, 0, 100)])
+	_unrestricted_with({"stake_measure": "voting"}, "upper", 1, _sg, [_split(0, 100, 0)])
+}
+
+test_each_measure_is_summed_on_its_own if {
+	# 30 votes + 10 shares and 10 votes + 30 shares: 40% of either, never 60%.
+	links := [_split(0, 10, 30), _split(1, 30, 10)]
+	_unrestricted_with({"stake_measure": "larger"}, "upper", 1, _sg, links)
+}
+
+test_exclusive_vote_bounds_are_read_as_such if {
+	band := object.union(_stake(0, 10), {
+		"voting_min": 25, "voting_max": 50,
+		"voting_min_exclusive": true, "voting_max_exclusive": true,
+	})
+	_unrestricted_with({"stake_measure": "voting"}, "upper", 1, _sg, [band])
+	_restricted_with({"stake_measure": "voting", "threshold_inclusive": false, "threshold_percent": 25}, "lower", 1, _sg, [band])
+	exact := object.union(band, {"voting_max_exclusive": false})
+	_restricted_with({"stake_measure": "voting"}, "upper", 1, _sg, [exact])
+}
+
+test_the_undisclosed_remainder_is_read_in_each_measure if {
+	# 45% of the votes known restricted, 10% of the votes undisclosed; 45% of the shares, none undisclosed.
+	entity := object.union(_undisclosed(0), {"voting_remainder": 10, "voting_remainder_exclusive": false})
+	links := [_split(0, 45, 45)]
+	_unrestricted_with({"stake_measure": "economic"}, "upper", 1, entity, links)
+	result := _decide_with({"stake_measure": "voting"}, "upper", 1, entity, links)
+	reason := _undisclosed_reason(result)
+	[reason.measure, reason.undisclosed, reason.share_max] == ["voting", 10, 55]
+	exclusive := object.union(entity, {"voting_remainder": 5, "voting_remainder_exclusive": true})
+	_unrestricted_with({"stake_measure": "voting"}, "upper", 1, exclusive, links)
+}

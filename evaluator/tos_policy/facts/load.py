@@ -66,6 +66,35 @@ class Share(NamedTuple):
 UNKNOWN_SHARE = Share(ZERO, HUNDRED)
 
 
+class ShareClass(NamedTuple):
+    """A class of an entity's shares: what it weighs among all its economic rights and votes
+    (percent, None when the facts do not say) and its share counts."""
+
+    name: str
+    economic: Decimal | None = None
+    voting: Decimal | None = None
+    issued: int | None = None
+    treasury: int | None = None
+
+
+class Capital(NamedTuple):
+    """An entity's share counts (of its shares without a class) and its share classes."""
+
+    issued: int | None = None
+    treasury: int | None = None
+    classes: tuple[ShareClass, ...] = ()
+
+
+class ShareBasis(NamedTuple):
+    """How a link states its stake when it is not a plain percentage of the outstanding shares:
+    a number of shares, or percentages of the issued shares; with the counts its source gives."""
+
+    shares: int | None = None
+    issued: int | None = None
+    treasury: int | None = None
+    of_issued: bool = False
+
+
 # The entity facts that may carry dated values, and the type an entity has on a day when
 # its facts give none (or several): the facts' own word for an unknown type.
 DATED_FIELDS = ("type", "name", "headquarters", "jurisdiction")
@@ -106,6 +135,7 @@ class Entity(NamedTuple):
     # unknown until `on(day)` picks the value in force: a stage that forgot to would review, not allow.
     history: tuple[Dated, ...] = ()
     dated_on: date | None = None  # the day `on` read its dated values for (None: as loaded)
+    capital: Capital | None = None  # share counts and classes, when the facts give them
 
     def on(self, day: date) -> Entity:
         """The entity as its facts stand on `day`: each dated field takes the value in force; none in
@@ -162,6 +192,11 @@ class Link(NamedTuple):
     end_date: date | None = None
     acting_jointly: str | None = None
     path: str = "$"
+    # Its share of the votes when the facts give it apart from `share` (the economic share);
+    # None: the same. Of the whole entity once facts/stakes.py has read share classes and counts.
+    voting: Share | None = None
+    share_class: str | None = None
+    basis: ShareBasis | None = None
 
     def active_on(self, day: date) -> bool:
         """Start inclusive, end exclusive: a stake sold on day D no longer counts on D."""
@@ -365,6 +400,52 @@ def place(
     return code.partition("-")[0], code
 
 
+def share_count(value: Any) -> int | None:
+    """A schema-checked share count (an integer or a string of digits)."""
+    return None if value is None else int(value)
+
+
+def capital_of(record: Mapping[str, Any], file: str, path: str) -> Capital | None:
+    if not any(key in record for key in ("issued_shares", "treasury_shares", "share_classes")):
+        return None
+    classes: list[ShareClass] = []
+    for index, item in enumerate(record.get("share_classes", ())):
+        where = f"{path}.share_classes[{index}]"
+        if any(other.name == item["name"] for other in classes):
+            raise InputError("duplicate share class name", file=file, path=f"{where}.name", value=item["name"])
+        classes.append(
+            ShareClass(
+                item["name"],
+                None if "economic" not in item else parse_percentage(item["economic"], file, f"{where}.economic"),
+                None if "voting" not in item else parse_percentage(item["voting"], file, f"{where}.voting"),
+                *_counts(item, file, where),
+            )
+        )
+    for measure in ("economic", "voting"):
+        total = sum((getattr(item, measure) or ZERO for item in classes), ZERO)
+        if total > HUNDRED:
+            raise InputError(
+                f"the share classes' {measure} weights add up to {plain_decimal(total)}%, over 100%",
+                file=file,
+                path=f"{path}.share_classes",
+                value=plain_decimal(total),
+            )
+    return Capital(*_counts(record, file, path), tuple(classes))
+
+
+def _counts(record: Mapping[str, Any], file: str, path: str) -> tuple[int | None, int | None]:
+    """(issued, treasury) shares; treasury shares are some of the issued ones."""
+    issued, treasury = share_count(record.get("issued_shares")), share_count(record.get("treasury_shares"))
+    if treasury is not None and (issued is None or treasury > issued):
+        raise InputError(
+            "treasury_shares needs issued_shares, and cannot exceed them",
+            file=file,
+            path=f"{path}.treasury_shares",
+            value=record["treasury_shares"],
+        )
+    return issued, treasury
+
+
 def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entity:
     history = tuple(
         item
@@ -386,6 +467,7 @@ def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entit
         headquarters_subdivision=headquarters_subdivision,
         jurisdiction_subdivision=jurisdiction_subdivision,
         history=history,
+        capital=capital_of(record, file, path),
     )
 
 
@@ -467,19 +549,69 @@ def _date(value: str | None) -> date | None:
     return None if value is None else strict_date(value)
 
 
+_PERCENTAGES = ("percentage", "percentage_min", "percentage_max")
+
+
+def _rights(value: Any, file: str, path: str) -> Share:
+    """A share of one kind of rights (economic or voting): a percentage or a range object."""
+    if isinstance(value, dict):
+        return _share(value, file, path)
+    exact = parse_percentage(value, file, path)
+    return Share(exact, exact)
+
+
+def _stake(record: Mapping[str, Any], file: str, path: str) -> tuple[Share, Share | None, ShareBasis | None]:
+    """(economic share, votes if given apart, basis) of a link. Votes given alone leave the economic
+    share unknown, and an economic share given alone leaves the votes unknown."""
+    given = [key for key in (*_PERCENTAGES, "economic", "shares") if key in record]
+    families = list(dict.fromkeys("percentage" if key in _PERCENTAGES else key for key in given))
+    if len(families) > 1:
+        clash = next(
+            key for key in given if key == families[1] or (families[1] == "percentage" and key in _PERCENTAGES)
+        )
+        raise InputError(
+            f"give one of percentage (or percentage_min/percentage_max), economic or shares, not {families[0]} and "
+            f"{families[1]}",
+            file=file,
+            path=f"{path}.{clash}",
+            value=record[clash],
+        )
+    voting = _rights(record["voting"], file, f"{path}.voting") if "voting" in record else None
+    basis = None
+    if (
+        any(key in record for key in ("shares", "issued_shares", "treasury_shares"))
+        or record.get("percentage_of") == "issued"
+    ):
+        issued, treasury = _counts(record, file, path)
+        basis = ShareBasis(share_count(record.get("shares")), issued, treasury, record.get("percentage_of") == "issued")
+    if "economic" in record:
+        economic = _rights(record["economic"], file, f"{path}.economic")
+        return economic, voting if voting is not None else UNKNOWN_SHARE, basis
+    if "shares" in record:
+        return UNKNOWN_SHARE, voting, basis  # read against the outstanding shares by facts/stakes.py
+    share = _share(record, file, path)
+    if voting is not None and not any(key in record for key in _PERCENTAGES):
+        return UNKNOWN_SHARE, voting, basis
+    return share, voting, basis
+
+
 def link_from_record(record: Mapping[str, Any], file: str, path: str) -> Link:
     start, end = _date(record.get("start_date")), _date(record.get("end_date"))
     if start is not None and end is not None and end < start:
         raise InputError("end_date is before start_date", file=file, path=f"{path}.end_date", value=record["end_date"])
+    share, voting, basis = _stake(record, file, path)
     return Link(
         owner=record["owner"],
         asset=record["asset"],
         kind=record.get("kind", "shareholding"),
-        share=_share(record, file, path),
+        share=share,
         start_date=start,
         end_date=end,
         acting_jointly=record.get("acting_jointly"),
         path=f"{file}:{path}",
+        voting=None if voting == share else voting,
+        share_class=record.get("share_class"),
+        basis=basis,
     )
 
 
@@ -501,17 +633,21 @@ def check_share_totals(links: Iterable[Link], stake_kinds: Iterable[str] = ("sha
     """Shares held in one asset, read at their lowest, cannot add up to over 100%. Only links of
     `stake_kinds` are shares (the profile's link_effects say which: policy/profiles.py)."""
     stakes = frozenset(stake_kinds)
-    totals: dict[str, Decimal] = {}
+    totals: dict[tuple[str, str], Decimal] = {}
     for link in links:
         if link.kind not in stakes:
             continue
-        total = totals.get(link.asset, ZERO) + link.share.min
-        totals[link.asset] = total
-        if total > HUNDRED:
-            file, path = _split(link.path)
-            raise InputError(
-                f"shares held in {link.asset!r} add up to {plain_decimal(total)}%, over 100%",
-                file=file,
-                path=f"{path}.percentage",
-                value=plain_decimal(link.share.min),
-            )
+        for measure, share, field_name, words in (
+            ("economic", link.share, "percentage", "shares"),
+            ("voting", link.voting or link.share, "voting", "votes"),
+        ):
+            total = totals.get((link.asset, measure), ZERO) + share.min
+            totals[(link.asset, measure)] = total
+            if total > HUNDRED:
+                file, path = _split(link.path)
+                raise InputError(
+                    f"{words} held in {link.asset!r} add up to {plain_decimal(total)}%, over 100%",
+                    file=file,
+                    path=f"{path}.{field_name}",
+                    value=plain_decimal(share.min),
+                )

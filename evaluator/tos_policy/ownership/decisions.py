@@ -44,6 +44,10 @@ def _owner_record(link: Link, entities: dict[str, Entity]) -> dict[str, Any]:
     record: dict[str, Any] = {"id": owner.id, "kind": link.kind, **link.share.as_json()}
     if owner.name:
         record["name"] = owner.name
+    if link.voting is not None:  # votes apart from the economic share (of the whole entity)
+        record["voting"] = link.voting.as_json()
+    if link.share_class is not None:
+        record["share_class"] = link.share_class
     return record
 
 

@@ -31,6 +31,7 @@ import orjson
 from tos_policy.engines import Engine
 from tos_policy.errors import EngineError, InputError
 from tos_policy.facts.load import Entity, Facts, Link, check_share_totals
+from tos_policy.facts.stakes import read_stakes
 from tos_policy.limits import Limits, check_deadline
 from tos_policy.ownership.cycles import greatest_fixpoint
 from tos_policy.ownership.decisions import Decision, decide
@@ -161,6 +162,19 @@ def _link_row(link: Link) -> list[Any]:
         str(link.start_date),
         str(link.end_date),
         link.acting_jointly,
+        *_rights_row(link),
+    ]
+
+
+def _rights_row(link: Link) -> list[Any]:
+    """Votes, class and share counts of a link, only where the facts give them (other digests unchanged)."""
+    if link.voting is None and link.share_class is None and link.basis is None:
+        return []
+    voting = link.voting
+    return [
+        None if voting is None else [str(voting.min), str(voting.max), voting.min_exclusive, voting.max_exclusive],
+        link.share_class,
+        None if link.basis is None else list(link.basis),
     ]
 
 
@@ -170,6 +184,15 @@ def _entity_row(entity: Entity) -> list[Any]:
         row.append(entity.disclosure)
     if entity.headquarters_subdivision or entity.jurisdiction_subdivision:  # digests of facts without them unchanged
         row += [entity.headquarters_subdivision, entity.jurisdiction_subdivision]
+    if entity.capital is not None:  # likewise: only entities with share counts or classes
+        capital = entity.capital
+        row.append(
+            [
+                capital.issued,
+                capital.treasury,
+                [[str(value) if value is not None else None for value in item] for item in capital.classes],
+            ]
+        )
     if entity.history:  # likewise: only entities with dated values add them
         row.append(
             [
@@ -321,16 +344,16 @@ def prepare(
     reconcile: Reconciler = keep_links,
 ) -> Prepared:
     """Check the profile and the Legal exceptions (clear errors before any work), select the
-    links active on `as_of`, reconcile them and check their share totals; take each entity's
+    links active on `as_of`, read their stakes as shares of the whole entity (share counts,
+    classes: facts/stakes.py), reconcile them and check their share totals; take each entity's
     dated facts in force on `as_of`."""
     profile_name = profile or str(rules.policy_set["default_profile"])
     profile_data = rules.profile(profile_name)  # unknown profile: a clear error before any work
     book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
-    links = reconcile(facts, facts.active_links(as_of))
+    entities = facts.entities_on(as_of)
+    links = reconcile(facts, read_stakes(entities, facts.active_links(as_of)))
     check_share_totals(links, stake_kinds(profile_data))
-    return Prepared(
-        facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name), facts.entities_on(as_of)
-    )
+    return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name), entities)
 
 
 def check_entity_ids(facts: Facts, entity_ids: Iterable[str], *, file: str = "--entity") -> None:

@@ -28,21 +28,36 @@ class Holdings(NamedTuple):
     known_min: Decimal = ZERO
     known_min_exclusive: bool = False
     branch: bool = False
+    # The same for votes, when some stake in it gives its votes apart from its economic share.
+    voting: tuple[Decimal, bool] | None = None
 
     @classmethod
     def of(cls, links: list[Link], effects: dict[str, str]) -> Holdings:
         stakes = [link for link in links if effects.get(link.kind) == "stake"]
+        voting = None
+        if any(link.voting is not None for link in stakes):
+            votes = [link.voting or link.share for link in stakes]
+            voting = (sum((share.min for share in votes), ZERO), any(share.min_exclusive for share in votes))
         return cls(
             sum((link.share.min for link in stakes), ZERO),
             any(link.share.min_exclusive for link in stakes),
             any(effects.get(link.kind) == "same_person" for link in links),
+            voting,
         )
 
     def remainder(self) -> tuple[Decimal, bool]:
         """The most that holders not in the facts can hold (and whether strictly less)."""
-        if self.known_min >= HUNDRED:
-            return ZERO, False
-        return HUNDRED - self.known_min, self.known_min_exclusive
+        return _rest(self.known_min, self.known_min_exclusive)
+
+    def voting_remainder(self) -> tuple[Decimal, bool] | None:
+        """The most of the votes holders not in the facts can hold, when votes are given apart."""
+        return None if self.voting is None else _rest(*self.voting)
+
+
+def _rest(known_min: Decimal, exclusive: bool) -> tuple[Decimal, bool]:
+    if known_min >= HUNDRED:
+        return ZERO, False
+    return HUNDRED - known_min, exclusive
 
 
 NO_HOLDINGS = Holdings()
@@ -90,6 +105,39 @@ def _groups(links: list[Link], controllers: Callable[[str], Iterable[str]]) -> l
     return [find(owner) for owner in owners]
 
 
+def _voting_fields(link: Link, scale: int) -> dict[str, Any]:
+    """A link's votes for the rule, only when the facts give them apart from its economic share."""
+    if link.voting is None:
+        return {}
+    votes = link.voting
+    return {
+        "voting_min": _units(votes.min, scale),
+        "voting_min_exclusive": votes.min_exclusive,
+        "voting_max": _units(votes.max, scale),
+        "voting_max_exclusive": votes.max_exclusive,
+    }
+
+
+def _voting_remainder(holdings: Holdings, scale: int) -> dict[str, Any]:
+    found = holdings.voting_remainder()
+    if found is None:
+        return {}
+    return {"voting_remainder": _units(found[0], scale), "voting_remainder_exclusive": found[1]}
+
+
+def _scale_digits(links: Sequence[Link], holdings: Holdings) -> int:
+    """The most decimal places of the links' bounds (votes included) and of the remainders."""
+    values = [holdings.remainder()[0]]
+    votes = holdings.voting_remainder()
+    if votes is not None:
+        values.append(votes[0])
+    for link in links:
+        values += [link.share.min, link.share.max]
+        if link.voting is not None:
+            values += [link.voting.min, link.voting.max]
+    return max(_decimals(value) for value in values)
+
+
 def _subdivisions(entity: Entity) -> dict[str, str]:
     """The entity's subdivisions, only when the facts give them."""
     found = {}
@@ -118,10 +166,7 @@ def build_step_input(
     owner's chain of control, where the profile attributes controlled entities'
     holdings to their controller)."""
     remainder, remainder_exclusive = holdings.remainder()
-    digits = max(
-        (max(_decimals(link.share.min), _decimals(link.share.max)) for link in links), default=_decimals(remainder)
-    )
-    scale = 10 ** max(digits, _decimals(remainder))
+    scale = 10 ** _scale_digits(links, holdings)
 
     def sort_key(link: Link) -> tuple[Any, ...]:
         share = link.share
@@ -154,6 +199,7 @@ def build_step_input(
                 "max": _units(share.max, scale),
                 "max_exclusive": share.max_exclusive,
                 "group": groups.setdefault(group_key, len(groups)),
+                **_voting_fields(link, scale),
             }
         )
     payload = {
@@ -167,6 +213,7 @@ def build_step_input(
             "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
             "remainder": _units(remainder, scale),
             "remainder_exclusive": remainder_exclusive,
+            **_voting_remainder(holdings, scale),
             **_subdivisions(entity),
         },
         "links": records,
@@ -188,8 +235,8 @@ def complete_step(
     decimal places. One place says what a step input holds beyond the plan's columns, so
     every plan gives the rule the row plan's input."""
     remainder, remainder_exclusive = holdings.remainder()
-    # build_step_input's scale: 10 ** the most decimal places of the links and the remainder
-    scale = max(int(payload["scale"]), 10 ** _decimals(remainder))
+    # build_step_input's scale: 10 ** the most decimal places of the links (votes too) and the remainders
+    scale = max(int(payload["scale"]), 10 ** _scale_digits(links, holdings))
     factor = scale // int(payload["scale"])
     group_of = _groups(list(links), controller or (lambda owner: ()))
     numbers: dict[str, int] = {}
@@ -200,8 +247,9 @@ def complete_step(
             "min": link["min"] * factor,
             "max": link["max"] * factor,
             "group": numbers.setdefault(key, len(numbers)),
+            **_voting_fields(row, scale),
         }
-        for link, key in zip(payload["links"], group_of, strict=True)
+        for link, row, key in zip(payload["links"], links, group_of, strict=True)
     ]
     out["scale"] = scale
     out["entity"] = {
@@ -209,6 +257,7 @@ def complete_step(
         "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
         "remainder": _units(remainder, scale),
         "remainder_exclusive": remainder_exclusive,
+        **_voting_remainder(holdings, scale),
         **_subdivisions(entity),
     }
     return out

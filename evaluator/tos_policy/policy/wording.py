@@ -39,7 +39,12 @@ def share_text(owner: Mapping[str, Any]) -> str:
 def owner_text(owner: Mapping[str, Any], as_stake: bool) -> str:
     name = label(str(owner["id"]), owner.get("name"))
     if as_stake:
-        return f"{name} holds {share_text(owner)}"
+        held = share_text(owner)
+        if "voting" in owner:  # votes given apart from the shares
+            held = f"{held} of the shares and {share_text(owner['voting'])} of the votes"
+        if "share_class" in owner:
+            held += f" (through class {owner['share_class']} shares)"
+        return f"{name} holds {held}"
     return f"{name} ({str(owner['kind']).replace('_', ' ')})"
 
 
