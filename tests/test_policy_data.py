@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,11 @@ def test_rules_using_the_network_are_refused(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as caught:
         load_rules(rules_dir)
     assert "http.send" in str(caught.value) and "phone_home.rego" in str(caught.value) and "line 3" in str(caught.value)
+
+
+def test_rule_titles_state_no_value_the_data_holds() -> None:
+    """Values in force (a threshold) live in profile data, and the documents put them in: a title
+    quoting one would go stale when the data moves."""
+    shipped = load_rules(Path(__file__).resolve().parent.parent / "rules")
+    titled = {rule_id: info.title for rule_id, info in shipped.rules.items()}
+    assert titled and not [title for title in titled.values() if re.search(r"\d\s*%|percent", title, re.IGNORECASE)]

@@ -194,7 +194,7 @@ _with_subdivision(reason, entity, field) := reason if {
 } else := object.union(reason, {"subdivision": _subdivision(entity, field)})
 
 # METADATA
-# title: Rule 2 - owned 50% or more by restricted owners
+# title: Rule 2 - ownership by restricted owners reaching the threshold
 # description: >-
 #   An entity is restricted when the stakes held in it by restricted
 #   organisations, summed over all of them, reach the threshold. A restricted

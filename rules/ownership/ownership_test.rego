@@ -225,7 +225,7 @@ test_match_all_with_one_unknown_country_restricts_only_in_the_upper_reading if {
 	_codes(result) == {"COUNTRY_UNKNOWN", "RESTRICTED_COUNTRY"}
 }
 
-# Rule 2 (TOS-OWN-2): owned 50% or more by restricted owners
+# Rule 2 (TOS-OWN-2): ownership by restricted owners reaching the threshold
 
 test_stakes_of_30_and_25_aggregate_to_55_and_restrict if {
 	every reading in ["lower", "upper"] {

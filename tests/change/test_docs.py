@@ -15,7 +15,7 @@ from .conftest import PACKAGE, PACKAGE_DATE, ROOT, commit, git, run, set_thresho
 
 RULE_TITLES = (
     "Rule 1 - restricted root",
-    "Rule 2 - owned 50% or more by restricted owners",
+    "Rule 2 - ownership by restricted owners reaching the threshold",
     "Rule 3 - control without shares",
     "Rule 4 - branches",
 )
