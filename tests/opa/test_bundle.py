@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opa_client.opa import OpaClient
 
 from tests.fixture_rules import fixture_rules_dir
+from tests.opa.rest import policy_ids, rest
 from tos_policy import EngineError, evaluate, load_facts
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.engines.opa import POLICY_ID_PREFIX, OpaEngine
@@ -255,12 +255,8 @@ def test_the_examples_reach_every_decision(embedded_engine: EmbeddedEngine, ship
 
 
 def test_the_engine_pushes_nothing(bundle_engine: OpaEngine, bundle_server: OpaServer, shipped: RuleSet) -> None:
-    client = OpaClient(host="127.0.0.1", port=bundle_server.port, timeout=5.0, retries=0)
-    try:
-        policies = client.get_policies_list()
-        bundles = client.get_data("system/bundles")["result"]
-    finally:
-        client.close_connection()
+    policies = policy_ids(bundle_server)
+    bundles = rest(bundle_server, "GET", "data/system/bundles")["result"]
     assert not [policy for policy in policies if policy.startswith(POLICY_ID_PREFIX)]
     assert [entry["manifest"]["revision"] for entry in bundles.values()] == [bundle_revision(shipped)]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opa_client.opa import OpaClient
 
+from tests.opa.rest import policy_ids, rest
 from tos_policy import EngineError, InputError, evaluate, facts_from_document
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.engines.opa import POLICY_ID_PREFIX, OpaEngine, parse_opa_url
@@ -421,17 +421,13 @@ def test_a_band_below_the_threshold_end_to_end(
 def test_loading_again_replaces_the_previous_version(opa_server: OpaServer, variant_rules: RuleSet) -> None:
     extra_module = "package tos_policy_extra\n\nanswer := 42\n"
     with_extra = dataclasses.replace(variant_rules, modules={**variant_rules.modules, "extra/extra.rego": extra_module})
-    client = OpaClient(host="127.0.0.1", port=opa_server.port, timeout=5.0, retries=0)
-    try:
-        OpaEngine(with_extra, opa_server.url).close()
-        ours = {policy for policy in client.get_policies_list() if policy.startswith(POLICY_ID_PREFIX)}
-        assert ours == {POLICY_ID_PREFIX + path for path in with_extra.modules}
-        OpaEngine(variant_rules, opa_server.url).close()
-        ours = {policy for policy in client.get_policies_list() if policy.startswith(POLICY_ID_PREFIX)}
-        assert ours == {POLICY_ID_PREFIX + path for path in variant_rules.modules}
-        assert client.get_data("ownership/profiles")["result"] == variant_rules.data["ownership"]["profiles"]
-    finally:
-        client.close_connection()
+    OpaEngine(with_extra, opa_server.url).close()
+    ours = {policy for policy in policy_ids(opa_server) if policy.startswith(POLICY_ID_PREFIX)}
+    assert ours == {POLICY_ID_PREFIX + path for path in with_extra.modules}
+    OpaEngine(variant_rules, opa_server.url).close()
+    ours = {policy for policy in policy_ids(opa_server) if policy.startswith(POLICY_ID_PREFIX)}
+    assert ours == {POLICY_ID_PREFIX + path for path in variant_rules.modules}
+    assert rest(opa_server, "GET", "data/ownership/profiles")["result"] == variant_rules.data["ownership"]["profiles"]
 
 
 @pytest.mark.parametrize(
@@ -521,13 +517,9 @@ def test_rules_removed_from_the_server_after_loading(scratch_server: OpaServer, 
     engine = OpaEngine(variant_rules, scratch_server.url)
     query = batch([step("company", "SG", "SG")])
     assert engine.decide(query) == [{"restricted": False, "reasons": []}]
-    client = OpaClient(host="127.0.0.1", port=scratch_server.port, timeout=5.0, retries=0)
-    try:
-        # Modules that import rules/regions first: OPA refuses to leave a module with an undefined function.
-        for policy in sorted(client.get_policies_list(), key=lambda policy: "regions" in str(policy)):
-            client.delete_policy(policy)
-    finally:
-        client.close_connection()
+    # Modules that import rules/regions first: OPA refuses to leave a module with an undefined function.
+    for policy in sorted(policy_ids(scratch_server), key=lambda policy: "regions" in policy):
+        rest(scratch_server, "DELETE", f"policies/{policy}")
     with pytest.raises(EngineError, match="undefined") as caught:
         engine.decide(query)
     assert_names_url(caught, scratch_server.url)

@@ -15,6 +15,8 @@ SECURITY.md promise 2."""
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -27,13 +29,17 @@ import pytest
 import requests  # type: ignore[import-untyped, unused-ignore]
 from click.testing import CliRunner
 
+from tests.opa.rest import rest
 from tos_policy import EngineError, evaluate, facts_from_document
+from tos_policy.access import COUNTRY_SIGNALS, DEFAULT_ACCESS_POLICY, decide_access, request_from_document
 from tos_policy.cli.main import main
-from tos_policy.engines.opa import OpaEngine
-from tos_policy.engines.opa_server import OpaServer
+from tos_policy.engines import ACCESS_RESULT
+from tos_policy.engines.opa import POLICY_ID_PREFIX, OpaEngine
+from tos_policy.engines.opa_server import OpaServer, start_server
 from tos_policy.policy.ruleset import RuleSet
 
 AS_OF = date(2025, 10, 1)
+ACCESS_MODULE = "access/access.rego"
 Answer = Callable[[dict[str, Any]], bytes]
 
 
@@ -259,3 +265,101 @@ def test_the_cross_check_catches_a_changed_server(start_opa: Callable[[], OpaSer
             evaluate(facts_from_document(_facts(rules)), rules, engine, as_of=AS_OF)
     finally:
         engine.close()
+
+
+# --- access answers: cross-checked against the local rules ----------------------------------------------------
+
+
+def _access_policy(rules: RuleSet) -> dict[str, Any]:
+    return dict(rules.data["access"]["policies"][DEFAULT_ACCESS_POLICY])
+
+
+def _denying_signal(rules: RuleSet) -> tuple[str, str]:
+    """(signal, country): a signal the shipped access policy denies on, with a country it restricts (from its data)."""
+    policy = _access_policy(rules)
+    signal = sorted(name for name, effect in policy["signal_effects"].items() if effect == "deny")[0]
+    return signal, str(sorted(policy["restricted_countries"])[0])
+
+
+def _lenient_access_module(rules: RuleSet) -> str:
+    """The shipped access rules with every reason dropped: consistent answers (allow, no reasons) for everything."""
+    source = rules.modules[ACCESS_MODULE]
+    tampered, count = re.subn(
+        r"(?m)^reasons := (.*)$", r'_true_reasons := \1\n\nreasons := {r | some r in _true_reasons; r.effect == "never"}', source
+    )
+    assert count == 1
+    return tampered
+
+
+def _tamper_access(server: OpaServer, rules: RuleSet) -> None:
+    """Replace the access module on the running server (the engine loaded the true one)."""
+    rest(server, "PUT", f"policies/{POLICY_ID_PREFIX}{ACCESS_MODULE}", data=_lenient_access_module(rules).encode())
+
+
+def test_a_tampered_access_policy_never_answers_allow(start_opa: Callable[[], OpaServer], rules: RuleSet) -> None:
+    """A real OPA server whose access rules were swapped after loading answers allow with no
+    reasons, a well-formed, self-consistent answer: the cross-check refuses it for a request the
+    evaluator can decide itself (a restricted-country signal, an organisation denied by ownership,
+    an organisation given by id alone with a restricted signal)."""
+    server = start_opa()
+    signal, country = _denying_signal(rules)
+    engine = OpaEngine(rules, server.url, timeout=5.0)
+    try:
+        individual = request_from_document({"organisation": None, "signals": {signal: country}})
+        org_request = request_from_document({"organisation": "own-country", "signals": {}})
+        facts = facts_from_document(_facts(rules))
+        unrestricted = next(code for code in ("SG", "DE", "GB", "FR") if code not in _access_policy(rules)["restricted_countries"])
+        clean = request_from_document({"organisation": None, "signals": dict.fromkeys(COUNTRY_SIGNALS, unrestricted)})
+        assert decide_access(clean, None, rules, engine, as_of=AS_OF).decision == "allow"  # untampered: agrees
+        assert decide_access(individual, None, rules, engine, as_of=AS_OF).decision == "deny"
+        _tamper_access(server, rules)
+        for request in (individual, org_request):
+            with pytest.raises(EngineError, match="does not decide with these rules") as caught:
+                decide_access(request, facts, rules, engine, as_of=AS_OF)
+            assert server.url in str(caught.value) and "\n" not in str(caught.value)
+        by_id = {"policy": DEFAULT_ACCESS_POLICY, "organisation": {"id": "anyone"}, "signals": individual.signals}
+        with pytest.raises(EngineError, match="on its signals alone"):
+            engine.query(ACCESS_RESULT, by_id)
+        # Allow for a request the local rules allow too is what the rules decide: accepted.
+        assert decide_access(clean, None, rules, engine, as_of=AS_OF).decision == "allow"
+    finally:
+        engine.close()
+
+
+def test_a_lying_access_answer_exits_3(crafted: Callable[..., CraftedServer], rules: RuleSet, tmp_path: Path) -> None:
+    """`decide --engine opa` against a server that answers every access query allow, no reasons."""
+    signal, country = _denying_signal(rules)
+    lie = json.dumps({"result": {"policy": DEFAULT_ACCESS_POLICY, "decision": "allow", "reasons": []}}).encode()
+    server = crafted(lambda query: lie)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"organisation": None, "signals": {signal: country}}), encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["decide", str(request), "--as-of", AS_OF.isoformat(), "--engine", "opa", "--opa-url", server.url]
+    )
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert result.stdout == "" and "does not decide with these rules" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- the server helper ----------------------------------------------------------------------------------------
+
+
+def test_the_server_helper_needs_no_opa_client_and_no_proxy(
+    opa_bin: Path, crafted: Callable[..., CraftedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """start_server's health probe uses the engine's own strict session: no opa-python-client
+    (it cannot be imported here), and an environment proxy is not followed."""
+    monkeypatch.setitem(sys.modules, "opa_client", None)
+    monkeypatch.setitem(sys.modules, "opa_client.opa", None)
+    proxy = crafted(redirect_to="http://127.0.0.1:9/nowhere")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    server = start_server(opa_bin, ready_timeout=30.0)
+    try:
+        assert server.running()
+        assert rest(server, "GET", "policies") == {"result": []}
+    finally:
+        server.stop()
+    assert proxy.seen == []

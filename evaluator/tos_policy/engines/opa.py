@@ -31,7 +31,11 @@ evaluator can establish itself without the server: the same item decided by the 
 rules in the embedded engine with its links left out (its own facts only, e.g. its own
 country). Rules are monotone (a link can only add reasons), so an item restricted on its
 own facts but unrestricted with its links is a server that lies: EngineError. No policy
-meaning is written in Python for this: the local rules decide the root step.
+meaning is written in Python for this: the local rules decide the root step. Access
+answers (data.access.result) are cross-checked the same way: the local rules decide the
+same request (its signals alone when the organisation is given by id only), and a server
+answer that differs (or, by id only, is more lenient) is an EngineError, so a request whose
+organisation is denied or whose signal names a restricted country never comes back allow.
 
 Redirects are not followed and proxy settings from the environment (HTTP_PROXY,
 HTTPS_PROXY, NO_PROXY, .netrc) are ignored unless asked (follow_redirects,
@@ -50,18 +54,21 @@ import hashlib
 import json
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import requests  # type: ignore[import-untyped, unused-ignore]
 import urllib3
 
 from tos_policy import jsonio
-from tos_policy.engines import OWNERSHIP_BATCH, Engine, check_results, data_ref
+from tos_policy.engines import ACCESS_RESULT, OWNERSHIP_BATCH, check_results, data_ref
 from tos_policy.errors import EngineError, InputError
 from tos_policy.limits import MAX_SECONDS
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.bundle import bundle_revision
+
+if TYPE_CHECKING:
+    from tos_policy.engines.embedded import EmbeddedEngine
 
 POLICY_ID_PREFIX = "tos-policy/"
 BATCH_PACKAGE, _, BATCH_RULE = OWNERSHIP_BATCH.rpartition("/")
@@ -138,6 +145,20 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def strict_session(*, proxies_from_env: bool = False, retries: int = 0) -> requests.Session:
+    """The HTTP session every call to an OPA server goes through (the engine's and the server
+    helper's health probe): environment proxies, .netrc credentials and REQUESTS_CA_BUNDLE only
+    when asked, since the server decides every entity and where requests go is chosen by the
+    command line. Redirects are refused per request (allow_redirects)."""
+    session = requests.Session()
+    session.trust_env = proxies_from_env
+    if retries:
+        adapter = requests.adapters.HTTPAdapter(max_retries=retries)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
+
+
 def data_documents(rules: RuleSet) -> list[tuple[list[str], Any]]:
     """The rules' data documents as (path under data, value): the data tree, cut where it leaves
     the modules' packages (data.ownership holds rules, data.ownership.profiles only data)."""
@@ -188,16 +209,9 @@ class OpaEngine:
         self.follow_redirects = follow_redirects
         self._rules = rules
         self._lock = threading.Lock()
-        self._local: Engine | None = None  # the embedded engine of the cross-check, made on first use
+        self._local: EmbeddedEngine | None = None  # the embedded engine of the cross-check, made on first use
         self._ready = False
-        self._session = requests.Session()
-        # Environment proxies, .netrc credentials and REQUESTS_CA_BUNDLE only when asked: the
-        # server decides every entity, so where the requests go is chosen by the command line.
-        self._session.trust_env = proxies_from_env
-        if retries:
-            adapter = requests.adapters.HTTPAdapter(max_retries=retries)
-            self._session.mount("http://", adapter)
-            self._session.mount("https://", adapter)
+        self._session = strict_session(proxies_from_env=proxies_from_env, retries=retries)
         try:
             if load_rules:
                 self._load(rules)
@@ -394,15 +408,19 @@ class OpaEngine:
         self._cross_check(batch, items, results)
         return results
 
-    def _cross_check(self, batch: dict[str, Any], items: list[Any], results: list[dict[str, Any]]) -> None:
-        """An item the local rules restrict on its own facts (links left out) must come back restricted:
-        a link can only add reasons. Otherwise the server is not deciding with these rules."""
+    def _local_engine(self) -> EmbeddedEngine:
+        """The embedded engine with the local rules, for the cross-checks (made on first use)."""
         with self._lock:
             if self._local is None:
                 from tos_policy.engines.embedded import EmbeddedEngine
 
                 self._local = EmbeddedEngine(self._rules)
-            local = self._local
+            return self._local
+
+    def _cross_check(self, batch: dict[str, Any], items: list[Any], results: list[dict[str, Any]]) -> None:
+        """An item the local rules restrict on its own facts (links left out) must come back restricted:
+        a link can only add reasons. Otherwise the server is not deciding with these rules."""
+        local = self._local_engine()
         own_facts = [{**item, "links": []} if isinstance(item, dict) else item for item in items]
         alone = local.decide({**batch, "items": own_facts})
         for index, (root, served) in enumerate(zip(alone, results, strict=True)):
@@ -420,7 +438,36 @@ class OpaEngine:
         if not package or not rule:
             raise self._fail(f"{entrypoint!r} is not an entrypoint (package/rule)")
         ref = f"data.{package.replace('/', '.')}.{rule}"
-        return self._query(ref, input, "are these rules loaded, and is the input complete?")
+        result = self._query(ref, input, "are these rules loaded, and is the input complete?")
+        if entrypoint == ACCESS_RESULT:
+            self._cross_check_access(input, result)
+        return result
+
+    def _cross_check_access(self, input: dict[str, Any], result: Any) -> None:
+        """The server's access decision against the local rules deciding what the evaluator can
+        check itself: the whole input when it carries the organisation's decision (or is an
+        individual's), where the two must agree; else (an organisation given by id alone, to be
+        looked up in data the server may hold) the request's signals alone, where the server may
+        only be stricter: a signal can only add reasons. A request the local rules deny or
+        review never comes back allow."""
+        organisation = input.get("organisation") if isinstance(input, dict) else None
+        checkable = organisation is None or (isinstance(organisation, dict) and "decision" in organisation)
+        own_facts = input if checkable else {**input, "organisation": None}
+        try:
+            local = self._local_engine().query(ACCESS_RESULT, own_facts)
+        except EngineError as exc:
+            raise self._fail(f"the local rules cannot decide this request to check the answer: {exc}") from None
+        expected = local.get("decision") if isinstance(local, dict) else None
+        served = result.get("decision") if isinstance(result, dict) else None
+        order = {"allow": 0, "review": 1, "deny": 2}
+        if expected not in order:
+            raise self._fail(f"the local rules gave no access decision to check the server's answer: {local!r:.200}")
+        if served not in order or (served != expected if checkable else order[served] < order[expected]):
+            raise self._fail(
+                f"the server decided the access request {served!r:.20}, but these rules decide it {expected!r} "
+                f"({'the same request' if checkable else 'on its signals alone'}; reasons "
+                f"{local.get('reasons')!r:.200}): the server does not decide with these rules"
+            )
 
     def close(self) -> None:
         """Verify once more that a server fed by a bundle still holds these rules (a change made to it

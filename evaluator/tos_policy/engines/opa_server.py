@@ -141,17 +141,24 @@ def _launch(binary: Path, port: int, bundle: Path | None) -> OpaServer:
 
 
 def _wait_healthy(server: OpaServer, ready_timeout: float) -> bool:
-    """True once GET /health answers 200; False if the process exits first. Raises after `ready_timeout`."""
-    from opa_client.opa import OpaClient  # imported late: see engines/opa.py
+    """True once GET /health answers 200; False if the process exits first. Raises after `ready_timeout`.
+    The probe uses the OPA engine's own strict session (no environment proxies, no redirects)."""
+    import requests  # type: ignore[import-untyped, unused-ignore]
 
-    client = OpaClient(host=server.host, port=server.port, timeout=1.0, retries=0)
+    from tos_policy.engines.opa import strict_session  # imported late: requests is the [opa] extra
+
+    session = strict_session()
     deadline = time.monotonic() + ready_timeout
     try:
         while True:
             if not server.running():
                 return False
-            if client.check_health():
-                return True
+            try:
+                response = session.get(f"{server.url}/health", timeout=1.0, allow_redirects=False)
+                if response.status_code == 200:
+                    return True
+            except requests.exceptions.RequestException:
+                pass  # not listening yet
             if time.monotonic() >= deadline:
                 raise OpaServerError(
                     f"the OPA server at {server.url} (pid {server.pid}) did not answer GET /health "
@@ -159,7 +166,7 @@ def _wait_healthy(server: OpaServer, ready_timeout: float) -> bool:
                 )
             time.sleep(0.05)
     finally:
-        client.close_connection()
+        session.close()
 
 
 def start_server(
