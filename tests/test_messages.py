@@ -114,21 +114,31 @@ def test_schema_patterns_end_where_the_text_ends() -> None:
 
 
 @pytest.mark.parametrize(
-    "record",
+    ("record", "place"),
     [
-        [{"LEI": "529900T8BM49AURSDO55", "Entity": "not an object"}],
-        [{"LEI": "529900T8BM49AURSDO55", "Entity": {"LegalName": {"name": "x"}, "LegalAddress": "US"}}],
-        {"data": [{"type": "lei-records", "attributes": ["not", "an", "object"]}]},
-        {"data": [{"type": "lei-records", "attributes": {"entity": {"legalName": "text, not an object"}}}]},
-        [{"Relationship": "not an object"}],
-        [{"Relationship": {"StartNode": ["x"], "EndNode": 7, "RelationshipType": "IS_DIRECTLY_CONSOLIDATED_BY"}}],
+        ([{"LEI": "529900T8BM49AURSDO55", "Entity": "not an object"}], "$[0].Entity"),
+        (
+            [{"LEI": "529900T8BM49AURSDO55", "Entity": {"LegalName": {"name": "x"}, "LegalAddress": "US"}}],
+            "$[0].Entity.",
+        ),
+        ({"data": [{"type": "lei-records", "attributes": ["not", "an", "object"]}]}, "line 1 $.data[0].attributes"),
+        (
+            {"data": [{"type": "lei-records", "attributes": {"entity": {"legalName": "text, not an object"}}}]},
+            "line 1 $.data[0].attributes.entity.legalName",
+        ),
+        ([{"Relationship": "not an object"}], "$[0].Relationship"),
+        (
+            [{"Relationship": {"StartNode": ["x"], "EndNode": 7, "RelationshipType": "IS_DIRECTLY_CONSOLIDATED_BY"}}],
+            "$[0].Relationship.",
+        ),
     ],
 )
-def test_wrongly_typed_gleif_records_are_bad_input(tmp_path: Path, record: object) -> None:
+def test_wrongly_typed_gleif_records_are_bad_input(tmp_path: Path, record: object, place: str) -> None:
+    """Named by file and JSON path (the one location format), never `record N` or an AttributeError."""
     source = tmp_path / "gleif.json"
     source.write_text(json.dumps(record))
-    err = one_line_exit_2(["import", "gleif", str(source), "-o", str(tmp_path / "out.json")], str(source), "record 1")
-    assert "internal error" not in err
+    err = one_line_exit_2(["import", "gleif", str(source), "-o", str(tmp_path / "out.json")], str(source), f": {place}")
+    assert "internal error" not in err and "record 1" not in err
     assert not (tmp_path / "out.json").exists()
 
 

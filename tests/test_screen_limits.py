@@ -181,3 +181,41 @@ def test_the_limits_are_options_of_screen() -> None:
     help_text = run("screen", "--help").stdout
     for name in Limits.__dataclass_fields__:
         assert option_name(name) in help_text
+
+
+READERS = {  # every command that reads facts files and takes --max-seconds; {} is the facts file
+    "evaluate": ["evaluate", "{}"],
+    "explain": ["explain", "{}", "--entity", "x"],
+    "screen": ["screen", "{}"],
+    "review-queue": ["review-queue", "{}"],
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "writer"),
+    [*((command, "none") for command in sorted(READERS)), *((command, writer) for command in ("evaluate", "screen") for writer in ("silent", "slow"))],
+)
+def test_a_fifo_ends_the_read_at_max_seconds_exactly(tmp_path: Path, command: str, writer: str) -> None:
+    """The read itself stops at the time limit (exit 3, one line naming the file), not the watchdog
+    at the limit plus its grace: no writer, a writer that never writes, one that sent half a record."""
+    fifo = tmp_path / ("facts.jsonl" if command == "screen" else "facts.json")
+    os.mkfifo(fifo)
+    held = None
+    if writer != "none":
+        held = os.open(fifo, os.O_RDWR)  # a writer that holds the FIFO open (and never blocks us)
+        if writer == "slow":
+            os.write(held, b'{"entities": [{"id": "a", ' if command != "screen" else b'{"id": "a", "type"')
+    args = [part.replace("{}", str(fifo)) for part in READERS[command]]
+    try:
+        started = time.monotonic()
+        # 5 s: the time limit counts from the start of the command (for screen, building the engine
+        # too), so the limit leaves room for that on a loaded machine; the watchdog would fire at 6 s.
+        code, out, err = _finish(_tos_policy(*args, "--as-of", AS_OF, "--max-seconds", "5"), 60)
+        elapsed = time.monotonic() - started
+    finally:
+        if held is not None:
+            os.close(held)
+    assert code == 3 and out == b"", err
+    assert err.count(b"\n") == 1 and b"time limit of 5s" in err, err
+    assert f"waiting for {fifo} to send its facts".encode() in err, err  # the reader, not the watchdog
+    assert elapsed >= 5

@@ -13,7 +13,8 @@ EvaluationTimeout, an EngineError (exit 3). Neither ever yields a decision.
 | max_entities      | 1,000,000    | --max-entities      | entities in all facts files together            |
 | max_links         | 2,000,000    | --max-links         | ownership links in all facts files together     |
 | max_chain_depth   | 100,000      | --max-chain-depth   | links a restriction may travel through          |
-| max_seconds       | 600          | --max-seconds       | wall-clock time of the evaluation (not loading) |
+| max_seconds       | 600          | --max-seconds       | wall-clock time of the evaluation, and of waiting |
+|                   |              |                     | for a pipe or FIFO to send the facts            |
 
 The chain depth is measured in fixpoint rounds: the first round decides every
 entity on its own facts, and each further round carries restrictions one link
@@ -141,7 +142,7 @@ _HELP = {
     "max_entities": "Most entities, all facts files together.",
     "max_links": "Most ownership links, all facts files together.",
     "max_chain_depth": "Longest chain of links a restriction may travel through (fixpoint rounds less one).",
-    "max_seconds": "Longest evaluation, in seconds (loading the facts not included).",
+    "max_seconds": "Longest evaluation, in seconds (also the longest wait for a pipe or FIFO to send the facts).",
 }
 
 

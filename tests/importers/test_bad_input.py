@@ -90,14 +90,14 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "gleif",
         "rr.xml",
         RR_XML.read_text().replace("IS_SUBFUND_OF", "IS_FRIEND_OF", 1),
-        "record 2 $.Relationship.RelationshipType: unknown GLEIF relationship type",
+        "record 2 $.Relationship.RelationshipType: unknown GLEIF relationship type",  # XML: no JSON path,
     ),
     "gleif json truncated": ("gleif", "lei.json", _truncated(LEI_JSON.read_text()), "looks truncated"),
     "gleif unknown record type": (
         "gleif",
         "x.json",
         json.dumps([{"Something": "else"}]),
-        "record 1: unknown GLEIF record type",
+        "$[0]: unknown GLEIF record type",
     ),
     "gleif api unknown type": (
         "gleif",

@@ -46,9 +46,9 @@ from tos_policy.reports.records import (
     determinations_text,
     exceptions_text,
     explain_text,
+    json_chunks,
     mermaid,
     table_rows,
-    to_json,
     warnings_text,
 )
 from tos_policy.versions import code_digest, evaluator_version
@@ -93,7 +93,12 @@ def _run(
 ) -> Report:
     rules = load_rules(rules_dir)
     one_source((facts_file,) if facts_file else (), store)
-    facts = store.load(limits) if store is not None else load_facts([facts_file or ""], limits=limits)
+    deadline = limits.deadline()  # reading (a pipe or FIFO too) stops at --max-seconds from here
+    facts = (
+        store.load(limits)
+        if store is not None
+        else load_facts([facts_file or ""], limits=limits, deadline=deadline)
+    )
     engine = make_engine(engine_choice, rules)
     day = parse_as_of(as_of)
     findings = overlay(facts, rules, day)  # reviewers' determinations in force, applied before deciding
@@ -144,7 +149,8 @@ def evaluate_command(
     with rules_dir_at(rules_ref, rules_dir, in_force_day(rules_in_force, as_of)) as rules_at:
         report = _run(facts_file, store, rules_at, entity, as_of, profile, engine, limits, decision_log)
     if fmt == "json":
-        click.echo(to_json(report), nl=False)
+        for piece in json_chunks(report):  # written as made: the report can be far larger than the facts
+            click.echo(piece, nl=False)
     else:
         _print_table(report)
     failing = {"deny": {"deny"}, "review": {"deny", "review"}}.get(fail_on or "", set())

@@ -45,6 +45,7 @@ from tos_policy.importers.common import (
     percentage,
     read_json_records,
     review_unreadable,
+    shape_validator,
 )
 from tos_policy.importers.disclosure import add_disclosure, bods_unspecified
 from tos_policy.jsonio import json_path
@@ -306,6 +307,8 @@ def _checked(statement: Any, file: str, record: Record, state: State) -> tuple[d
             raise _invalid(statement, file, [error])
         notes += bods_versions.clean_draft(statement)
         found = list(statement_validator().iter_errors(statement))
+        # fields read beyond the 0.4 schema (importers/shapes.json) must have the types read
+        found += list(shape_validator("bods-statement").iter_errors(statement))
     if found:
         errors = [
             InputError(

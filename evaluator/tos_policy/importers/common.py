@@ -4,13 +4,16 @@ atomically (a temporary file in the same directory, then os.replace), so that a
 failed import never leaves a half-written file behind.
 
 Structural problems (truncated JSON, an unknown record type, the wrong format
-version) raise InputError naming the file, the record number and the value.
+version, a field of the wrong type) raise InputError naming the file, the place and the
+value, in the one location format of every reader (tos_policy.jsonio): `line N $.path`
+in a JSON Lines file, `$[7].path` in a JSON array, `$.path` in a document.
 Odd values inside one record (an unknown country, an unreadable percentage)
 never stop an import: the field becomes unknown and a note says why.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -25,12 +28,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from jsonschema.exceptions import best_match
+
 from tos_policy import jsonio
 from tos_policy.atomic import replaced_atomically
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country
 from tos_policy.facts.load import facts_from_document, plain_decimal, validate_document
 from tos_policy.jsonio import json_path
+from tos_policy.schema_check import validator_for
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -40,24 +46,46 @@ _MAX_DEPTH = 1000  # source records nest deeper than facts files; still bounded,
 
 
 @contextmanager
-def record_shape(file: str, number: int) -> Iterator[None]:
-    """A record whose fields have the wrong type or shape (an object where text is
-    expected, a list where an object is) is bad input naming its file and record, not
-    an AttributeError or TypeError from deep inside an importer."""
+def record_shape(file: str, location: str) -> Iterator[None]:
+    """A record whose fields have a wrong type or shape that no shape check caught (an object
+    where text is expected, a list where an object is) is bad input naming its file and place
+    (`location`, e.g. `line 3 $` or `$[7]`), not an AttributeError or TypeError from deep inside
+    an importer."""
     try:
         yield
     except (AttributeError, TypeError, KeyError, IndexError) as exc:
         raise InputError(
             f"a field has the wrong type or shape for this format ({type(exc).__name__})",
             file=file,
-            path=where(number),
+            path=location,
             value=str(exc),
         ) from None
 
 
-def where(number: int, path: str = "") -> str:
-    """The location of a problem: `record 12` or `record 12 $.recordDetails.name`."""
-    return f"record {number} {path}".rstrip()
+def where(location: str, path: str = "$") -> str:
+    """A JSON path inside a record, from the record's own place: ("line 3 $", "$.name") -> `line 3 $.name`,
+    ("$[7]", "$.name") -> `$[7].name`, ("$", "$.name") -> `$.name`."""
+    return location + path.removeprefix("$")
+
+
+@functools.cache
+def shape_validator(name: str) -> Any:
+    """A validator of `name` in importers/shapes.json: the JSON types of the fields an importer reads."""
+    shapes = jsonio.loads((Path(__file__).parent / "shapes.json").read_bytes(), file="shapes.json", exact=False)
+    return validator_for({"$defs": shapes["$defs"], "$ref": f"#/$defs/{name}"})
+
+
+def check_shape(shape: str, value: Any, file: str, location: str, what: str) -> None:
+    """Refuse a record whose fields have the wrong JSON type for this format (`shape`: a definition
+    of importers/shapes.json, the types of the fields the importer reads), naming the field's JSON path."""
+    error = best_match(shape_validator(shape).iter_errors(value))
+    if error is not None:
+        raise InputError(
+            f"not a valid {what}: {error.message}",
+            file=file,
+            path=where(location, json_path(error.absolute_path)),
+            value=error.instance,
+        )
 
 
 # ----------------------------------------------------------------------------
@@ -158,12 +186,15 @@ def _array_items(text: str, file: str) -> Iterator[Record]:
         yield Record(number, value, f"$[{number - 1}]")
 
 
-def _text(raw: bytes, file: str, number: int) -> str:
+def _text(raw: bytes, file: str, number: int | None) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"not UTF-8 text (byte {exc.start})", file=file, path=where(number), value=raw[exc.start : exc.start + 8]
+            f"not UTF-8 text (byte {exc.start})",
+            file=file,
+            path=jsonio.location("$", number),
+            value=raw[exc.start : exc.start + 8],
         ) from None
 
 
@@ -181,7 +212,7 @@ def read_json_records(path: Path, advance: Callable[[int], None] = lambda _: Non
         while not head.strip():
             line = handle.readline()
             if not line:
-                raise InputError("the file is empty", file=file, path=where(1), value="")
+                raise InputError("the file is empty", file=file, path="$", value="")
             head += line
             line_number += 1
             advance(len(line))
@@ -199,7 +230,7 @@ def read_json_records(path: Path, advance: Callable[[int], None] = lambda _: Non
         if not streamed:
             rest = handle.read()
             advance(len(rest))
-            text = _text(head + rest, file, 1).lstrip("\ufeff").strip()
+            text = _text(head + rest, file, None).lstrip("\ufeff").strip()
             if text.startswith("["):
                 yield from _array_items(text, file)
             else:
@@ -536,8 +567,8 @@ def write_atomically(document: dict[str, Any], output: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def schema_error(message: str, file: str, number: int, error_path: Any, value: Any) -> InputError:
-    return InputError(message, file=file, path=where(number, json_path(error_path)), value=value)
+def schema_error(message: str, file: str, location: str, error_path: Any, value: Any) -> InputError:
+    return InputError(message, file=file, path=where(location, json_path(error_path)), value=value)
 
 
 # ----------------------------------------------------------------------------

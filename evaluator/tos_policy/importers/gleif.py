@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from tos_policy.importers.common import (
     LinkDraft,
     Progress,
     Share,
+    check_shape,
     country,
     day,
     note_skipped,
@@ -94,6 +95,15 @@ class Raw:
     file: str
     number: int
     shape: str  # golden-copy-xml, golden-copy-json, api
+    place: str = "$"  # where the record is in its file: `$[7]`, `line 3 $`, `$.data[2]`; XML: `record 7 $`
+    # API records are read in the golden copy's shape: the API's own JSON path of each golden path named in errors
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def at(self, path: str = "$") -> str:
+        """Where `path` (a golden-copy JSON path inside the record) is in the file."""
+        if self.shape == "api":
+            path = self.origin.get(path, "$")
+        return where(self.place, path)
 
 
 def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = False) -> Builder:
@@ -109,7 +119,7 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
         with progress.file(path) as advance:
             records = _records(path, advance, builder)
             while True:
-                with record_shape(str(path), builder.records + 1):
+                with record_shape(str(path), "$"):  # shapes are checked as records are read; this is a backstop
                     raw = next(records, None)
                 if raw is None:
                     break
@@ -154,7 +164,7 @@ def _invalid_into(
     invalid: list[tuple[InputError, Raw]], raw: Raw, read: Callable[[Builder, Raw], None], builder: Builder
 ) -> None:
     try:
-        with record_shape(raw.file, raw.number):
+        with record_shape(raw.file, raw.at()):
             read(builder, raw)
     except InputError as exc:  # this record only: the others are read
         invalid.append((exc, raw))
@@ -205,9 +215,11 @@ def _records(path: Path, advance: Any, builder: Builder) -> Iterator[Raw]:
         return
     for record in read_json_records(path, advance):
         try:
-            yield from _json_records(record.value, str(path), record.number, builder)
+            yield from _json_records(record.value, str(path), record.number, record.locate(), builder)
         except InputError as exc:  # a record of no known GLEIF shape: listed with the others
-            yield Raw("invalid", {"error": exc, "value": record.value}, str(path), record.number, "json")
+            yield Raw(
+                "invalid", {"error": exc, "value": record.value}, str(path), record.number, "json", record.locate()
+            )
 
 
 def _local(tag: str) -> tuple[str, str]:
@@ -250,26 +262,29 @@ def _xml_records(path: Path, advance: Any) -> Iterator[Raw]:
                             "unsupported GLEIF XML version or not a GLEIF file: expected LEI-CDF 2.1, RR-CDF 1.1 "
                             "or reporting exceptions (namespaces .../leidata/2016, .../rr/2016, .../repex/2016)",
                             file=file,
-                            path=where(1),
+                            path="record 1 $",
                             value=element.tag,
                         )
                 if event != "end" or name not in RECORD_TAGS:
                     continue
                 number += 1
                 if namespace not in NAMESPACES:
-                    raise InputError("record in an unknown namespace", file=file, path=where(number), value=namespace)
+                    raise InputError(
+                        "record in an unknown namespace", file=file, path=f"record {number} $", value=namespace
+                    )
                 data = _element_dict(element)
                 element.clear()
                 position = handle.tell()
                 advance(position - last)
                 last = position
-                yield Raw(RECORD_TAGS[name], _from_xml(RECORD_TAGS[name], data), file, number, "golden-copy-xml")
+                kind = RECORD_TAGS[name]
+                yield Raw(kind, _from_xml(kind, data), file, number, "golden-copy-xml", f"record {number} $")
     except DefusedXmlException as exc:
         raise InputError(
             "XML with a document type declaration or entity definitions is refused (entity expansion can "
             f"exhaust memory; GLEIF files have none): {type(exc).__name__}",
             file=file,
-            path=where(number + 1),
+            path=f"record {number + 1} $",
             value=str(exc)[:80],
         ) from None
     except ET.ParseError as exc:
@@ -280,7 +295,7 @@ def _xml_records(path: Path, advance: Any) -> Iterator[Raw]:
         raise InputError(
             f"not well-formed XML ({reason}); {hint}",
             file=file,
-            path=where(number + 1),
+            path=f"record {number + 1} $",
             value=f"line {line} column {column}",
         ) from None
 
@@ -304,51 +319,74 @@ def _from_xml(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _json_records(value: Any, file: str, number: int, builder: Builder) -> Iterator[Raw]:
+_GOLDEN = {"Relationship": "rr", "ExceptionCategory": "repex"}
+
+
+def _json_records(value: Any, file: str, number: int, place: str, builder: Builder) -> Iterator[Raw]:
     if isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _json_records(item, file, number if len(value) == 1 else number + index, builder)
+            yield from _json_records(
+                item, file, number if len(value) == 1 else number + index, where(place, f"$[{index}]"), builder
+            )
         return
     if not isinstance(value, dict):
-        raise InputError("a GLEIF record must be a JSON object", file=file, path=where(number), value=value)
+        raise InputError("a GLEIF record must be a JSON object", file=file, path=place, value=value)
     if "data" in value:  # GLEIF API v1 (JSON:API)
+        check_shape("api-document", value, file, place, "GLEIF API document")
         pagination = (value.get("meta") or {}).get("pagination") or {}
-        if pagination.get("lastPage", 1) > pagination.get("currentPage", 1):
+        if (pagination.get("lastPage") or 1) > (pagination.get("currentPage") or 1):
             builder.notes.append(
                 f"{file} is page {pagination.get('currentPage')} of {pagination['lastPage']} of a GLEIF API list: "
                 "the other pages are not in the input"
             )
-        items = value["data"] if isinstance(value["data"], list) else [value["data"]]
+        many = isinstance(value["data"], list)
+        items = value["data"] if many else [value["data"]]
         for index, item in enumerate(items):
-            yield _api_record(item, file, number if len(items) == 1 else index + 1)
+            item_place = where(place, f"$.data[{index}]" if many else "$.data")
+            yield _api_record(item, file, number if len(items) == 1 else index + 1, item_place)
         return
-    if "Relationship" in value:
-        yield Raw("rr", value, file, number, "golden-copy-json")
-    elif "ExceptionCategory" in value:
-        yield Raw("repex", value, file, number, "golden-copy-json")
-    elif "LEI" in value and "Entity" in value:
-        yield Raw("lei", value, file, number, "golden-copy-json")
-    else:
+    kind = next((kind for key, kind in _GOLDEN.items() if key in value), None)
+    if kind is None and "LEI" in value and "Entity" in value:
+        kind = "lei"
+    if kind is None:
         raise InputError(
             "unknown GLEIF record type (expected an LEI record, a relationship record or a reporting exception)",
             file=file,
-            path=where(number),
+            path=place,
             value=sorted(value)[:6],
         )
+    check_shape(f"golden-{kind}", value, file, place, "GLEIF golden copy record")
+    yield Raw(kind, value, file, number, "golden-copy-json", place)
 
 
 _API_KINDS = {"lei-records": "lei", "relationship-records": "rr", "reporting-exceptions": "repex"}
 
 
-def _api_record(item: Any, file: str, number: int) -> Raw:
+# The API's JSON path of each golden-copy path an error can name, by record kind.
+_API_ORIGIN = {
+    "lei": {"$.LEI": "$.attributes.lei"},
+    "rr": {
+        "$.Relationship.RelationshipType": "$.attributes.relationship.type",
+        **{
+            f"$.Relationship.{label}{inner}": f"$.attributes.relationship.{api}{api_inner}"
+            for label, api in (("StartNode", "startNode"), ("EndNode", "endNode"))
+            for inner, api_inner in (("", ""), (".NodeID", ".id"))
+        },
+    },
+    "repex": {"$.LEI": "$.attributes.lei", "$.ExceptionReason": "$.attributes.reason"},
+}
+
+
+def _api_record(item: Any, file: str, number: int, place: str) -> Raw:
     kind = _API_KINDS.get(str(item.get("type"))) if isinstance(item, dict) else None
     if kind is None:
         raise InputError(
             "unknown GLEIF API record type (expected lei-records, relationship-records or reporting-exceptions)",
             file=file,
-            path=where(number, "$.type"),
+            path=where(place, "$.type") if isinstance(item, dict) else place,
             value=item.get("type") if isinstance(item, dict) else item,
         )
+    check_shape("api-record", item, file, place, "GLEIF API record")
     attributes = item.get("attributes") or {}
     if kind == "lei":
         entity = attributes.get("entity") or {}
@@ -413,7 +451,7 @@ def _api_record(item: Any, file: str, number: int) -> Raw:
             "ExceptionReason": attributes.get("reason"),
             "id": item.get("id"),
         }
-    return Raw(kind, data, file, number, "api")
+    return Raw(kind, data, file, number, "api", place, _API_ORIGIN[kind])
 
 
 # ----------------------------------------------------------------------------
@@ -434,7 +472,7 @@ def _lei_record(builder: Builder, raw: Raw) -> None:
     data = raw.data
     lei = _text(data.get("LEI"))
     if lei is None:
-        raise InputError("LEI record without an LEI", file=raw.file, path=where(raw.number, "$.LEI"), value=None)
+        raise InputError("LEI record without an LEI", file=raw.file, path=raw.at("$.LEI"), value=None)
     entity = data.get("Entity") or {}
     registration = data.get("Registration") or {}
     notes: list[str] = []
@@ -491,10 +529,10 @@ def _node(builder: Builder, raw: Raw, node: dict[str, Any], label: str) -> str:
     node_type = _text(node.get("NodeIDType")) or "LEI"
     if node_id is None or node_type != "LEI":
         raise InputError(
-            f"relationship {label} is not an LEI", file=raw.file, path=where(raw.number, f"$.{label}"), value=node
+            f"relationship {label} is not an LEI", file=raw.file, path=raw.at(f"$.Relationship.{label}"), value=node
         )
     if not _LEI.match(node_id):
-        raise InputError("not an LEI", file=raw.file, path=where(raw.number, f"$.{label}.NodeID"), value=node_id)
+        raise InputError("not an LEI", file=raw.file, path=raw.at(f"$.Relationship.{label}.NodeID"), value=node_id)
     builder.placeholder(
         node_id,
         "company",
@@ -512,7 +550,7 @@ def _relationship(builder: Builder, raw: Raw) -> None:
         raise InputError(
             "unknown GLEIF relationship type",
             file=raw.file,
-            path=where(raw.number, "$.Relationship.RelationshipType"),
+            path=raw.at("$.Relationship.RelationshipType"),
             value=relationship_type,
         )
     kind, owner_end = RELATIONSHIP_TYPES[relationship_type]
@@ -566,7 +604,7 @@ def _exception(builder: Builder, raw: Raw) -> None:
         raise InputError(
             "reporting exception without LEI, category or reason",
             file=raw.file,
-            path=where(raw.number),
+            path=raw.at(),
             value=raw.data,
         )
     builder.placeholder(
@@ -585,7 +623,7 @@ def _exception(builder: Builder, raw: Raw) -> None:
         raise InputError(
             "unknown GLEIF reporting exception reason",
             file=raw.file,
-            path=where(raw.number, "$.ExceptionReason"),
+            path=raw.at("$.ExceptionReason"),
             value=reason,
         )
     # Never a silent "no parent": the exception is a disclosure fact the rules weigh.

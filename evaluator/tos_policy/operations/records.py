@@ -64,7 +64,7 @@ def record_key(section: str, record: dict[str, Any], text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def read_records(paths: Iterable[Path], limits: Limits) -> Iterator[FactRecord]:
+def read_records(paths: Iterable[Path], limits: Limits, deadline: float | None = None) -> Iterator[FactRecord]:
     """Every record of the files, validated and normalised as `screen` does (schema,
     countries, percentages, dates), each error naming the file, the JSON path or line and the value."""
     validators = {"entity": RecordValidator("entity"), "link": RecordValidator("link")}
@@ -74,7 +74,7 @@ def read_records(paths: Iterable[Path], limits: Limits) -> Iterator[FactRecord]:
     for path in paths:
         file = str(path)
         _check_size(path, file, limits)
-        for kind, where, record in iter_records(path, limits=limits):
+        for kind, where, record in iter_records(path, limits=limits, deadline=deadline):
             validators[kind].check(record, file, where)
             counts[kind] += 1
             _check_count(kind, counts[kind], limits, file, where)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from typing import Any, cast
 
 from tos_policy.facts.load import Entity
@@ -44,7 +45,27 @@ def decision_record(report: Report, item: Decision) -> DecisionRecord:
     return cast(DecisionRecord, record)
 
 
-def to_json(report: Report) -> str:
+class _Records(list):  # type: ignore[type-arg]
+    """The decisions' records, made one at a time as the encoder reaches them (never all at once)."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self._report = report
+
+    def __iter__(self) -> Iterator[Any]:
+        return (decision_record(self._report, item) for item in self._report.decisions)
+
+    def __len__(self) -> int:
+        return len(self._report.decisions)
+
+    def __bool__(self) -> bool:
+        return bool(self._report.decisions)
+
+
+def json_chunks(report: Report, size: int = 1 << 20) -> Iterator[str]:
+    """The JSON report in pieces of about `size` characters, for writing as it is made: a report of
+    many decisions (each with every path) is far larger than the facts, and was a list of millions of
+    fragments and then one string. The pieces join to exactly `to_json(report)`."""
     document = {
         "policy": report.policy,
         "as_of": report.as_of.isoformat(),
@@ -56,7 +77,7 @@ def to_json(report: Report) -> str:
             "undisclosed": sum(1 for item in report.decisions if item.undisclosed),
         },
         "exceptions": exceptions_summary(report),
-        "decisions": [decision_record(report, item) for item in report.decisions],
+        "decisions": _Records(report),
     }
     warnings = not_yet_in_force(report.policy, report.as_of)
     if warnings:  # only where there is one: reports of rules in force keep their bytes
@@ -69,7 +90,23 @@ def to_json(report: Report) -> str:
             **document["summary"],  # type: ignore[dict-item]
             "determined": sum(1 for item in report.decisions if item.entity.id in touched),
         }
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # With an indent the standard encoder is the pure-Python one, which takes list subclasses
+    # as lists (so _Records is encoded lazily) and gives the bytes json.dumps gives.
+    encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
+    pending: list[str] = []
+    length = 0
+    for fragment in encoder.iterencode(document):
+        pending.append(fragment)
+        length += len(fragment)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    pending.append("\n")
+    yield "".join(pending)
+
+
+def to_json(report: Report) -> str:
+    return "".join(json_chunks(report))
 
 
 def exceptions_summary(report: Report) -> dict[str, Any]:

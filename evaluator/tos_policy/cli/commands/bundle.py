@@ -39,10 +39,11 @@ def _organisations(
     digest = screened.facts_digest
     if facts_files:
         # checked as `evaluate` (JSON) or `screen` (JSON Lines) checks them
+        deadline = limits.deadline()  # reading a pipe or FIFO stops at --max-seconds from here
         if any(path.suffix in (".jsonl", ".ndjson") for path in facts_files):
-            facts = load_streaming(list(facts_files))
+            facts = load_streaming(list(facts_files), limits=limits, deadline=deadline)
         else:
-            facts = load_facts(list(facts_files), limits=limits)
+            facts = load_facts(list(facts_files), limits=limits, deadline=deadline)
         digest = facts_digest(facts)
         if screened.facts_digest is not None and screened.facts_digest != digest:
             raise InputError(

@@ -57,7 +57,8 @@ def _from_files(
     from tos_policy.reports.decision_log import append_lines, encode_lines
 
     rules = load_rules(rules_dir)
-    facts = load_facts(list(files), limits=limits)
+    deadline = limits.deadline()  # reading (a pipe or FIFO too) stops at --max-seconds from here
+    facts = load_facts(list(files), limits=limits, deadline=deadline)
     runner = make_engine(engine, rules)
     try:
         with watchdog(limits.max_seconds):

@@ -81,6 +81,7 @@ def load_command(
     from tos_policy.policy.ruleset import load_rules
     from tos_policy.reports.decision_log import append_lines, encode_lines
 
+    deadline = limits.deadline()  # reading a pipe or FIFO stops at --max-seconds from here
     day = parse_as_of(known_on) if known_on else parse_as_of(None)
     decide_on = parse_day(as_of, "--as-of") or day
     rules = load_rules(rules_dir)
@@ -88,7 +89,7 @@ def load_command(
     try:
         with Store.open(db, read_only=False) as store, store.transaction(), watchdog(limits.max_seconds):
             info = store.append_load(
-                read_records(facts_files, limits),
+                read_records(facts_files, limits, deadline),
                 mode="delta" if delta else "snapshot",
                 known_on=day,
                 sources=[str(path) for path in facts_files],
