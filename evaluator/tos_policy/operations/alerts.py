@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from tos_policy.operations.store import Change, Store, StoreError
+from tos_policy.reports.display import markdown_cell
 
 
 def _seed_of(change: Change) -> str:
@@ -116,7 +117,8 @@ def _cause_text(cause: dict[str, Any]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Ids, names and facts are data: no HTML, no control characters, no way out of the cell."""
+    return markdown_cell(text)
 
 
 def markdown(items: list[dict[str, Any]], since: int) -> str:
@@ -132,7 +134,7 @@ def markdown(items: list[dict[str, Any]], since: int) -> str:
             item["old_decision"] or "(new)",
             item["new_decision"] or "(left the registry)",
             _reasons_text(item["new_reasons"]),
-            "<br>".join(_cause_text(cause) for cause in item["causes"]),
         ]
-        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+        causes = "<br>".join(_cell(_cause_text(cause)) for cause in item["causes"])  # each cause escaped alone
+        lines.append("| " + " | ".join([*(_cell(cell) for cell in cells), causes]) + " |")
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from tos_policy.facts.load import Facts, Link, plain_decimal
+from tos_policy.reports.display import csv_cell
 
 ALL = Decimal(100)
 
@@ -185,17 +186,18 @@ CSV_FIELDS = ["rank", "entity", "name", "at_stake_percent", "entities_below", "t
 
 
 def csv_rows(items: list[QueueItem]) -> list[dict[str, str]]:
+    """Rows for a spreadsheet: text cells can neither run as formulas nor carry control characters."""
     rows = []
     for rank, item in enumerate(items, start=1):
         rows.append(
             {
                 "rank": str(rank),
-                "entity": item.entity,
-                "name": item.name or "",
+                "entity": csv_cell(item.entity),
+                "name": csv_cell(item.name or ""),
                 "at_stake_percent": plain_decimal(item.at_stake),
                 "entities_below": str(item.below),
-                "to_settle": "; ".join(fact["text"] for fact in item.to_settle),
-                "reasons": "; ".join(f"{r.get('rule_id')} {r.get('code')}" for r in item.reasons),
+                "to_settle": csv_cell("; ".join(fact["text"] for fact in item.to_settle)),
+                "reasons": csv_cell("; ".join(f"{r.get('rule_id')} {r.get('code')}" for r in item.reasons)),
             }
         )
     return rows

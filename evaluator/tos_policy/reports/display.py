@@ -10,6 +10,7 @@ objects (see cli/main.py), and plain text goes out as it is."""
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -39,3 +40,22 @@ def printable(text: object, *, keep_newlines: bool = False) -> str:
         return char  # pragma: no cover - the pattern holds only those
 
     return _SUSPECT.sub(replace, value)
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: object) -> str:
+    """A CSV cell from untrusted text: controls escaped as by `printable`, and a leading
+    formula character quoted with an apostrophe, so a spreadsheet shows the text instead of
+    running it (`=HYPERLINK(...)` is shown as `'=HYPERLINK(...)`)."""
+    value = printable(text)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def markdown_cell(text: object) -> str:
+    """A Markdown table cell from untrusted text: controls escaped, HTML shown as text (`<`, `>`,
+    `&` as entities), and `|` and line breaks unable to end the cell or the row."""
+    value = printable(str(text).replace("\n", " "))
+    return html.escape(value, quote=False).replace("|", "\\|")
