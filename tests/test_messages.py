@@ -137,8 +137,11 @@ def test_wrongly_typed_gleif_records_are_bad_input(tmp_path: Path, record: objec
     """Named by file and JSON path (the one location format), never `record N` or an AttributeError."""
     source = tmp_path / "gleif.json"
     source.write_text(json.dumps(record))
-    err = one_line_exit_2(["import", "gleif", str(source), "-o", str(tmp_path / "out.json")], str(source), f": {place}")
-    assert "internal error" not in err and "record 1" not in err
+    code, out, err = run("import", "gleif", str(source), "-o", str(tmp_path / "out.json"))
+    assert code == 2 and out == "", (code, out, err)
+    first = err.strip().splitlines()[0]  # the invalid records, then a count (importers list every one)
+    assert str(source) in first and f": {place}" in first, err
+    assert "internal error" not in err and "record 1" not in err and "Traceback" not in err
     assert not (tmp_path / "out.json").exists()
 
 

@@ -275,10 +275,10 @@ def _access_policy(rules: RuleSet) -> dict[str, Any]:
 
 
 def _denying_signal(rules: RuleSet) -> tuple[str, str]:
-    """(signal, country): a signal the shipped access policy denies on, with a country it restricts (from its data)."""
+    """(signal, country): a signal the shipped access policy denies on, with a country the regions list restricts."""
     policy = _access_policy(rules)
     signal = sorted(name for name, effect in policy["signal_effects"].items() if effect == "deny")[0]
-    return signal, str(sorted(policy["restricted_countries"])[0])
+    return signal, _restricted_country(rules)
 
 
 def _lenient_access_module(rules: RuleSet) -> str:
@@ -308,7 +308,8 @@ def test_a_tampered_access_policy_never_answers_allow(start_opa: Callable[[], Op
         individual = request_from_document({"organisation": None, "signals": {signal: country}})
         org_request = request_from_document({"organisation": "own-country", "signals": {}})
         facts = facts_from_document(_facts(rules))
-        unrestricted = next(code for code in ("SG", "DE", "GB", "FR") if code not in _access_policy(rules)["restricted_countries"])
+        listed = {*rules.data["regions"]["restricted"], *rules.data["regions"]["review"]}
+        unrestricted = next(code for code in ("SG", "DE", "GB", "FR") if code not in listed)
         clean = request_from_document({"organisation": None, "signals": dict.fromkeys(COUNTRY_SIGNALS, unrestricted)})
         assert decide_access(clean, None, rules, engine, as_of=AS_OF).decision == "allow"  # untampered: agrees
         assert decide_access(individual, None, rules, engine, as_of=AS_OF).decision == "deny"
