@@ -39,6 +39,77 @@ def _bounds(link: dict[str, Any]) -> tuple[Fraction, bool, Fraction, bool]:
     )
 
 
+def _is_stake(link: dict[str, Any], kinds: set[str]) -> bool:
+    return link.get("kind", "shareholding") in kinds
+
+
+def _one_stake_each(links: list[dict[str, Any]], kinds: set[str]) -> list[dict[str, Any]]:
+    """Reports of one owner's stake in one asset (same kind and joint group) on the day are one
+    stake: the range of them."""
+    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    out = []
+    for link in links:
+        if not _is_stake(link, kinds):
+            out.append(link)
+            continue
+        key = (link["owner"], link["asset"], link.get("kind", "shareholding"), link.get("acting_jointly"))
+        grouped.setdefault(key, []).append(link)
+    for group in grouped.values():
+        bounds = [_bounds(link) for link in group]
+        low = min((b[0], b[1]) for b in bounds)
+        high = max((b[2], not b[3]) for b in bounds)
+        merged = {key: value for key, value in group[0].items() if not key.startswith("percentage")}
+        merged.update(
+            {"percentage_min": low[0], "min_exclusive": low[1], "percentage_max": high[0], "max_exclusive": not high[1]}
+        )
+        out.append(merged)
+    return out
+
+
+def _capped(links: list[dict[str, Any]], kinds: set[str]) -> list[dict[str, Any]]:
+    """What the other holders hold at least caps each stake (when the stakes add up)."""
+    stakes = [link for link in links if _is_stake(link, kinds)]
+    out = [link for link in links if not _is_stake(link, kinds)]
+    for link in stakes:
+        others = [other for other in stakes if other["asset"] == link["asset"] and other is not link]
+        low, low_x, high, high_x = _bounds(link)
+        floor = sum((_bounds(other)[0] for other in others), Fraction(0))
+        strictly = any(_bounds(other)[1] for other in others)
+        cap = Fraction(100) - floor
+        if low + floor <= 100:
+            if cap < high:
+                high, high_x = cap, strictly
+            elif cap == high and strictly:
+                high_x = True
+            if low > high or (low == high and (low_x or high_x)):
+                low, low_x, high, high_x = _bounds(link)
+        rest = {key: value for key, value in link.items() if not key.startswith("percentage")}
+        out.append(
+            {**rest, "percentage_min": low, "min_exclusive": low_x, "percentage_max": high, "max_exclusive": high_x}
+        )
+    return out
+
+
+def _flags(entities: dict[str, dict[str, Any]], key: str, held: list[dict[str, Any]], kinds: set[str]) -> set[str]:
+    """What does not add up about an entity after reconciliation (TOS-OWN-6)."""
+    stakes = [_bounds(link) for link in held if _is_stake(link, kinds)]
+    total = sum((low for low, *_ in stakes), Fraction(0))
+    flags = set()
+    if total > 100:
+        flags.add("stakes_over_100")
+    elif (
+        stakes
+        and total == 1
+        and all(low == high and not (low_x or high_x) for low, low_x, high, high_x in stakes)
+        and any(low.denominator != 1 for low, *_ in stakes)
+        and all(low <= 1 for low, *_ in stakes)
+    ):
+        flags.add("ratio_not_percent")
+    if entities[key]["type"] == "person" and any(entities[link["owner"]]["type"] != "person" for link in held):
+        flags.add("person_owned")
+    return flags
+
+
 class _Model:
     def __init__(self, document: dict[str, Any], as_of: date, profile: dict[str, Any], regions: dict[str, Any]):
         self.profile = profile
@@ -46,9 +117,11 @@ class _Model:
         self.review_regions = set(regions["review"])
         self.entities = {entity["id"]: entity for entity in document["entities"]}
         self.owners: dict[str, list[dict[str, Any]]] = {key: [] for key in self.entities}
-        for link in document.get("ownership", []):
-            if _active(link, as_of):
-                self.owners[link["asset"]].append(link)
+        kinds = {kind for kind, effect in profile["link_effects"].items() if effect == "stake"}
+        active = [link for link in document.get("ownership", []) if _active(link, as_of)]
+        for link in _capped(_one_stake_each(active, kinds), kinds):  # reconciled before deciding
+            self.owners[link["asset"]].append(link)
+        self.flags = {key: _flags(self.entities, key, self.owners[key], kinds) for key in self.entities}
 
     # --- places ---------------------------------------------------------------------------------
 
@@ -86,6 +159,8 @@ class _Model:
     ) -> set[str] | None:
         """None when `key` is not restricted; else the owners its restriction rests on (empty for a root)."""
         entity = self.entities[key]
+        if upper and self.flags[key]:  # TOS-OWN-6: facts that do not add up, whatever the type
+            return set()
         if not self._counts(entity["type"], upper):
             return None
         fields = [field for field in self.profile["root_country_fields"] if self._root_field(entity, field, upper)]
@@ -105,7 +180,8 @@ class _Model:
                 found = (found or set()) | {link["owner"]}
             elif effect == "stake":
                 stakes.append(link)
-        for group in self._groups(stakes, tops):
+        unproven = not upper and "stakes_over_100" in self.flags[key]  # no stake is proven then
+        for group in [] if unproven else self._groups(stakes, tops):
             if self._meets(group, upper):
                 found = (found or set()) | {link["owner"] for link in group}
         if found is None and upper and self._undisclosed_may_restrict(key, stakes, tops):

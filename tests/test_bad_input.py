@@ -57,14 +57,6 @@ CASES: dict[str, tuple[str, str, str]] = {
         "$.ownership[0].percentage",
         "'50%'",
     ),
-    "shares over 100 in one asset": (
-        _doc(
-            [SG, CN, {"id": "c", "type": "company", "headquarters": "US"}],
-            [{"owner": "b", "asset": "a", "percentage": "60"}, {"owner": "c", "asset": "a", "percentage": "41"}],
-        ),
-        "$.ownership[1].percentage",
-        "'41'",
-    ),
     "unknown owner": (
         _doc([SG], [{"owner": "ghost", "asset": "a", "percentage": "60"}]),
         "$.ownership[0].owner",

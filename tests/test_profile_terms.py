@@ -14,7 +14,6 @@ import pytest
 
 from tos_policy import evaluate, facts_from_document
 from tos_policy.engines.embedded import EmbeddedEngine
-from tos_policy.errors import InputError
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.reports.records import explain_text
 
@@ -65,9 +64,12 @@ def test_share_totals_count_the_profiles_stake_kinds(variant: tuple[RuleSet, Emb
         {"owner": "cn2", "asset": "sg", "kind": "consolidation", "percentage": "60"},
     )
     facts = _facts(*links)
-    evaluate(facts, rules, engine, as_of=AS_OF, profile=SHIPPED)  # not shares under the shipped profile
-    with pytest.raises(InputError, match="over 100%"):
-        evaluate(facts, rules, engine, as_of=AS_OF, profile="variant")
+    shipped = evaluate(facts, rules, engine, as_of=AS_OF, profile=SHIPPED, entity_ids=["sg"])
+    assert "FACTS_INCONSISTENT" not in [r["code"] for r in shipped.decisions[0].reasons]  # not shares here
+    variant_report = evaluate(facts, rules, engine, as_of=AS_OF, profile="variant", entity_ids=["sg"])
+    [decision] = variant_report.decisions  # shares there: 120% is flagged on "sg" alone, never an error
+    assert decision.decision == "review"
+    assert [r.get("flag") for r in decision.reasons if r["code"] == "FACTS_INCONSISTENT"] == ["stakes_over_100"]
 
 
 def test_an_unknown_type_is_the_profiles(variant: tuple[RuleSet, EmbeddedEngine]) -> None:

@@ -80,7 +80,9 @@ decide(item) := {"restricted": count(reasons) > 0, "reasons": reasons} if {
 
 # Only organisations are restricted; a type listed as never restricting (a
 # person) is not, whatever links point at it.
-_reasons(item) := reasons if {
+_reasons(item) := _organisation_reasons(item) | inconsistent_reasons(item)
+
+_organisation_reasons(item) := reasons if {
 	is_organisation(item.entity.type)
 	found := ((root_reasons(item) | ownership_reasons(item)) | control_reasons(item)) | branch_reasons(item)
 	reasons := _or_undisclosed(found, item)
@@ -217,6 +219,7 @@ _with_subdivision(reason, entity, field) := reason if {
 #         Restricted owners hold {total} of {entity} together
 #         (threshold {threshold_percent}%): {owners}.
 ownership_reasons(item) := {reason |
+	not _stakes_unproven(item)
 	stakes := [link | some link in item.links; _is_stake(link)]
 	some group in _stake_groups(stakes)
 	held := _held_by_group(stakes, group)
@@ -489,4 +492,37 @@ _may_reach_threshold(possible, exclusive, threshold) if {
 	profile.threshold_inclusive
 	possible == threshold
 	not exclusive
+}
+
+# METADATA
+# title: Rule 6 - facts that do not add up
+# description: >-
+#   Facts about an entity that cannot all be true leave it open, whatever its
+#   type: the stakes held in it add up to more than the whole once the reports
+#   of one owner's stake are read as one stake, its stakes look like ratios
+#   from 0 to 1 rather than percentages, or it is a person that an
+#   organisation holds or controls. The answer is review, for that entity
+#   alone. Where the stakes add up to more than the whole, none of them is
+#   taken as proven, so none of them denies on its own.
+# related_resources:
+#   - description: Terms of Service, section 3.2 (restricted regions and ownership)
+#     ref: https://example.com/terms-of-service#section-3-2
+# custom:
+#   rule_id: TOS-OWN-6
+#   words:
+#     stakes_over_100: the stakes held in it add up to more than the whole, even reading the reports of one owner's stake as one stake
+#     ratio_not_percent: its stakes add up to exactly 1, so they may be ratios from 0 to 1 rather than percentages
+#     person_owned: it is recorded as a person but an organisation holds or controls it, so it may be an organisation
+#   messages:
+#     FACTS_INCONSISTENT: >-
+#       The facts about {entity} do not add up: {flag_words}.
+inconsistent_reasons(item) := {reason |
+	reading == "upper"
+	some flag in object.get(item.entity, "flags", [])
+	reason := {"code": "FACTS_INCONSISTENT", "rule_id": "TOS-OWN-6", "flag": flag}
+}
+
+_stakes_unproven(item) if {
+	reading == "lower"
+	"stakes_over_100" in object.get(item.entity, "flags", [])
 }

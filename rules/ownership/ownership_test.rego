@@ -577,4 +577,28 @@ test_the_undisclosed_remainder_is_read_in_each_measure if {
 	[reason.measure, reason.undisclosed, reason.share_max] == ["voting", 10, 55]
 	exclusive := object.union(entity, {"voting_remainder": 5, "voting_remainder_exclusive": true})
 	_unrestricted_with({"stake_measure": "voting"}, "upper", 1, exclusive, links)
+
+# Rule 6 (TOS-OWN-6): facts that do not add up
+
+_flagged(entity, flags) := object.union(entity, {"flags": flags})
+
+test_stakes_over_the_whole_are_review_and_prove_nothing if {
+	over := _flagged(_sg, ["stakes_over_100"])
+	_unrestricted("lower", 1, over, [_stake(0, 60)])
+	result := ownership.step with input as _step("upper", 1, over, [_stake(0, 60)])
+	_codes(result) == {"OWNED_BY_RESTRICTED", "FACTS_INCONSISTENT"}
+	result.reasons[{"code": "FACTS_INCONSISTENT", "rule_id": "TOS-OWN-6", "flag": "stakes_over_100"}]
+}
+
+test_a_restricted_root_with_stakes_over_the_whole_is_still_denied if {
+	_restricted("lower", 1, _flagged(_org("CN", "CN"), ["stakes_over_100"]), [])
+}
+
+test_ratios_and_a_person_held_by_a_company_are_review_whatever_the_type if {
+	_unrestricted("lower", 1, _flagged(_sg, ["ratio_not_percent"]), [])
+	_restricted("upper", 1, _flagged(_sg, ["ratio_not_percent"]), [])
+	person := _flagged(_person("SG", "SG"), ["person_owned"])
+	_unrestricted("lower", 1, person, [])
+	result := ownership.step with input as _step("upper", 1, person, [])
+	result.reasons == {{"code": "FACTS_INCONSISTENT", "rule_id": "TOS-OWN-6", "flag": "person_owned"}}
 }

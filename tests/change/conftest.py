@@ -51,6 +51,8 @@ FLIPS_AT_40 = {
     ("tests/corpus/disclosure.json", "de-cn-45-undisclosed"): ("review", "deny"),  # 45% Chinese, rest undisclosed
     ("tests/corpus/disclosure.json", "es-band-above-50"): ("allow", "review"),  # less than 50% undisclosed
     ("tests/corpus/disclosure.json", "nl-partial-60-known"): ("allow", "review"),  # 40% undisclosed
+    ("tests/corpus/reconciliation.json", "gb-restated"): ("allow", "review"),  # 30% or 40%
+    ("tests/corpus/reconciliation.json", "gb-band-beside-majority"): ("allow", "review"),  # 25% to less than 50%
 }
 
 

@@ -635,27 +635,3 @@ def check_references(facts: Facts) -> None:
             ref = getattr(link, role)
             if ref not in facts.entities:
                 raise InputError(f"{role} names an unknown entity", file=file, path=f"{path}.{role}", value=ref)
-
-
-def check_share_totals(links: Iterable[Link], stake_kinds: Iterable[str] = ("shareholding",)) -> None:
-    """Shares held in one asset, read at their lowest, cannot add up to over 100%. Only links of
-    `stake_kinds` are shares (the profile's link_effects say which: policy/profiles.py)."""
-    stakes = frozenset(stake_kinds)
-    totals: dict[tuple[str, str], Decimal] = {}
-    for link in links:
-        if link.kind not in stakes:
-            continue
-        for measure, share, field_name, words in (
-            ("economic", link.share, "percentage", "shares"),
-            ("voting", link.voting or link.share, "voting", "votes"),
-        ):
-            total = totals.get((link.asset, measure), ZERO) + share.min
-            totals[(link.asset, measure)] = total
-            if total > HUNDRED:
-                file, path = _split(link.path)
-                raise InputError(
-                    f"{words} held in {link.asset!r} add up to {plain_decimal(total)}%, over 100%",
-                    file=file,
-                    path=f"{path}.{field_name}",
-                    value=plain_decimal(share.min),
-                )

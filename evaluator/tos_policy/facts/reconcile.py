@@ -3,8 +3,8 @@
 Real registers report one stake several times (two sources, a restated notice, an
 overlapping record): those reports are one stake, read as the range of what they
 say, never a sum. What still does not add up after that is flagged on the entity
-it is about, naming the facts, so the rules can ask for review of that entity
-alone instead of refusing the whole registry:
+it is about, so the rules can ask for review of that entity alone instead of
+refusing the whole registry:
 
 - stakes_over_100: the stakes held in it, at their lowest, add up to more than 100%;
 - ratio_not_percent: its stakes look like 0-1 ratios (they add up to exactly 1, some
@@ -17,22 +17,12 @@ same way whatever the order of files, records or links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import NamedTuple
 
-from tos_policy.facts.load import HUNDRED, ZERO, Entity, Link, Share, plain_decimal
+from tos_policy.facts.load import HUNDRED, ZERO, Link, Share
 
 ONE = Decimal(1)
-
-
-class Flag(NamedTuple):
-    """Something about an entity's facts that does not add up: a code the rules read, and
-    the facts it is about (file:JSON path of each), for the reader."""
-
-    code: str
-    detail: str
-    facts: tuple[str, ...]
 
 
 def hull(shares: Iterable[Share]) -> Share:
@@ -83,31 +73,19 @@ def merge_duplicate_stakes(links: list[Link], stake_kinds: frozenset[str]) -> li
     return merged
 
 
-def flag_entities(
-    entities: Mapping[str, Entity], links: list[Link], stake_kinds: frozenset[str], person_types: frozenset[str]
-) -> dict[str, tuple[Flag, ...]]:
-    """The flags of every entity whose reconciled facts still do not add up."""
-    stakes: dict[str, list[Link]] = {}
-    held_by_organisations: dict[str, list[Link]] = {}
-    for link in links:
-        if link.kind in stake_kinds:
-            stakes.setdefault(link.asset, []).append(link)
-        if entities[link.owner].type not in person_types and entities[link.asset].type in person_types:
-            held_by_organisations.setdefault(link.asset, []).append(link)
-    flags: dict[str, list[Flag]] = {}
-    for asset, held in stakes.items():
-        total = sum((link.share.min for link in held), ZERO)
-        cited = tuple(sorted(link.path for link in held))
-        if total > HUNDRED:
-            detail = f"the stakes held in it add up to at least {plain_decimal(total)}%, over 100%"
-            flags.setdefault(asset, []).append(Flag("stakes_over_100", detail, cited))
-        elif _looks_like_ratios(held, total):
-            detail = f"its stakes add up to exactly {plain_decimal(total)}: ratios from 0 to 1 rather than percentages?"
-            flags.setdefault(asset, []).append(Flag("ratio_not_percent", detail, cited))
-    for asset, held in held_by_organisations.items():
-        detail = "a person held or controlled by an organisation: probably an organisation recorded as a person"
-        flags.setdefault(asset, []).append(Flag("person_owned", detail, tuple(sorted(link.path for link in held))))
-    return {entity_id: tuple(sorted(found)) for entity_id, found in flags.items()}
+def flags_of(held: list[Link], stake_kinds: frozenset[str], owner_types: list[str], person: bool) -> tuple[str, ...]:
+    """The flags of one entity from the links held in it (after merging) and their owners' types:
+    stakes_over_100, ratio_not_percent, person_owned (a person held by an organisation)."""
+    stakes = [link for link in held if link.kind in stake_kinds]
+    total = sum((link.share.min for link in stakes), ZERO)
+    flags = []
+    if total > HUNDRED:
+        flags.append("stakes_over_100")
+    elif stakes and _looks_like_ratios(stakes, total):
+        flags.append("ratio_not_percent")
+    if person and any(owner_type != "person" for owner_type in owner_types):
+        flags.append("person_owned")
+    return tuple(flags)
 
 
 def _looks_like_ratios(held: list[Link], total: Decimal) -> bool:
@@ -118,3 +96,39 @@ def _looks_like_ratios(held: list[Link], total: Decimal) -> bool:
         and any(value != value.to_integral_value() for value in exact)
         and all(value <= ONE for value in exact)
     )
+
+
+def cap_by_known_holdings(links: list[Link], stake_kinds: frozenset[str]) -> list[Link]:
+    """Known holdings cap unknown ones: a stake can be at most the whole less what the other
+    holders of the same asset hold at least (others hold exactly 80%: at most 20%; beside a
+    band of more than 50%, a 25-50 band is less than 50%). Only narrows; an asset whose
+    stakes add up to more than the whole is left as it is (it is flagged instead)."""
+    by_asset: dict[str, list[int]] = {}
+    for position, link in enumerate(links):
+        if link.kind in stake_kinds:
+            by_asset.setdefault(link.asset, []).append(position)
+    out = list(links)
+    for positions in by_asset.values():
+        if len(positions) < 2:
+            continue
+        held = [links[position] for position in positions]
+        total = sum((link.share.min for link in held), ZERO)
+        if total > HUNDRED:
+            continue
+        for position, link in zip(positions, held, strict=True):
+            others = [other for other in held if other is not link]
+            cap = HUNDRED - (total - link.share.min)
+            strictly = any(other.share.min_exclusive for other in others)
+            out[position] = link._replace(share=_capped(link.share, cap, strictly))
+    return out
+
+
+def _capped(share: Share, cap: Decimal, strictly: bool) -> Share:
+    if cap < share.max:
+        capped = Share(share.min, cap, share.min_exclusive, strictly)
+    elif cap == share.max and strictly:
+        capped = Share(share.min, cap, share.min_exclusive, True)
+    else:
+        return share
+    empty = capped.min > capped.max or (capped.min == capped.max and (capped.min_exclusive or capped.max_exclusive))
+    return share if empty else capped

@@ -143,7 +143,15 @@ class OwnershipGraph:
             outgoing[link.owner].append(link)
             incoming[link.asset].append(link)
         order = {entity_id: position for position, entity_id in enumerate(entities)}
-        holdings = {asset: Holdings.of(held, effects) for asset, held in incoming.items()}
+        holdings = {
+            asset: Holdings.of(
+                held,
+                effects,
+                [entities[link.owner].type if link.owner in entities else "unknown" for link in held],
+                asset in entities and entities[asset].type == "person",
+            )
+            for asset, held in incoming.items()
+        }
         return cls(entities, dict(outgoing), order, holdings)
 
 

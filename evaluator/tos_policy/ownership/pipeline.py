@@ -30,7 +30,8 @@ import orjson
 
 from tos_policy.engines import Engine
 from tos_policy.errors import EngineError, InputError
-from tos_policy.facts.load import Entity, Facts, Link, check_share_totals
+from tos_policy.facts.load import Entity, Facts, Link
+from tos_policy.facts.reconcile import cap_by_known_holdings, merge_duplicate_stakes
 from tos_policy.facts.stakes import read_stakes
 from tos_policy.limits import Limits, check_deadline
 from tos_policy.ownership.cycles import greatest_fixpoint
@@ -48,8 +49,19 @@ Reconciler = Callable[[Facts, list[Link]], list[Link]]
 
 
 def keep_links(facts: Facts, links: list[Link]) -> list[Link]:
-    """The default Reconciler: every active link as loaded."""
+    """A Reconciler that keeps every active link as loaded."""
     return links
+
+
+def one_stake_per_owner(stake_kinds: frozenset[str]) -> Reconciler:
+    """The default Reconciler: the reports of one owner's stake in one asset that are in
+    force on the day are one stake, the range of what they say; then what the other holders
+    hold at least caps each stake (facts/reconcile.py)."""
+
+    def reconcile(facts: Facts, links: list[Link]) -> list[Link]:
+        return cap_by_known_holdings(merge_duplicate_stakes(links, stake_kinds), stake_kinds)
+
+    return reconcile
 
 
 class FixpointDriver(Protocol):
@@ -341,18 +353,20 @@ def prepare(
     *,
     as_of: date,
     profile: str | None = None,
-    reconcile: Reconciler = keep_links,
+    reconcile: Reconciler | None = None,
 ) -> Prepared:
     """Check the profile and the Legal exceptions (clear errors before any work), select the
     links active on `as_of`, read their stakes as shares of the whole entity (share counts,
-    classes: facts/stakes.py), reconcile them and check their share totals; take each entity's
-    dated facts in force on `as_of`."""
+    classes: facts/stakes.py) and reconcile them (default: one_stake_per_owner); take each
+    entity's dated facts in force on `as_of`. Stakes that still add up to over 100% are not an
+    error: the entity they are held in is flagged, and reviewed, while every other entity is
+    decided (ownership/steps.py Holdings)."""
     profile_name = profile or str(rules.policy_set["default_profile"])
     profile_data = rules.profile(profile_name)  # unknown profile: a clear error before any work
     book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
     entities = facts.entities_on(as_of)
+    reconcile = reconcile or one_stake_per_owner(stake_kinds(profile_data))
     links = reconcile(facts, read_stakes(entities, facts.active_links(as_of)))
-    check_share_totals(links, stake_kinds(profile_data))
     return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name), entities)
 
 
@@ -631,7 +645,7 @@ def evaluate(
     entity_ids: list[str] | None = None,
     batch_size: int = 256,
     limits: Limits | None = None,
-    reconcile: Reconciler = keep_links,
+    reconcile: Reconciler | None = None,
     driver: FixpointDriver = DEFAULT_DRIVER,
 ) -> Report:
     """Decide `entity_ids` (default: every entity) of `facts` with `rules` on `as_of`.

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from tos_policy.facts.load import HUNDRED, ZERO, Entity, Link
+from tos_policy.facts.reconcile import flags_of
 
 READINGS = ("lower", "upper")
 
@@ -30,10 +31,12 @@ class Holdings(NamedTuple):
     branch: bool = False
     # The same for votes, when some stake in it gives its votes apart from its economic share.
     voting: tuple[Decimal, bool] | None = None
+    flags: tuple[str, ...] = ()  # facts that do not add up (facts/reconcile.py)
 
     @classmethod
-    def of(cls, links: list[Link], effects: dict[str, str]) -> Holdings:
-        stakes = [link for link in links if effects.get(link.kind) == "stake"]
+    def of(cls, links: list[Link], effects: dict[str, str], owner_types: list[str], person: bool) -> Holdings:
+        kinds = frozenset(kind for kind, effect in effects.items() if effect == "stake")
+        stakes = [link for link in links if link.kind in kinds]
         voting = None
         if any(link.voting is not None for link in stakes):
             votes = [link.voting or link.share for link in stakes]
@@ -43,6 +46,7 @@ class Holdings(NamedTuple):
             any(link.share.min_exclusive for link in stakes),
             any(effects.get(link.kind) == "same_person" for link in links),
             voting,
+            flags_of(links, kinds, owner_types, person),
         )
 
     def remainder(self) -> tuple[Decimal, bool]:
@@ -215,6 +219,7 @@ def build_step_input(
             "remainder_exclusive": remainder_exclusive,
             **_voting_remainder(holdings, scale),
             **_subdivisions(entity),
+            "flags": list(holdings.flags),
         },
         "links": records,
     }
