@@ -199,7 +199,7 @@ def _screen(
     workers: int,
     batch_size: int,
     limits: Limits | None,
-    reconcile: Reconciler,
+    reconcile: Reconciler | None,
     driver: FixpointDriver,
     determinations: Any,
     deadline: float | None,
