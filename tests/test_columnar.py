@@ -24,7 +24,7 @@ from tos_policy.errors import LimitExceeded, NonMonotoneRuleError
 from tos_policy.facts.streaming import load_streaming
 from tos_policy.ownership.columnar import ColumnarFixpoint, ColumnarGraph, run_columnar_fixpoint
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, run_fixpoint
-from tos_policy.ownership.pipeline import DEFAULT_DRIVER, FixpointDriver, profile_readings
+from tos_policy.ownership.pipeline import DEFAULT_DRIVER, FixpointDriver, prepare, profile_readings, scope_graph
 from tos_policy.ownership.screening import screen
 from tos_policy.policy.ruleset import RuleSet
 
@@ -101,9 +101,8 @@ def test_both_plans_give_the_same_outcomes(
     document: dict[str, Any], data: st.DataObject, wasm: WasmEngine, variant_rules: RuleSet
 ) -> None:
     profile = data.draw(st.sampled_from(sorted(variant_rules.data["ownership"]["profiles"])), label="profile")
-    facts = facts_from_document(document)
-    links = facts.active_links(AS_OF)
-    graph = OwnershipGraph.build(facts.entities, links)
+    # the pipeline's graph: reconciled links and the profile's link effects, as every plan gets them
+    graph = scope_graph(prepare(facts_from_document(document), variant_rules, as_of=AS_OF, profile=profile))
     attribute = bool(variant_rules.profile(profile).get("attribute_controlled_holdings", False))
     for reading in ("lower", "upper"):
         by_rows, by_columns, rows_cache, columns_cache = _both_plans(graph, wasm, profile, reading, attribute)
@@ -148,8 +147,7 @@ SWITCH_CASES: dict[str, Any] = {
 def test_the_plans_agree_where_the_switches_move_decisions(
     profile: str, wasm: WasmEngine, variant_rules: RuleSet
 ) -> None:
-    facts = facts_from_document(SWITCH_CASES)
-    graph = OwnershipGraph.build(facts.entities, facts.links)
+    graph = scope_graph(prepare(facts_from_document(SWITCH_CASES), variant_rules, as_of=AS_OF, profile=profile))
     by_rows = plan_readings(DEFAULT_DRIVER, graph, wasm, variant_rules, profile)
     assert plan_readings(ColumnarFixpoint(), graph, wasm, variant_rules, profile) == by_rows
     if profile == "controlled":  # the switch moves decisions here, so agreeing means something
@@ -251,3 +249,25 @@ def test_the_tables_hold_exact_units(wasm: WasmEngine) -> None:
         assert columns.db.execute("SELECT mn, mn_dec FROM links").fetchall() == [(49_999_999_999_999, 12)]
     finally:
         columns.close()
+
+
+def test_facts_that_do_not_add_up_reach_every_plan(wasm: WasmEngine, variant_rules: RuleSet) -> None:
+    """An entity flagged by reconciliation (stakes over 100%) keeps its flag in the rounds after
+    the first, in the columnar plan as in the row plan (it used to lose it: not monotone)."""
+    document = {
+        "entities": [
+            {"id": "cn", "type": "company", "headquarters": "CN", "jurisdiction": "CN"},
+            {"id": "x", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"},
+            {"id": "y", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"},
+        ],
+        "ownership": [
+            {"owner": "cn", "asset": "y", "percentage": "70"},
+            {"owner": "x", "asset": "y", "percentage": "60"},
+        ],
+    }
+    graph = scope_graph(prepare(facts_from_document(document), variant_rules, as_of=AS_OF))
+    assert graph.holdings_of("y").flags == ("stakes_over_100",)
+    for reading in ("lower", "upper"):
+        by_rows, by_columns, _, _ = _both_plans(graph, wasm, "terms_of_service", reading)
+        assert by_columns == by_rows
+    assert by_rows["y"].restricted

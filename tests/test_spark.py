@@ -17,7 +17,8 @@ from tos_policy.cli.main import main
 from tos_policy.engines.compiled import module_for
 from tos_policy.engines.wasm import WasmEngine
 from tos_policy.facts.streaming import load_streaming
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, run_fixpoint
+from tos_policy.ownership.fixpoint import StepCache, run_fixpoint
+from tos_policy.ownership.pipeline import prepare, scope_graph
 from tos_policy.policy.ruleset import RuleSet
 
 pytestmark = pytest.mark.spark
@@ -43,8 +44,8 @@ def test_spark_plan_gives_the_row_plans_outcomes(
     registry = tmp_path / "registry.jsonl"
     done = CliRunner().invoke(main, ["synth", "--entities", "300", "--seed", "4", *extra, "-o", str(registry)])
     assert done.exit_code == 0, done.stderr
-    facts = load_streaming([registry])
-    graph = OwnershipGraph.build(facts.entities, facts.active_links(date(2025, 10, 1)))
+    # the pipeline's graph: reconciled links and the profile's link effects, as every plan gets them
+    graph = scope_graph(prepare(load_streaming([registry]), rules, as_of=date(2025, 10, 1)))
     module = module_for(rules, build=False)
     assert module is not None
     engine = WasmEngine(rules, module)

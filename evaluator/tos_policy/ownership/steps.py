@@ -169,7 +169,6 @@ def build_step_input(
     controlled by the same party (`controller` gives the parties at the top of each
     owner's chain of control, where the profile attributes controlled entities'
     holdings to their controller)."""
-    remainder, remainder_exclusive = holdings.remainder()
     scale = 10 ** _scale_digits(links, holdings)
 
     def sort_key(link: Link) -> tuple[Any, ...]:
@@ -210,20 +209,27 @@ def build_step_input(
         "profile": profile,
         "reading": reading,
         "scale": scale,
-        "entity": {
-            "type": entity.type,
-            "headquarters": entity.headquarters,
-            "jurisdiction": entity.jurisdiction,
-            "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
-            "remainder": _units(remainder, scale),
-            "remainder_exclusive": remainder_exclusive,
-            **_voting_remainder(holdings, scale),
-            **_subdivisions(entity),
-            "flags": list(holdings.flags),
-        },
+        "entity": entity_record(entity, holdings, scale),
         "links": records,
     }
     return StepInput(payload, tuple(ordered))
+
+
+def entity_record(entity: Entity, holdings: Holdings, scale: int) -> dict[str, Any]:
+    """What the rule sees of the entity itself, in `scale` units. Every plan builds it here, so
+    a field added for the rule reaches the row, columnar and Spark plans alike."""
+    remainder, remainder_exclusive = holdings.remainder()
+    return {
+        "type": entity.type,
+        "headquarters": entity.headquarters,
+        "jurisdiction": entity.jurisdiction,
+        "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
+        "remainder": _units(remainder, scale),
+        "remainder_exclusive": remainder_exclusive,
+        **_voting_remainder(holdings, scale),
+        **_subdivisions(entity),
+        "flags": list(holdings.flags),
+    }
 
 
 def complete_step(
@@ -234,12 +240,11 @@ def complete_step(
     controller: Callable[[str], Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """A step input built elsewhere (a columnar plan) from `links` in the rule's order,
-    completed as build_step_input completes it: the entity's disclosure, undisclosed
-    remainder and subdivisions, the links' groups (same owner, same tag or same
-    controlling party, through `controller`), links rescaled if the remainder needs more
+    completed as build_step_input completes it: the entity record (entity_record: disclosure,
+    undisclosed remainder, subdivisions, flags), the links' groups (same owner, same tag or
+    same controlling party, through `controller`), links rescaled if the remainder needs more
     decimal places. One place says what a step input holds beyond the plan's columns, so
     every plan gives the rule the row plan's input."""
-    remainder, remainder_exclusive = holdings.remainder()
     # build_step_input's scale: 10 ** the most decimal places of the links (votes too) and the remainders
     scale = max(int(payload["scale"]), 10 ** _scale_digits(links, holdings))
     factor = scale // int(payload["scale"])
@@ -257,12 +262,5 @@ def complete_step(
         for link, row, key in zip(payload["links"], links, group_of, strict=True)
     ]
     out["scale"] = scale
-    out["entity"] = {
-        **payload["entity"],
-        "disclosure": sorted({*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}),
-        "remainder": _units(remainder, scale),
-        "remainder_exclusive": remainder_exclusive,
-        **_voting_remainder(holdings, scale),
-        **_subdivisions(entity),
-    }
+    out["entity"] = entity_record(entity, holdings, scale)
     return out
