@@ -70,15 +70,21 @@ def ownership_graphs(draw: st.DrawFn, max_entities: int = 12, clean_only: bool =
         if disclosure is not None:
             entity["disclosure"] = disclosure
     headroom = {entity["id"]: Decimal(100) for entity in entities}
+    types = {entity["id"]: entity["type"] for entity in entities}
     links: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, count * 2))):
         owner = f"e{draw(st.integers(0, count - 1))}"
         asset = f"e{draw(st.integers(0, count - 1))}"
+        if clean_only and types[asset] == "person" and types[owner] != "person":
+            continue  # a clean account has no person held by an organisation (rule 6 reviews that)
         if draw(st.integers(0, 6)) == 0:
             links.append({"owner": owner, "asset": asset, "kind": draw(st.sampled_from(CONTROL_KINDS))})
             continue
         stake = draw(percentages(headroom[asset]))
-        headroom[asset] -= Decimal(str(stake.get("percentage", stake.get("percentage_min", 0))))
+        held = Decimal(str(stake.get("percentage", stake.get("percentage_min", 0))))
+        if clean_only and Decimal(100) - headroom[asset] + held == 1:
+            continue  # nor stakes adding up to exactly 1, which rule 6 reads as 0-1 ratios
+        headroom[asset] -= held
         link = {"owner": owner, "asset": asset, **stake}
         if draw(st.integers(0, 3)) == 0:
             link["acting_jointly"] = draw(st.sampled_from(TAGS))
