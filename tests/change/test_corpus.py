@@ -5,6 +5,7 @@ This is where what the shipped policy decides is pinned: expected.json is case d
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -40,7 +41,8 @@ def test_the_corpus_covers_every_outcome_and_rule(shipped: RuleSet) -> None:
     assert set(outcomes) == {"allow", "deny", "review"}
     reports = evaluate_sets(corpus.fact_sets, shipped, as_of=corpus.as_of)
     cited = {reason["rule_id"] for report in reports.values() for item in report.decisions for reason in item.reasons}
-    assert cited == {"TOS-OWN-1", "TOS-OWN-2", "TOS-OWN-3", "TOS-OWN-4", "TOS-OWN-5"}
+    numbered = {rule_id for rule_id in shipped.rules if re.fullmatch(r"TOS-OWN-[0-9]+", rule_id)}
+    assert len(numbered) >= 6 and cited == numbered  # every numbered ownership rule the rules have
 
 
 def test_the_access_cases_cover_every_outcome_and_access_rule(shipped: RuleSet) -> None:
