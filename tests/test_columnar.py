@@ -268,6 +268,6 @@ def test_facts_that_do_not_add_up_reach_every_plan(wasm: WasmEngine, variant_rul
     graph = scope_graph(prepare(facts_from_document(document), variant_rules, as_of=AS_OF))
     assert graph.holdings_of("y").flags == ("stakes_over_100",)
     for reading in ("lower", "upper"):
-        by_rows, by_columns, _, _ = _both_plans(graph, wasm, "terms_of_service", reading)
+        by_rows, by_columns, _, _ = _both_plans(graph, wasm, "terms_of_service", reading, False)
         assert by_columns == by_rows
     assert by_rows["y"].restricted

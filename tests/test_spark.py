@@ -75,8 +75,8 @@ def test_spark_plan_reads_the_profile_switches_as_the_row_plan(spark: Any, rules
     module = module_for(variants, build=False)
     assert module is not None
     engine = WasmEngine(variants, module)
-    facts = facts_from_document(SWITCH_CASES)
-    graph = OwnershipGraph.build(facts.entities, facts.links)
+    # the pipeline's graph: reconciled links and the profile's link effects, as every plan gets them
+    graph = scope_graph(prepare(facts_from_document(SWITCH_CASES), variants, as_of=date(2025, 10, 1), profile=profile))
     expected = plan_readings(DEFAULT_DRIVER, graph, engine, variants, profile)
     assert plan_readings(SparkFixpoint(), graph, engine, variants, profile) == expected
     assert any(outcome.restricted and outcome.links for outcome in expected[0][0].values())
