@@ -577,6 +577,7 @@ test_the_undisclosed_remainder_is_read_in_each_measure if {
 	[reason.measure, reason.undisclosed, reason.share_max] == ["voting", 10, 55]
 	exclusive := object.union(entity, {"voting_remainder": 5, "voting_remainder_exclusive": true})
 	_unrestricted_with({"stake_measure": "voting"}, "upper", 1, exclusive, links)
+}
 
 # Rule 6 (TOS-OWN-6): facts that do not add up
 

@@ -78,8 +78,9 @@ def flags_of(held: list[Link], stake_kinds: frozenset[str], owner_types: list[st
     stakes_over_100, ratio_not_percent, person_owned (a person held by an organisation)."""
     stakes = [link for link in held if link.kind in stake_kinds]
     total = sum((link.share.min for link in stakes), ZERO)
+    votes = sum(((link.voting or link.share).min for link in stakes), ZERO)  # votes given apart count too
     flags = []
-    if total > HUNDRED:
+    if total > HUNDRED or votes > HUNDRED:
         flags.append("stakes_over_100")
     elif stakes and _looks_like_ratios(stakes, total):
         flags.append("ratio_not_percent")
