@@ -35,6 +35,7 @@ PACKAGE, PACKAGE_DATE = OWNERSHIP_RELEASED, OWNERSHIP_RELEASED_ON
 PACKAGE_MAJOR, PACKAGE_MINOR, PACKAGE_PATCH = (next_version(PACKAGE, level) for level in ("major", "minor", "patch"))
 PROFILE = Path("rules/ownership/profiles/terms_of_service/data.json")
 OWNERSHIP_REGO = Path("rules/ownership/ownership.rego")
+REGIONS = Path("rules/regions/data.json")
 
 # The corpus entities whose decision changes when the threshold goes from 50% to 40%.
 FLIPS_AT_40 = {
@@ -53,6 +54,8 @@ FLIPS_AT_40 = {
     ("tests/corpus/disclosure.json", "nl-partial-60-known"): ("allow", "review"),  # 40% undisclosed
     ("tests/corpus/reconciliation.json", "gb-restated"): ("allow", "review"),  # 30% or 40%
     ("tests/corpus/reconciliation.json", "gb-band-beside-majority"): ("allow", "review"),  # 25% to less than 50%
+    ("tests/corpus/share-classes.json", "de-treasury-minority"): ("allow", "deny"),  # 44% of issued, 10% treasury
+    ("tests/corpus/share-classes.json", "us-dual-class"): ("allow", "deny"),  # 40% of class A + 40% of class B
 }
 
 
@@ -113,6 +116,18 @@ def edit_json(path: Path, change: Callable[[Any], None]) -> None:
 
 def set_threshold(repo: Path, percent: int) -> None:
     edit_json(repo / PROFILE, lambda profile: profile.__setitem__("threshold_percent", percent))
+
+
+def quote_in_rule_title(repo: Path, title: str, rule_id: str = "TOS-OWN-2") -> None:
+    """Give a rule of the scratch repository a title quoting a value, committed: shipped
+    titles state no number, so a stale wording has to be made to be seen."""
+    path = repo / OWNERSHIP_REGO
+    lines = path.read_text().splitlines()
+    marker = lines.index(f"#   rule_id: {rule_id}")
+    start = max(index for index in range(marker) if lines[index] == "# METADATA")
+    lines[start + 1] = f"# title: {title}"
+    path.write_text("\n".join(lines) + "\n")
+    commit(repo, f"{rule_id} quotes a value in its title")
 
 
 def set_policy_version(repo: Path, version: str, effective: str | None = None) -> None:

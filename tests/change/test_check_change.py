@@ -25,6 +25,7 @@ from .conftest import (
     commit,
     flip_counts,
     git,
+    quote_in_rule_title,
     run,
     set_package_version,
     set_policy_version,
@@ -58,6 +59,12 @@ def test_changed_threshold_is_refused_until_the_version_moves(repo: Path) -> Non
     assert "rules/ownership/ changed but its package version did not move (still 2.0.0)" in out
     assert f"Decision corpus: {len(FLIPS_AT_40)} of {CORPUS_DECISIONS} decisions change" in out
     assert "The change gate refuses this change." in out
+
+
+def test_a_title_quoting_the_old_threshold_is_flagged(repo: Path) -> None:
+    quote_in_rule_title(repo, "Rule 2 - owned 50% or more by restricted owners")
+    set_threshold(repo, 40)
+    _, out = gate(repo)
     assert "warning: the wording of TOS-OWN-2 quotes 50% but threshold_percent in force is 40%" in out
 
 
