@@ -179,20 +179,15 @@ def check_organisation(request: AccessRequest, facts: Facts | None) -> None:
 
 
 def access_policy(rules: RuleSet, name: str) -> dict[str, Any]:
-    """The access policy `name` (data.access.policies), after checking every access policy against
-    schemas/access-policy.schema.json and that the ownership profile it names exists."""
+    """The access policy `name` (data.access.policies). load_rules checked every access policy
+    against schemas/access-policy.schema.json and that the ownership profile it names exists;
+    the first problem of any of them is raised here, when access is decided."""
+    for _, error in sorted(rules.access_policy_errors.items()):
+        raise error
     policies = rules.data.get("access", {}).get("policies", {})
-    base = rules.root / "access" / "policies"
-    for policy_name, document in sorted(policies.items()):
-        file = str(base / policy_name / "data.json")
-        error = best_match(validator_for(schema("access-policy")).iter_errors(document))
-        if error is not None:
-            raise RulesError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
-        profile = document["ownership_profile"]
-        if profile not in rules.data.get("ownership", {}).get("profiles", {}):
-            raise RulesError("no ownership profile of this name", file=file, path="$.ownership_profile", value=profile)
     if name not in policies:
         known = ", ".join(sorted(policies)) or "none"
+        base = rules.root / "access" / "policies"
         raise RulesError(f"unknown access policy (known: {known})", file=str(base), path="--policy", value=name)
     policy: dict[str, Any] = policies[name]
     return policy

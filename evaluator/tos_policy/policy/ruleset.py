@@ -91,6 +91,9 @@ class RuleSet:
     data: dict[str, Any]
     digest: str
     rules: dict[str, RuleInfo]
+    # Problems of access policies (name -> error), found at load against this revision's schemas
+    # and raised only when that policy is used, so the ownership commands keep working without it.
+    access_policy_errors: dict[str, RulesError] = field(default_factory=dict)
 
     @property
     def policy_set(self) -> dict[str, Any]:
@@ -460,6 +463,19 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
     profiles = data.get("ownership", {}).get("profiles", {})
     for name, profile in profiles.items():
         _validate(profile, "profile", str(base / "ownership" / "profiles" / name / "data.json"))
+    # Access policies are checked here, with the other data, so that a revision's rules are
+    # checked against that revision's schemas (release/history.py), never a later one's.
+    access_errors: dict[str, RulesError] = {}
+    for name, policy in sorted(data.get("access", {}).get("policies", {}).items()):
+        file = str(base / "access" / "policies" / name / "data.json")
+        try:
+            _validate(policy, "access-policy", file)
+            named = policy["ownership_profile"]
+            if named not in profiles:
+                where = "$.ownership_profile"
+                raise RulesError("no ownership profile of this name", file=file, path=where, value=named)
+        except RulesError as error:
+            access_errors[name] = error
     return RuleSet(
         root=base,
         modules=modules,
@@ -467,4 +483,5 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
         data=data,
         digest="sha256:" + hasher.hexdigest(),
         rules=_rule_infos(modules),
+        access_policy_errors=access_errors,
     )
