@@ -586,7 +586,7 @@ _flagged(entity, flags) := object.union(entity, {"flags": flags})
 test_stakes_over_the_whole_are_review_and_prove_nothing if {
 	over := _flagged(_sg, ["stakes_over_100"])
 	_unrestricted("lower", 1, over, [_stake(0, 60)])
-	result := ownership.step with input as _step("upper", 1, over, [_stake(0, 60)])
+	result := _decide("upper", 1, over, [_stake(0, 60)])
 	_codes(result) == {"OWNED_BY_RESTRICTED", "FACTS_INCONSISTENT"}
 	result.reasons[{"code": "FACTS_INCONSISTENT", "rule_id": "TOS-OWN-6", "flag": "stakes_over_100"}]
 }
@@ -600,6 +600,6 @@ test_ratios_and_a_person_held_by_a_company_are_review_whatever_the_type if {
 	_restricted("upper", 1, _flagged(_sg, ["ratio_not_percent"]), [])
 	person := _flagged(_person("SG", "SG"), ["person_owned"])
 	_unrestricted("lower", 1, person, [])
-	result := ownership.step with input as _step("upper", 1, person, [])
+	result := _decide("upper", 1, person, [])
 	result.reasons == {{"code": "FACTS_INCONSISTENT", "rule_id": "TOS-OWN-6", "flag": "person_owned"}}
 }
