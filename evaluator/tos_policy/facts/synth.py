@@ -80,24 +80,48 @@ def _group_size(rng: random.Random) -> int:
 def generate(options: SynthOptions) -> Iterator[dict[str, Any]]:
     """Entity and link records in JSON Lines order: groups first, then links across groups."""
     if options.varied:
-        yield from _Varied(options).generate()
+        yield from _RegisterLines()(_Varied(options).generate())
         return
     rng = random.Random(options.seed)
     headroom: dict[int, int] = {}  # asset index -> percent still unallocated
     counter = {"entities": 0, "links": 0}
     heads: list[int] = []
     records = _Disclosures(options.seed) if options.disclosure else None
+    lines = _RegisterLines()
     while counter["entities"] < options.entities:
         size = min(_group_size(rng), options.entities - counter["entities"])
         restricted = rng.random() < options.restricted_group_share
-        group = _group(rng, size, restricted, headroom, counter, heads)
+        group = lines(_group(rng, size, restricted, headroom, counter, heads))
         yield from records.seen(group) if records else group
-    cross = _cross_links(rng, options, headroom, counter, heads)
+    cross = lines(_cross_links(rng, options, headroom, counter, heads))
     if records is None:
         yield from cross
         return
     yield from records.seen(cross)
     yield from records.completing()
+
+
+class _RegisterLines:
+    """Links as a register lists them: one line per holder, company and kind (a second link
+    drawn for the same pair would be read by the evaluator's reconciliation as the same stake
+    reported twice, a range, not as a second stake to add), and none into a person (nobody
+    holds shares in an individual: the rules review such facts as inconsistent). The generators
+    draw both at random; they are left out here, after the draws, so the rest stays the same."""
+
+    def __init__(self) -> None:
+        self.held: set[tuple[str, str, str]] = set()
+        self.persons: set[str] = set()
+
+    def __call__(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            if record.get("type") == "person":
+                self.persons.add(record["id"])
+            elif "owner" in record:
+                key = (record["owner"], record["asset"], record.get("kind", "shareholding"))
+                if key in self.held or record["asset"] in self.persons:
+                    continue
+                self.held.add(key)
+            yield record
 
 
 class _Disclosures:
@@ -111,6 +135,7 @@ class _Disclosures:
         self.persons: list[str] = []
         self.known: dict[str, Decimal] = {}  # asset -> stakes read at their lowest
         self.exclusive: set[str] = set()  # assets with an exclusive lower bound (a band)
+        self.holders: dict[str, set[str]] = {}  # asset -> its owners so far
 
     def seen(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for record in records:
@@ -121,6 +146,7 @@ class _Disclosures:
                     self.persons.append(record["id"])
             elif "kind" not in record:
                 asset = record["asset"]
+                self.holders.setdefault(asset, set()).add(record["owner"])
                 self.known[asset] = self.known.get(asset, Decimal(0)) + Decimal(
                     record.get("percentage", record.get("percentage_min", "0"))
                 )
@@ -148,8 +174,15 @@ class _Disclosures:
             if known is None or company in self.exclusive:
                 continue
             rest = 100 - known
-            if rest > 0:
-                yield {"owner": self.rng.choice(self.persons), "asset": company, "percentage": str(rest)}
+            if rest <= 0:
+                continue
+            # A registered individual who holds none of it yet: a holder's second line would be
+            # read as the same stake restated.
+            holders = self.holders.get(company, set())
+            draws = (self.rng.choice(self.persons) for _ in range(8))
+            owner = next((person for person in draws if person not in holders), None)
+            if owner is not None:
+                yield {"owner": owner, "asset": company, "percentage": str(rest)}
 
 
 def _disclose(rng: random.Random, record: dict[str, Any]) -> None:
