@@ -40,6 +40,7 @@ MAX_CASE_FILE_BYTES = 16 << 20
 class FactSet:
     label: str  # how reports name it: the path as given, or relative to the repository
     facts: Facts
+    profile: str | None = None  # the ownership profile its cases are decided with (None: the caller's)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Corpus:
     profile: str | None
     fact_sets: list[FactSet]
     expected: dict[str, dict[str, str]]  # file name -> entity id -> decision
+    profiles: dict[str, str] = field(default_factory=dict)  # file name -> profile its cases are decided with
     access_sets: list[AccessSet] = field(default_factory=list)
     expected_access: dict[str, dict[str, str]] = field(default_factory=dict)  # file name -> request id -> decision
 
@@ -107,12 +109,25 @@ def load_corpus(directory: Path, label_root: Path | None = None) -> Corpus:
         raise InputError("the decision corpus has no facts files", file=str(directory), value=str(directory))
     root = label_root or directory.parent.parent
     access_files = sorted((directory / ACCESS_DIR).glob("*.json"))
+    profiles = dict(document.get("profiles", {}))
+    fact_sets = load_fact_sets(files, root)
+    for item in fact_sets:
+        item.profile = profiles.get(file_name(item.label))
+    unknown = sorted(set(profiles) - {file_name(item.label) for item in fact_sets})
+    if unknown:
+        raise InputError(
+            "a profile is given for a file the corpus does not have",
+            file=str(expected_path),
+            path=f"$.profiles.{unknown[0]}",
+            value=unknown[0],
+        )
     return Corpus(
         root=directory,
         as_of=strict_date(document["as_of"]),
         profile=document.get("profile"),
-        fact_sets=load_fact_sets(files, root),
+        fact_sets=fact_sets,
         expected={name: dict(decisions) for name, decisions in document["files"].items()},
+        profiles=profiles,
         access_sets=[load_access_set(path, root) for path in access_files],
         expected_access={name: dict(decisions) for name, decisions in document.get("access", {}).items()},
     )
@@ -183,6 +198,9 @@ def _read_expected(path: Path) -> dict[str, Any]:
         raise InputError(
             "not a date (YYYY-MM-DD)", file=str(path), path="$.as_of", value=document.get("as_of")
         ) from None
+    profiles = document.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(value, str) and value for value in profiles.values()):
+        raise InputError("must map file names to profile names", file=str(path), path="$.profiles")
     for key in ("files", "access"):
         sets = document.get(key, {})
         if not isinstance(sets, dict):
@@ -198,10 +216,14 @@ def _read_expected(path: Path) -> dict[str, Any]:
 def evaluate_sets(
     fact_sets: list[FactSet], rules: RuleSet, *, as_of: date, profile: str | None = None
 ) -> dict[str, Report]:
-    """Every fact set decided with the embedded engine, one compiled engine for all of them."""
+    """Every fact set decided with the embedded engine, one compiled engine for all of them; a set
+    that names its own profile (expected.json's `profiles`) is decided with it, the others with `profile`."""
     engine = EmbeddedEngine(rules)
     try:
-        return {item.label: evaluate(item.facts, rules, engine, as_of=as_of, profile=profile) for item in fact_sets}
+        return {
+            item.label: evaluate(item.facts, rules, engine, as_of=as_of, profile=item.profile or profile)
+            for item in fact_sets
+        }
     finally:
         engine.close()
 
@@ -222,7 +244,7 @@ def decide_corpus(corpus: Corpus, rules: RuleSet, engine: Engine | None = None) 
     used: Engine = EmbeddedEngine(rules) if engine is None else engine
     try:
         reports = {
-            item.label: evaluate(item.facts, rules, used, as_of=corpus.as_of, profile=corpus.profile)
+            item.label: evaluate(item.facts, rules, used, as_of=corpus.as_of, profile=item.profile or corpus.profile)
             for item in corpus.fact_sets
         }
         return Outcomes(reports, decide_access_sets(corpus.access_sets, rules, used, as_of=corpus.as_of))
@@ -280,6 +302,8 @@ def write_expected(corpus: Corpus, outcomes: Outcomes) -> Path:
     }
     if corpus.profile:
         document["profile"] = corpus.profile
+    if corpus.profiles:
+        document["profiles"] = dict(sorted(corpus.profiles.items()))
     document["files"] = {file_name(label): decided for label, decided in sorted(decided_entities(outcomes).items())}
     if outcomes.access:
         document["access"] = {

@@ -177,7 +177,10 @@ def compare(
     profile: str | None = None,
     access_sets: list[AccessSet] | None = None,
 ) -> Impact:
-    """Decide every fact set and access case under both revisions; what changed."""
+    """Decide every fact set and access case under both revisions; what changed. A fact set decided
+    with a profile one side does not have (a profile the change adds or removes) has no decisions
+    to compare and is left out."""
+    fact_sets = [item for item in fact_sets if _has_profile(base.rules, item) and _has_profile(head.rules, item)]
     old_reports = evaluate_sets(fact_sets, base.rules, as_of=as_of, profile=profile)
     new_reports = evaluate_sets(fact_sets, head.rules, as_of=as_of, profile=profile)
     access_sets = access_sets or []
@@ -215,6 +218,10 @@ def compare(
         requests=sum(len(item.requests) for item in access_sets),
         access_changes=access_changes,
     )
+
+
+def _has_profile(rules: RuleSet, item: FactSet) -> bool:
+    return item.profile is None or item.profile in rules.data.get("ownership", {}).get("profiles", {})
 
 
 def _decide_access(access_sets: list[AccessSet], rules: RuleSet, as_of: date) -> dict[str, list[AccessDecision]]:

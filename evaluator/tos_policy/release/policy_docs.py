@@ -216,7 +216,9 @@ def corpus_examples(rules: RuleSet, corpus: Corpus | None) -> dict[str, list[Cor
     """Corpus decisions that cite each rule, decided with these rules."""
     if corpus is None:
         return {}
-    reports = evaluate_sets(corpus.fact_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
+    # the rules' pages speak of the default profile: case files decided with another profile are left out
+    default_sets = [item for item in corpus.fact_sets if item.profile is None]
+    reports = evaluate_sets(default_sets, rules, as_of=corpus.as_of, profile=corpus.profile)
     examples: dict[str, list[CorpusExample]] = {}
     for label, report in reports.items():
         for item in report.decisions:
