@@ -94,10 +94,8 @@ def test_a_revision_is_validated_against_its_own_schemas(repo: Path) -> None:
         repo / "schemas" / "profile.schema.json",
         lambda schema: schema["properties"].__setitem__("review_note", {"type": "string"}),
     )
-    for name in ("terms_of_service", "ofac", "ofsi"):
-        edit_json(
-            repo / "rules/ownership/profiles" / name / "data.json", lambda data: data.__setitem__("review_note", "x")
-        )
+    for path in sorted((repo / "rules/ownership/profiles").glob("*/data.json")):
+        edit_json(path, lambda data: data.__setitem__("review_note", "x"))
     commit(repo, "A required profile field")
     assert load_rules_at(repo, "old").version == LIVE  # old data, old schema: valid
     assert load_rules_at(repo, WORKTREE).profile("terms_of_service")["review_note"] == "x"

@@ -4,12 +4,14 @@ lowest values stays deny when the values rise."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-PROFILES = ("terms_of_service", "ofac", "ofsi")
+RULES = Path(__file__).resolve().parent.parent.parent / "rules"
+PROFILES = tuple(sorted(path.parent.name for path in RULES.glob("ownership/profiles/*/data.json")))
 
 
 @st.composite
