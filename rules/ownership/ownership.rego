@@ -15,7 +15,7 @@
 #     jurisdiction: incorporated in
 #     economic: shares
 #     voting: voting rights
-#   version: 4.0.0
+#   version: 4.1.0
 #   effective_date: "2026-12-01"
 package ownership
 
