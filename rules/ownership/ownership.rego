@@ -15,7 +15,7 @@
 #     jurisdiction: incorporated in
 #     economic: shares
 #     voting: voting rights
-#   version: 4.1.0
+#   version: 4.2.0
 #   effective_date: "2026-12-01"
 package ownership
 
@@ -38,6 +38,11 @@ import data.regions
 #            economic share, and its votes too unless voting_min, voting_max,
 #            voting_min_exclusive, voting_max_exclusive give them apart (the
 #            entity's voting_remainder and voting_remainder_exclusive likewise)
+#   effective (method look_through) the restricted organisations' effective
+#            share of the entity in this reading (products of stakes along
+#            chains, summed over paths), in units like min and max bracketing
+#            the exact fraction: {min, min_exclusive, max, max_exclusive}, and
+#            voting_* as for a link when some stake gives its votes apart
 # Input of `batch`: {profile, reading, items}, each item {scale, entity, links}.
 # (schemas/step-input.schema.json, schemas/batch-input.schema.json; each result:
 # schemas/step-result.schema.json)
@@ -72,11 +77,27 @@ reading := input.reading
 _well_formed if {
 	is_object(profile)
 	reading in {"lower", "upper"}
+	method in {"whole_stake", "look_through"}
 }
 
-decide(item) := {"restricted": count(reasons) > 0, "reasons": reasons} if {
+# How restricted ownership travels down a chain (profile method): whole_stake, a
+# restricted intermediary's whole stake; look_through, the product of the
+# stakes along each chain, summed over the chains, supplied by the evaluator.
+method := object.get(profile, "method", "whole_stake")
+
+decide(item) := object.union({"restricted": count(reasons) > 0, "reasons": reasons}, _whole(reasons)) if {
 	reasons := _reasons(item)
 }
+
+# Under look_through the evaluator asks which restricted entities count whole
+# for the chains below them: those restricted on their own place, by control,
+# as a branch or by facts that do not add up; not those restricted only by the
+# effective share they carry, which passes on multiplied.
+_whole(reasons) := {"whole": count(reasons - _by_share(reasons)) > 0} if {
+	method == "look_through"
+} else := {}
+
+_by_share(reasons) := {reason | some reason in reasons; reason.rule_id in {"TOS-OWN-2", "TOS-OWN-5"}}
 
 # Only organisations are restricted; a type listed as never restricting (a
 # person) is not, whatever links point at it.
@@ -199,10 +220,13 @@ _with_subdivision(reason, entity, field) := reason if {
 # title: Rule 2 - ownership by restricted owners reaching the threshold
 # description: >-
 #   An entity is restricted when the stakes held in it by restricted
-#   organisations, summed over all of them, reach the threshold. A restricted
-#   intermediary's whole stake counts. A stake given as a range restricts only
-#   if its lowest value does; if only its highest value does, the answer is
-#   review. The profile's stake_measure says what a stake is: its share of the
+#   organisations, summed over all of them, reach the threshold. Under the
+#   profile's method whole_stake, a restricted intermediary's whole stake
+#   counts; under look_through, the restricted organisations' effective share:
+#   the stakes multiplied along each chain from them and added up over the
+#   chains, computed exactly by the evaluator. A stake given as a range
+#   restricts only if its lowest value does; if only its highest value does,
+#   the answer is review. The profile's stake_measure says what a stake is: its share of the
 #   economic rights (economic), of the votes (voting), or either one reaching
 #   the threshold (larger).
 # related_resources:
@@ -218,7 +242,20 @@ _with_subdivision(reason, entity, field) := reason if {
 #       - >-
 #         Restricted owners hold {total} of {entity} together
 #         (threshold {threshold_percent}%): {owners}.
-ownership_reasons(item) := {reason |
+#     EFFECTIVELY_OWNED_BY_RESTRICTED:
+#       - >-
+#         Restricted organisations hold {total} of the {measure_words} of
+#         {entity} through their holdings, multiplied along each chain and
+#         added up (look-through; threshold {threshold_percent}%).
+#       - >-
+#         Restricted organisations hold {total} of {entity} through their
+#         holdings, multiplied along each chain and added up (look-through;
+#         threshold {threshold_percent}%).
+ownership_reasons(item) := _whole_stake_reasons(item) if {
+	method == "whole_stake"
+} else := _look_through_reasons(item)
+
+_whole_stake_reasons(item) := {reason |
 	not _stakes_unproven(item)
 	stakes := [link | some link in item.links; _is_stake(link)]
 	some group in _stake_groups(stakes)
@@ -240,6 +277,34 @@ ownership_reasons(item) := {reason |
 		_measure_named(held, measure),
 	)
 }
+
+# Look-through: the effective share the evaluator supplies, compared like one
+# stake. A missing one may be anything: none in the lower reading, all in the upper.
+_look_through_reasons(item) := {reason |
+	not _stakes_unproven(item)
+	share := _effective(item)
+	some measure in _measures
+	total_min := _low(share, measure)
+	total_max := _high(share, measure)
+	_meets_threshold([share], measure, total_min, total_max, profile.threshold_percent * item.scale)
+	reason := object.union(
+		{
+			"code": "EFFECTIVELY_OWNED_BY_RESTRICTED",
+			"rule_id": "TOS-OWN-2",
+			"links": [],
+			"share_min": total_min,
+			"share_max": total_max,
+			"scale": item.scale,
+			"threshold_percent": profile.threshold_percent,
+		},
+		_measure_named([share], measure),
+	)
+}
+
+_effective(item) := object.get(item, "effective", {
+	"min": 0, "min_exclusive": false,
+	"max": 100 * item.scale, "max_exclusive": false,
+})
 
 # What a stake is (profile stake_measure): its economic share, its votes, or
 # both, either restricting ("larger"). A profile that does not say reads both.
@@ -417,7 +482,7 @@ undisclosed_reasons(item) := {reason |
 	not _fully_disclosed(item.entity)
 	stakes := [link | some link in item.links; _is_stake(link)]
 	some measure in _measures
-	held := _known_restricted_min(stakes, measure)
+	held := _held_beside_remainder(item, stakes, measure)
 	remainder := _remainder(item, measure)
 	exclusive := _remainder_exclusive(item.entity, stakes, measure)
 	_may_reach_threshold(held + remainder, exclusive, profile.threshold_percent * item.scale)
@@ -436,6 +501,12 @@ undisclosed_reasons(item) := {reason |
 		object.union(_known_restricted(stakes, held), _measure_named(stakes, measure)),
 	)
 }
+
+# What restricted owners may hold beside the remainder: the known stakes, or
+# under look_through the effective share at most.
+_held_beside_remainder(_, stakes, measure) := _known_restricted_min(stakes, measure) if method == "whole_stake"
+
+_held_beside_remainder(item, _, measure) := _high(_effective(item), measure) if method == "look_through"
 
 # The undisclosed remainder in one measure (votes given apart, or the economic one).
 _remainder(item, measure) := object.get(item.entity, "voting_remainder", _economic_remainder(item)) if {

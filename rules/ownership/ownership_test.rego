@@ -603,3 +603,108 @@ test_ratios_and_a_person_held_by_a_company_are_review_whatever_the_type if {
 	result := _decide("upper", 1, person, [])
 	result.reasons == {{"code": "FACTS_INCONSISTENT", "rule_id": "TOS-OWN-6", "flag": "person_owned"}}
 }
+
+# Method look_through: the evaluator supplies the effective share (`effective`),
+# bracketing the exact fraction in scale units; the rule compares it with the
+# fixture profile's threshold.
+
+_look_through := {"method": "look_through"}
+
+# The effective share [min, max] in units, each end exclusive when the exact share is strictly inside.
+_effective(min, min_x, max, max_x) := {"min": min, "min_exclusive": min_x, "max": max, "max_exclusive": max_x}
+
+_decide_look_through(changes, reading, scale, entity, links, effective) := result if {
+	result := ownership.step with input as object.union(_step(reading, scale, entity, links), {"effective": effective})
+		with ownership.profile as _fixture_with(object.union(_look_through, changes))
+		with data.regions as _fixture_four
+}
+
+_exactly(value) := _effective(value, false, value, false)
+
+test_look_through_worked_example_36_percent_is_allowed_where_whole_stake_denies if {
+	# CN holds 60% of X, X holds 60% of Y. Whole stake: X is restricted, so its 60% of Y counts whole.
+	_restricted("lower", 1, _sg, [_stake(0, 60)])
+
+	# Look-through: Y is 60% x 60% = 36% restricted-owned (scale 10000: 36.0000%).
+	every reading in ["lower", "upper"] {
+		result := _decide_look_through({}, reading, 10000, _sg, [], _exactly(360000))
+		result == {"restricted": false, "reasons": set(), "whole": false}
+	}
+}
+
+test_look_through_effective_share_at_the_threshold_restricts if {
+	result := _decide_look_through({}, "lower", 10000, _sg, [], _exactly(600000))
+	result.restricted
+	result.whole == false
+	result.reasons == {{
+		"code": "EFFECTIVELY_OWNED_BY_RESTRICTED", "rule_id": "TOS-OWN-2", "links": [],
+		"share_min": 600000, "share_max": 600000, "scale": 10000, "threshold_percent": 50,
+	}}
+	_decide_look_through({}, "lower", 1, _sg, [], _exactly(50)).restricted
+	not _decide_look_through({"threshold_inclusive": false}, "lower", 1, _sg, [], _exactly(50)).restricted
+}
+
+test_look_through_stakes_of_restricted_owners_do_not_count_whole if {
+	# The 60% stake is held by a restricted owner, but only the effective share counts.
+	result := _decide_look_through({}, "lower", 1, _sg, [_stake(0, 60)], _exactly(36))
+	result == {"restricted": false, "reasons": set(), "whole": false}
+}
+
+test_look_through_a_bracketed_share_decides_exactly_at_the_threshold if {
+	# Exactly 50% rounds to itself; a share just above 50% rounds down to 50, marked exclusive.
+	not _decide_look_through({"threshold_inclusive": false}, "lower", 1, _sg, [], _exactly(50)).restricted
+	_decide_look_through({"threshold_inclusive": false}, "lower", 1, _sg, [], _effective(50, true, 51, true)).restricted
+
+	# Just below 50%: rounded up to 50 in the upper reading, marked exclusive, so not 50% or more.
+	not _decide_look_through({}, "upper", 1, _sg, [], _effective(49, true, 50, true)).restricted
+	_decide_look_through({}, "upper", 1, _sg, [], _exactly(50)).restricted
+}
+
+test_look_through_a_range_of_shares_is_review if {
+	not _decide_look_through({}, "lower", 1, _sg, [], _effective(40, false, 40, false)).restricted
+	_decide_look_through({}, "upper", 1, _sg, [], _effective(60, false, 60, false)).restricted
+}
+
+test_look_through_a_missing_share_may_be_anything if {
+	not _decide_with(_look_through, "lower", 1, _sg, []).restricted
+	_codes(_decide_with(_look_through, "upper", 1, _sg, [])) == {"EFFECTIVELY_OWNED_BY_RESTRICTED"}
+}
+
+test_look_through_roots_control_and_branches_count_whole if {
+	_decide_look_through({}, "lower", 1, _org("CN", "SG"), [], _exactly(0)).whole
+	_decide_look_through({}, "lower", 1, _sg, [_link(0, "consolidation", 0)], _exactly(0)).whole
+	_decide_look_through({}, "lower", 1, _sg, [_link(0, "branch", 0)], _exactly(0)).whole
+	_decide_look_through({}, "lower", 1, _sg, [], _exactly(0)) == {"restricted": false, "reasons": set(), "whole": false}
+}
+
+test_look_through_undisclosed_remainder_beside_the_effective_share_is_review if {
+	# At most 30% effective, 25% undisclosed: restricted organisations could hold 55%.
+	result := _decide_look_through({}, "upper", 1, _undisclosed(25), [], _effective(20, false, 30, false))
+	_codes(result) == {"OWNERSHIP_UNDISCLOSED"}
+	result.whole == false
+	reason := _undisclosed_reason(result)
+	[reason.share_min, reason.undisclosed, reason.share_max] == [30, 25, 55]
+	not _decide_look_through({}, "lower", 1, _undisclosed(25), [], _effective(20, false, 30, false)).restricted
+	not _decide_look_through({}, "upper", 1, _undisclosed(15), [], _effective(20, false, 30, false)).restricted
+}
+
+test_look_through_votes_given_apart_count_in_their_measure if {
+	share := object.union(_exactly(30), {"voting_min": 60, "voting_min_exclusive": false, "voting_max": 60, "voting_max_exclusive": false})
+	result := _decide_look_through({}, "lower", 1, _sg, [], share)
+	{[reason.code, reason.measure] | some reason in result.reasons} == {["EFFECTIVELY_OWNED_BY_RESTRICTED", "voting"]}
+	not _decide_look_through({"stake_measure": "economic"}, "lower", 1, _sg, [], share).restricted
+}
+
+test_look_through_unproven_stakes_give_no_effective_share_in_the_lower_reading if {
+	flagged := object.union(_sg, {"flags": ["stakes_over_100"]})
+	not _decide_look_through({}, "lower", 1, flagged, [], _exactly(60)).restricted
+}
+
+test_whole_stake_results_carry_no_whole_field if {
+	result := _decide_with({"method": "whole_stake"}, "lower", 1, _org("CN", "SG"), [])
+	object.keys(result) == {"restricted", "reasons"}
+}
+
+test_an_unknown_method_leaves_the_step_undefined if {
+	not _decide_with({"method": "multiply"}, "lower", 1, _org("CN", "SG"), [])
+}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -30,6 +31,9 @@ class StepOutcome:
     restricted: bool
     reasons: tuple[dict[str, Any], ...]
     links: tuple[Link, ...]
+    # Under look-through: restricted for a reason that makes its stakes count whole below it
+    # (the rule's `whole`), not only for the effective share it carries.
+    whole: bool = False
 
     def cited_links(self, reason: dict[str, Any]) -> list[Link]:
         return [self.links[index] for index in reason.get("links", [])]
@@ -166,8 +170,12 @@ def run_fixpoint(
     max_rounds: int | None = None,
     attribute_controlled: bool = False,
     settled: Mapping[str, StepOutcome] | None = None,
+    effective: Mapping[str, Mapping[str, Fraction]] | None = None,
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading (lower or upper).
+
+    `effective` (method look_through): each entity's effective share held by restricted
+    organisations in this reading, by measure, given to the rule with its step input.
 
     With `attribute_controlled` (profile switch attribute_controlled_holdings), the
     holdings of a restricted entity are grouped with those of the parties its
@@ -187,7 +195,14 @@ def run_fixpoint(
     entities = graph.entities
     restricted_in: dict[str, list[Link]] = defaultdict(list)
     outcomes = _first_round(
-        graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size, settled=settled
+        graph,
+        engine,
+        cache,
+        reading=reading,
+        profile=profile,
+        batch_size=batch_size,
+        settled=settled,
+        effective=effective,
     )
     newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
     rounds = 1
@@ -230,6 +245,7 @@ def run_fixpoint(
                 profile,
                 graph.holdings_of(entity_id),
                 controller,
+                None if effective is None else effective[entity_id],
             )
             for entity_id in dirty
         ]
@@ -237,7 +253,9 @@ def run_fixpoint(
         newly = []
         for entity_id, step, result in zip(dirty, inputs, results, strict=True):
             before = outcomes[entity_id]
-            outcome = StepOutcome(result["restricted"], tuple(result["reasons"]), step.links)
+            outcome = StepOutcome(
+                result["restricted"], tuple(result["reasons"]), step.links, bool(result.get("whole", False))
+            )
             if before.restricted and not outcome.restricted:
                 raise NonMonotoneRuleError(
                     f"the rules turned {entity_id!r} from restricted back to unrestricted when more of its "
@@ -304,6 +322,7 @@ def _first_round(
     profile: str,
     batch_size: int,
     settled: Mapping[str, StepOutcome] | None = None,
+    effective: Mapping[str, Mapping[str, Fraction]] | None = None,
 ) -> dict[str, StepOutcome]:
     """Round one: no owner is restricted yet, so each step input is the entity's own
     facts alone, and entities with the same facts share one input and one outcome.
@@ -323,14 +342,26 @@ def _first_round(
             graph.holdings_of(entity_id),
             entity.headquarters_subdivision,
             entity.jurisdiction_subdivision,
+            None if effective is None else tuple(sorted(effective[entity_id].items())),
         )
         keys[entity_id] = key
         if key not in firsts:
             firsts[key] = entity
-    inputs = [build_step_input(entity, [], entities, reading, profile, key[4]) for key, entity in firsts.items()]
+    inputs = [
+        build_step_input(
+            entity,
+            [],
+            entities,
+            reading,
+            profile,
+            key[4],
+            effective=None if effective is None else effective[entity.id],
+        )
+        for key, entity in firsts.items()
+    ]
     results = cache.decide(engine, [step.payload for step in inputs], batch_size)
     for key, result in zip(firsts, results, strict=True):
-        shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), ())
+        shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), (), bool(result.get("whole", False)))
     return {
         entity_id: settled[entity_id] if entity_id not in keys and settled else shared[keys[entity_id]]
         for entity_id in entities

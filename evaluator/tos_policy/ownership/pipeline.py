@@ -37,6 +37,7 @@ from tos_policy.limits import Limits, check_deadline
 from tos_policy.ownership.cycles import greatest_fixpoint
 from tos_policy.ownership.decisions import Decision, decide
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from tos_policy.ownership.look_through import LookThroughFixpoint, check_plan, uses_look_through
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.profiles import stake_kinds
 from tos_policy.policy.ruleset import RuleSet
@@ -451,7 +452,16 @@ def profile_readings(
     as the greatest fixpoint (review_self_supporting_cycles, ownership/cycles.py: it re-decides
     from any plan's upper reading with the row plan's step inputs). `settled` (the default
     driver only): final outcomes of the graph's top entities (run_fixpoint); no cycle of the
-    graph passes through them, so the greatest fixpoint leaves them as they are."""
+    graph passes through them, so the greatest fixpoint leaves them as they are.
+
+    Method look_through (ownership/look_through.py): the row plan with each entity's effective
+    share; other plans are refused. Its shares solve cycles exactly, so the greatest fixpoint
+    is not taken."""
+    check_plan(driver.name, profile, switches)
+    if uses_look_through(switches):
+        return LookThroughFixpoint(switches).readings(
+            graph, engine, cache, profile=profile, batch_size=batch_size, max_rounds=max_rounds
+        )
     attribute = bool(switches.get("attribute_controlled_holdings", False))
     if settled is not None and isinstance(driver, RegoFixpoint):
         lower, upper = driver.readings(
@@ -533,7 +543,12 @@ def decide_prepared(
     switches = prepared.rules.profile(prepared.profile)
     # Settled outcomes are reused by the default driver; not where holdings are attributed to
     # controllers, whose chains of control run through the settled entities' own owners.
-    reuse = isinstance(driver, RegoFixpoint) and not switches.get("attribute_controlled_holdings", False)
+    # Nor under look-through, whose shares are solved over the whole closure at once.
+    reuse = (
+        isinstance(driver, RegoFixpoint)
+        and not switches.get("attribute_controlled_holdings", False)
+        and not uses_look_through(switches)
+    )
     if reuse:
         fresh, edge = prepared.settled.walk(prepared.incoming(), entity_ids)
     else:

@@ -26,6 +26,7 @@ from tos_policy.atomic import create_beside, naming_failures, replaced_atomicall
 from tos_policy.engines import Engine
 from tos_policy.facts.load import Facts, Link
 from tos_policy.limits import Limits, check_deadline
+from tos_policy.ownership.look_through import check_plan
 from tos_policy.ownership.pipeline import (
     DEFAULT_DRIVER,
     FixpointDriver,
@@ -208,6 +209,7 @@ def _screen(
     limits = limits or Limits()
     deadline = limits.deadline() if deadline is None else deadline
     prepared = prepare(facts, rules, as_of=as_of, profile=profile, reconcile=reconcile)
+    check_plan(driver.name, prepared.profile, rules.profile(prepared.profile))  # before any output
     links = prepared.links
     entity_ids = list(facts.entities)
     # Components matter only to split the work; one worker takes the whole graph.

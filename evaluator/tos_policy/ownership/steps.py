@@ -6,9 +6,10 @@ order; the rule cites them by position and the driver maps positions back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from tos_policy.facts.load import HUNDRED, ZERO, Entity, Link
@@ -152,6 +153,33 @@ def _subdivisions(entity: Entity) -> dict[str, str]:
     return found
 
 
+# Units of a percentage point in `effective` at least (the step input's scale is raised to it):
+# enough to word a share, and any bound is exact or marked exclusive anyway (effective_record).
+EFFECTIVE_DIGITS = 4
+
+
+def effective_record(shares: Mapping[str, Fraction], scale: int) -> dict[str, Any]:
+    """The effective share for the rule, in `scale` units per percentage point, as integer units
+    bracketing each exact fraction: min (rounded down, min_exclusive when it was not exact) and max
+    (rounded up, max_exclusive likewise). The threshold is a whole percentage, so comparing the
+    bracket decides exactly what comparing the fraction decides. `shares` by measure: economic,
+    and voting when some stake gives its votes apart."""
+    record: dict[str, Any] = {}
+    for measure, value in shares.items():
+        units = value * 100 * scale
+        low, high = units.numerator // units.denominator, -(-units.numerator // units.denominator)
+        prefix = "voting_" if measure == "voting" else ""
+        record.update(
+            {
+                f"{prefix}min": low,
+                f"{prefix}min_exclusive": low != units,
+                f"{prefix}max": high,
+                f"{prefix}max_exclusive": high != units,
+            }
+        )
+    return record
+
+
 def build_step_input(
     entity: Entity,
     links: list[Link],
@@ -160,6 +188,7 @@ def build_step_input(
     profile: str,
     holdings: Holdings = NO_HOLDINGS,
     controller: Callable[[str], Iterable[str]] | None = None,
+    effective: Mapping[str, Fraction] | None = None,
 ) -> StepInput:
     """The step input for `entity` given the links held in it by owners restricted in `reading`
     and what is known of all its holders.
@@ -168,8 +197,10 @@ def build_step_input(
     together) when they have the same owner, the same acting_jointly tag, or owners
     controlled by the same party (`controller` gives the parties at the top of each
     owner's chain of control, where the profile attributes controlled entities'
-    holdings to their controller)."""
-    scale = 10 ** _scale_digits(links, holdings)
+    holdings to their controller). `effective` (method look_through): the entity's effective
+    share held by restricted organisations in this reading, by measure (ownership/look_through.py)."""
+    digits = _scale_digits(links, holdings)
+    scale = 10 ** (digits if effective is None else max(digits, EFFECTIVE_DIGITS))
 
     def sort_key(link: Link) -> tuple[Any, ...]:
         share = link.share
@@ -212,6 +243,8 @@ def build_step_input(
         "entity": entity_record(entity, holdings, scale),
         "links": records,
     }
+    if effective is not None:
+        payload["effective"] = effective_record(effective, scale)
     return StepInput(payload, tuple(ordered))
 
 

@@ -1,0 +1,329 @@
+"""Look-through ownership (profile method look_through): effective restricted shares, exact.
+
+The effective share of an entity E held by restricted organisations is the sum, over
+every chain of stakes from a restricted organisation down to E, of the product of the
+stakes along the chain. With r(O) the part of an owner O that counts as restricted (all
+of it when O counts whole, see below; its own effective share otherwise; nothing for a
+person), the shares solve the linear system
+
+    x(E) = sum over stakes O -> E of  stake(O, E) * r(O)
+
+in exact rational arithmetic (fractions.Fraction), one strongly connected component at a
+time in topological order: a component with a cycle is solved by exact Gaussian
+elimination, so cross-holdings are neither guessed nor cut (A and B each 50% owned by
+the other and 30% by a restricted company: 0.3 + 0.5 * 0.3 + ... = 0.6 exactly).
+
+Which organisations count whole is the rule's answer (its step result's `whole`: those
+restricted on their own place, by control, as a branch, by facts that do not add up);
+which links are stakes, which types are organisations and which disclosures are
+complete are the profile's data. Nothing here knows a threshold or a country.
+
+Each reading gets its own bound: the lower one reads every stake at its lowest value
+and counts nothing undisclosed, the upper one reads every stake at its highest value
+and lets the undisclosed remainder of an owner that is not completely disclosed be
+restricted. The shares are monotone in both, so the truth lies between the readings.
+A component whose system has no unique solution in [0, 1] (stakes that add up to more
+than the whole around a cycle) is bounded instead: 0 in the lower reading, 1 in the
+upper one, never a guess. Stakes held by an entity in itself never count."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from tos_policy.engines import Engine
+from tos_policy.errors import InputError, NonMonotoneRuleError
+from tos_policy.facts.load import HUNDRED, Entity, Link, Share
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from tos_policy.ownership.steps import BRANCH_TERM, Holdings
+
+ONE = Fraction(1)
+ZERO = Fraction(0)
+# Stakes over the whole after reconciliation: the rule takes none of them as proven (lower reading).
+STAKES_OVER_100 = "stakes_over_100"
+METHOD_LOOK_THROUGH = "look_through"
+
+
+def uses_look_through(profile: Mapping[str, Any]) -> bool:
+    return bool(profile.get("method", "whole_stake") == METHOD_LOOK_THROUGH)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the profile says the algebra needs: stake kinds, organisations, complete disclosures."""
+
+    stake_kinds: frozenset[str]
+    non_restricting: frozenset[str]
+    unknown: frozenset[str]
+    complete: frozenset[str]
+
+    @classmethod
+    def of(cls, profile: Mapping[str, Any]) -> Terms:
+        effects: Mapping[str, str] = profile.get("link_effects", {})
+        return cls(
+            frozenset(kind for kind, effect in effects.items() if effect == "stake"),
+            frozenset(profile.get("non_restricting_types", ())),
+            frozenset(profile.get("unknown_types", ())),
+            frozenset(profile.get("complete_disclosures", ())),
+        )
+
+    def organisation(self, entity_type: str, reading: str) -> bool:
+        if entity_type in self.non_restricting:
+            return False
+        return entity_type not in self.unknown or reading == "upper"
+
+
+def _fraction(percent: Any) -> Fraction:
+    return Fraction(percent) / Fraction(HUNDRED)
+
+
+def _measure_share(link: Link, measure: str) -> Share:
+    return link.voting or link.share if measure == "voting" else link.share
+
+
+def _open_part(entity: Entity, holdings: Holdings, terms: Terms, measure: str) -> Fraction:
+    """In the upper reading, the part of an owner no known holder holds, when its disclosure
+    is not complete: it may be held by restricted organisations."""
+    disclosure = {*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}
+    if disclosure & terms.complete:
+        return ZERO
+    rest = holdings.voting_remainder() if measure == "voting" else None
+    return _fraction((rest or holdings.remainder())[0])
+
+
+def effective_shares(
+    graph: OwnershipGraph,
+    whole: Iterable[str],
+    *,
+    reading: str,
+    terms: Terms,
+    measure: str = "economic",
+) -> dict[str, Fraction]:
+    """Every entity's effective share held by restricted organisations in `reading`, given the
+    entities that count `whole`; in [0, 1]."""
+    whole = frozenset(whole)
+    entities = graph.entities
+    weights: dict[str, list[tuple[str, Fraction]]] = defaultdict(list)  # asset -> (owner, stake)
+    for owner, links in graph.outgoing.items():
+        if owner not in entities or not terms.organisation(entities[owner].type, reading):
+            continue
+        for link in links:
+            if link.kind not in terms.stake_kinds or link.asset == owner or link.asset not in entities:
+                continue
+            if reading == "lower" and STAKES_OVER_100 in graph.holdings_of(link.asset).flags:
+                continue
+            share = _measure_share(link, measure)
+            value = _fraction(share.min if reading == "lower" else share.max)
+            if value > 0:
+                weights[link.asset].append((owner, value))
+    # r(O) = 1 for an owner that counts whole, x(O) + its open part otherwise.
+    fixed: dict[str, Fraction] = {}
+    opened: dict[str, Fraction] = {}
+    for entity_id, entity in entities.items():
+        if entity_id in whole:
+            fixed[entity_id] = ONE
+        elif reading == "upper":
+            opened[entity_id] = _open_part(entity, graph.holdings_of(entity_id), terms, measure)
+    solved: dict[str, Fraction] = {}
+    for component in _components(entities, weights, fixed):
+        _solve(component, weights, fixed, opened, solved, reading)
+    return solved
+
+
+def _components(
+    entities: Mapping[str, Entity], weights: Mapping[str, list[tuple[str, Fraction]]], fixed: Mapping[str, Fraction]
+) -> list[list[str]]:
+    """Strongly connected components of "x(asset) depends on x(owner)" (owners not fixed), owners'
+    components first (iterative Tarjan, which emits a component after every one it depends on)."""
+    depends = {
+        asset: [owner for owner, _ in held if owner not in fixed and owner in entities]
+        for asset, held in weights.items()
+    }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in entities:
+        if start in index:
+            continue
+        work: list[tuple[str, int]] = [(start, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            following = depends.get(node, [])
+            if position < len(following):
+                work.append((node, position + 1))
+                child = following[position]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                found.append(component)
+    return found
+
+
+def _solve(
+    component: list[str],
+    weights: Mapping[str, list[tuple[str, Fraction]]],
+    fixed: Mapping[str, Fraction],
+    opened: Mapping[str, Fraction],
+    solved: dict[str, Fraction],
+    reading: str,
+) -> None:
+    """x of one component, from the x of every component it depends on (already solved)."""
+    members = {entity_id: position for position, entity_id in enumerate(component)}
+    size = len(component)
+    matrix = [[ZERO] * size for _ in range(size)]  # I - M within the component
+    constants = [ZERO] * size
+    for row, asset in enumerate(component):
+        matrix[row][row] = ONE
+        for owner, stake in weights.get(asset, ()):
+            if owner in fixed:
+                constants[row] += stake * fixed[owner]
+            elif owner in members:
+                matrix[row][members[owner]] -= stake
+                constants[row] += stake * opened.get(owner, ZERO)
+            else:
+                constants[row] += stake * (solved[owner] + opened.get(owner, ZERO))
+    values = _eliminate(matrix, constants) if size > 1 else [constants[0] / matrix[0][0]]
+    if values is None or any(value < 0 or value > 1 for value in values):
+        # No unique share in [0, 1]: bounded, never guessed.
+        values = [ZERO if reading == "lower" else ONE] * size
+    for entity_id, value in zip(component, values, strict=True):
+        solved[entity_id] = min(value, ONE)  # an upper bound past the whole (stakes over 100%) is the whole
+
+
+def _eliminate(matrix: list[list[Fraction]], constants: list[Fraction]) -> list[Fraction] | None:
+    """The exact solution of matrix * x = constants (Gauss-Jordan on fractions), None when singular."""
+    size = len(matrix)
+    rows = [[*row, constant] for row, constant in zip(matrix, constants, strict=True)]
+    for column in range(size):
+        pivot = next((row for row in range(column, size) if rows[row][column] != 0), None)
+        if pivot is None:
+            return None
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        head = rows[column]
+        factor = head[column]
+        if factor != 1:
+            head = rows[column] = [value / factor for value in head]
+        for row in range(size):
+            if row != column and rows[row][column] != 0:
+                scale = rows[row][column]
+                rows[row] = [value - scale * pivot_value for value, pivot_value in zip(rows[row], head, strict=True)]
+    return [row[size] for row in rows]
+
+
+def measures(profile: Mapping[str, Any], graph: OwnershipGraph) -> tuple[str, ...]:
+    """The measures a share is taken in: economic, and votes when some stake gives its votes
+    apart and the profile counts them (stake_measure voting or larger)."""
+    if profile.get("stake_measure", "larger") == "economic":
+        return ("economic",)
+    if any(link.voting is not None for links in graph.outgoing.values() for link in links):
+        return ("economic", "voting")
+    return ("economic",)
+
+
+class LookThroughFixpoint:
+    """The fixpoint driver of method look_through: the row plan's rounds (fixpoint.run_fixpoint),
+    each entity's step input carrying its effective share. Which organisations count whole comes
+    from the rule's outcomes, and more of them raise every share, so the driver alternates: shares
+    from the organisations counting whole, outcomes from the shares, until the set stops growing
+    (the least fixpoint of the two together; it only grows, as both steps are monotone)."""
+
+    name = "look_through"
+
+    def __init__(self, profile: Mapping[str, Any]) -> None:
+        self.profile = profile
+        self.terms = Terms.of(profile)
+
+    def readings(
+        self,
+        graph: OwnershipGraph,
+        engine: Engine,
+        cache: StepCache,
+        *,
+        profile: str,
+        batch_size: int,
+        max_rounds: int,
+        attribute_controlled: bool = False,
+    ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
+        lower, upper = (
+            self.reading(
+                graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size, max_rounds=max_rounds
+            )
+            for reading in ("lower", "upper")
+        )
+        return lower, upper
+
+    def reading(
+        self,
+        graph: OwnershipGraph,
+        engine: Engine,
+        cache: StepCache,
+        *,
+        reading: str,
+        profile: str,
+        batch_size: int,
+        max_rounds: int,
+    ) -> dict[str, StepOutcome]:
+        kinds = measures(self.profile, graph)
+        whole: frozenset[str] = frozenset()
+        while True:
+            shares = {
+                measure: effective_shares(graph, whole, reading=reading, terms=self.terms, measure=measure)
+                for measure in kinds
+            }
+            effective = {
+                entity_id: {measure: shares[measure][entity_id] for measure in kinds} for entity_id in graph.entities
+            }
+            outcomes = run_fixpoint(
+                graph,
+                engine,
+                cache,
+                reading=reading,
+                profile=profile,
+                batch_size=batch_size,
+                max_rounds=max_rounds,
+                effective=effective,
+            )
+            now = frozenset(entity_id for entity_id, outcome in outcomes.items() if outcome.whole)
+            if not whole <= now:
+                raise NonMonotoneRuleError(
+                    "the rules stopped counting an organisation whole when more of its owners became restricted; "
+                    "the ownership step must be monotone"
+                )
+            if now == whole:
+                return outcomes
+            whole = now
+
+
+def check_plan(driver_name: str, profile_name: str, profile: Mapping[str, Any]) -> None:
+    """Only the row plan computes look-through shares: any other plan is refused (exit 2), never
+    run to an answer of the other method."""
+    if uses_look_through(profile) and driver_name != "rego":
+        raise InputError(
+            f"the {driver_name} plan cannot decide method look_through (profile {profile_name!r}); "
+            "screen with --plan rows, or use a profile with method whole_stake",
+            file="--plan",
+            path="$",
+            value=driver_name,
+        )
