@@ -138,6 +138,24 @@ def test_headquarters_only_roots_are_data(tmp_path: Path) -> None:
     assert _decide_with(rules_dir, document) == {"ky": "allow"}
 
 
+def test_look_through_is_a_one_line_data_change(tmp_path: Path) -> None:
+    """CN 60% of X, X 60% of Y: whole stake denies Y; look-through gives it 36%, allowed."""
+    document = split_stake("60")
+    document["entities"][0]["id"] = "x"
+    document["ownership"][0]["asset"] = "x"
+    document["entities"].append({**document["entities"][0], "id": "y"})
+    document["ownership"].append({"owner": "x", "asset": "y", "percentage": "60"})
+    assert _decide_with(_rules_copy(tmp_path / "a", lambda p: None), document)["y"] == "deny"
+    looked = _rules_copy(tmp_path / "b", lambda p: p.update(method="look_through"))
+    assert _decide_with(looked, document) == {"x": "deny", "o0": "deny", "y": "allow"}
+
+
+def test_look_through_without_adding_up_owners_is_refused(tmp_path: Path) -> None:
+    rules_dir = _rules_copy(tmp_path, lambda p: p.update(method="look_through", aggregate_owners=False))
+    with pytest.raises(RulesError, match=r"terms_of_service/data.json.*aggregate_owners"):
+        load_rules(rules_dir)
+
+
 def test_bad_profile_data_is_rejected_with_file_path_and_value(tmp_path: Path) -> None:
     rules_dir = _rules_copy(tmp_path, lambda p: p.update(threshold_percent="fifty"))
     with pytest.raises(RulesError) as caught:

@@ -204,12 +204,46 @@ def _solve(
                 constants[row] += stake * opened.get(owner, ZERO)
             else:
                 constants[row] += stake * (solved[owner] + opened.get(owner, ZERO))
-    values = _eliminate(matrix, constants) if size > 1 else [constants[0] / matrix[0][0]]
+    if size > EXACT_COMPONENT:
+        values: list[Fraction] | None = _iterate(matrix, constants, reading)
+    else:
+        values = _eliminate(matrix, constants) if size > 1 else [constants[0] / matrix[0][0]]
     if values is None or any(value < 0 or value > 1 for value in values):
         # No unique share in [0, 1]: bounded, never guessed.
         values = [ZERO if reading == "lower" else ONE] * size
     for entity_id, value in zip(component, values, strict=True):
         solved[entity_id] = min(value, ONE)  # an upper bound past the whole (stakes over 100%) is the whole
+
+
+# Components larger than this are bounded by iteration rather than solved by elimination
+# (cubic in the component's size, on fractions that grow): the bound is sound, and where it
+# leaves the share on both sides of the threshold the answer is review.
+EXACT_COMPONENT = 60
+BOUND_ROUNDS = 64
+BOUND_DIGITS = 10**9
+
+
+def _iterate(matrix: list[list[Fraction]], constants: list[Fraction], reading: str) -> list[Fraction]:
+    """A bound of the solution of matrix * x = constants (matrix = I - M, M >= 0) by BOUND_ROUNDS
+    rounds of x := constants + M x: from 0 rounding down (each round at most the least solution)
+    in the lower reading, from 1 rounding up and capped at the whole in the upper one (each
+    round at least the solution, which the whole bounds)."""
+    size = len(matrix)
+    lower = reading == "lower"
+    values = [ZERO if lower else ONE] * size
+    terms = [
+        [(column, -value) for column, value in enumerate(row) if column != index and value != 0]
+        for index, row in enumerate(matrix)
+    ]
+    for _ in range(BOUND_ROUNDS):
+        following = []
+        for index in range(size):
+            value = constants[index] + sum((weight * values[column] for column, weight in terms[index]), ZERO)
+            scaled = value * BOUND_DIGITS
+            rounded = scaled.numerator // scaled.denominator if lower else -(-scaled.numerator // scaled.denominator)
+            following.append(min(Fraction(rounded, BOUND_DIGITS), ONE))
+        values = following
+    return values
 
 
 def _eliminate(matrix: list[list[Fraction]], constants: list[Fraction]) -> list[Fraction] | None:
