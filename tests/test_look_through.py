@@ -325,3 +325,45 @@ def test_a_large_cycle_is_bounded_from_both_sides_around_its_exact_solution(monk
         assert exact[name] == Fraction(3, 5)
         assert lower[name] <= exact[name] <= upper[name]
         assert upper[name] - lower[name] < Fraction(1, 10**8)
+
+
+@st.composite
+def acyclic_registries(draw: st.DrawFn) -> dict[str, Any]:
+    """Up to 7 fully disclosed companies, some Chinese, exact stakes held by earlier ones only,
+    each company's stakes adding up to at most 100%."""
+    count = draw(st.integers(1, 7))
+    entities = [_company(f"c{index}", draw(st.sampled_from(["CN", "DE", "DE", "SG"]))) for index in range(count)]
+    links = []
+    for index in range(1, count):
+        headroom = 100
+        for owner in draw(st.lists(st.integers(0, index - 1), unique=True, max_size=3)):
+            value = draw(st.integers(0, headroom))
+            headroom -= value
+            links.append({"owner": f"c{owner}", "asset": f"c{index}", "percentage": str(value)})
+    return {"entities": entities, "ownership": links}
+
+
+@settings(max_examples=60, deadline=None)
+@given(document=acyclic_registries())
+def test_look_through_decisions_equal_the_threshold_applied_to_the_sum_over_chains(
+    look_through: tuple[RuleSet, EmbeddedEngine], document: dict[str, Any]
+) -> None:
+    """Deny exactly when the company is Chinese or the products of the stakes along every chain
+    from a Chinese company, added up, reach the fixture threshold (50%, inclusive); else allow."""
+    rules, engine = look_through
+    roots = {entity["id"] for entity in document["entities"] if entity["headquarters"] == "CN"}
+    held: dict[str, list[tuple[str, Fraction]]] = {}
+    for link in document["ownership"]:
+        held.setdefault(link["asset"], []).append((link["owner"], Fraction(link["percentage"]) / 100))
+
+    def share(entity_id: str) -> Fraction:
+        return sum(
+            (stake * (1 if owner in roots else share(owner)) for owner, stake in held.get(entity_id, [])), Fraction(0)
+        )
+
+    expected = {
+        entity["id"]: "deny" if entity["id"] in roots or share(entity["id"]) >= Fraction(1, 2) else "allow"
+        for entity in document["entities"]
+    }
+    decided = _decisions(rules, engine, document, LOOK_THROUGH)
+    assert {entity_id: item.decision for entity_id, item in decided.items()} == expected
