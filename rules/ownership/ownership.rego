@@ -493,7 +493,7 @@ undisclosed_reasons(item) := {reason |
 			"links": [link.index | some link in stakes],
 			"share_min": held,
 			"undisclosed": remainder,
-			"share_max": held + remainder,
+			"share_max": min([held + remainder, 100 * item.scale]),
 			"scale": item.scale,
 			"threshold_percent": profile.threshold_percent,
 			"disclosure": object.get(item.entity, "disclosure", []),

@@ -686,6 +686,10 @@ test_look_through_undisclosed_remainder_beside_the_effective_share_is_review if 
 	[reason.share_min, reason.undisclosed, reason.share_max] == [30, 25, 55]
 	not _decide_look_through({}, "lower", 1, _undisclosed(25), [], _effective(20, false, 30, false)).restricted
 	not _decide_look_through({}, "upper", 1, _undisclosed(15), [], _effective(20, false, 30, false)).restricted
+
+	# A ranged stake's highest value and the remainder may overlap: never more than the whole.
+	capped := _undisclosed_reason(_decide_look_through({}, "upper", 1, _undisclosed(80), [], _effective(20, false, 30, false)))
+	capped.share_max == 100
 }
 
 test_look_through_votes_given_apart_count_in_their_measure if {
