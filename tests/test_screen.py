@@ -74,7 +74,7 @@ def test_screen_cli_writes_json_lines_and_a_summary(tmp_path: Path) -> None:
     summary = json.loads(result.stderr.strip().splitlines()[-1])
     records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert len(records) == summary["entities"] == 3000
-    assert sum(summary["decisions"].values()) == 3000
+    assert sum(summary["decisions"].values()) + sum(summary["not_screened"].values()) == 3000
     assert {record["decision"] for record in records} == {"allow", "deny", "review"}
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # no temporary leftovers
 

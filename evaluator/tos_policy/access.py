@@ -27,6 +27,7 @@ from jsonschema.exceptions import best_match
 from tos_policy.engines import ACCESS_RESULT, Engine
 from tos_policy.errors import EngineError, InputError, RulesError
 from tos_policy.facts.load import Facts, parse_json_bytes, place_code
+from tos_policy.facts.merge import resolve
 from tos_policy.jsonio import json_path
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report, evaluate
@@ -168,11 +169,11 @@ def check_organisation(request: AccessRequest, facts: Facts | None) -> None:
             path="$.organisation",
             value=request.organisation,
         )
-    if request.organisation not in facts.entities:
+    try:  # by its id, a merged record's id or any of its identifiers (facts/merge.py)
+        resolve(facts, request.organisation, file=request.file, path="$.organisation")
+    except InputError as exc:
         where = ", ".join(facts.files) or "the facts"
-        raise InputError(
-            f"no entity with this id in {where}", file=request.file, path="$.organisation", value=request.organisation
-        )
+        raise InputError(f"{exc.message} ({where})", file=exc.file, path=exc.path, value=exc.value) from None
 
 
 # --- the policy ----------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class DecisionRecord(TypedDict):
 
     entity: str
     name: NotRequired[str]
+    subject: NotRequired[Literal["person", "placeholder"]]  # absent: a screened organisation
+    merged: NotRequired[dict[str, Any]]  # the records of one legal person merged into it, and their identifiers
     decision: Verdict
     reasons: list[Reason]
     paths: list[list[str]]

@@ -87,7 +87,7 @@ def test_bad_request_exits_2_naming_file_path_and_value(
 def test_organisation_not_in_the_facts_names_the_facts_file(tmp_path: Path) -> None:
     request = write(tmp_path, {"organisation": "ghost", "signals": {}})
     _, _, err = run("decide", str(request), "--facts", str(FACTS))
-    assert f"no entity with this id in {FACTS}" in err
+    assert f"no entity with this id or identifier in the facts ({FACTS})" in err
 
 
 def test_organisation_without_facts_exits_2(tmp_path: Path) -> None:

@@ -155,7 +155,14 @@ def test_only_the_excepted_rule_is_waived(repo: Path, facts: Path) -> None:
     assert decisions["gb-band"]["decision"] == "allow"
     listed = {record["id"]: record["applied_to"] for record in report["exceptions"]["exceptions"]}
     assert listed == {"EXC-2026-002": [], "EXC-2026-003": ["sc-unknown-hq"], "EXC-2026-004": ["gb-band"]}
-    assert report["summary"] == {"allow": 1, "deny": 3, "review": 1, "excepted": 2, "undisclosed": 0}
+    assert report["summary"] == {
+        "allow": 1,
+        "deny": 3,
+        "review": 1,
+        "excepted": 2,
+        "undisclosed": 0,
+        "not_screened": {"persons": 0, "placeholders": 0},
+    }
 
 
 def test_table_and_screen_list_the_exceptions(repo: Path, facts: Path, tmp_path: Path) -> None:

@@ -173,9 +173,16 @@ def _print_table(report: Report) -> None:
         table.add_row(Text(entity_id), Text(name), Text(decision, style=styles[decision]), Text(reasons))
     console = Console(width=120)
     console.print(table)
-    undisclosed = sum(1 for item in report.decisions if item.undisclosed)
+    undisclosed = sum(1 for item in report.decisions if item.undisclosed and item.entity.subject == "organisation")
     if undisclosed:
         console.print(f"Reviews for undisclosed ownership: {undisclosed}.", markup=False, highlight=False)
+    aside = report.set_aside()
+    if any(aside.values()):
+        line = (
+            f"Not screened organisations, decided apart: {aside['persons']} person(s), "
+            f"{aside['placeholders']} placeholder(s), marked as such beside their names."
+        )
+        console.print(line, markup=False, highlight=False)
     for line in [*warnings_text(report), *exceptions_text(report), *determinations_text(report)]:
         console.print(Text(printable(line)), markup=False, highlight=False)
 

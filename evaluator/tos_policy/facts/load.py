@@ -20,6 +20,7 @@ from tos_policy import jsonio
 from tos_policy.dates import strict_date
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country, normalise_place, normalise_subdivision
+from tos_policy.facts.identity import strong_identifiers
 from tos_policy.facts.reading import read_limited
 from tos_policy.jsonio import json_path as json_path  # noqa: PLC0414 - re-exported: its home was here
 from tos_policy.limits import Limits, exceeded
@@ -137,6 +138,13 @@ class Entity(NamedTuple):
     dated_on: date | None = None  # the day `on` read its dated values for (None: as loaded)
     capital: Capital | None = None  # share counts and classes, when the facts give them
 
+    # Its strong identifiers, normalised (SCHEME:VALUE, sorted: facts/identity.py); records
+    # sharing one are one legal person (facts/merge.py).
+    identifiers: tuple[str, ...] = ()
+    # Named by a link but not described by its source (an importer's placeholder): reported
+    # apart from the screened organisations.
+    placeholder: bool = False
+
     def on(self, day: date) -> Entity:
         """The entity as its facts stand on `day`: each dated field takes the value in force; none in
         force, or values in force that differ, leave the field unknown (a type: "unknown")."""
@@ -182,6 +190,14 @@ class Entity(NamedTuple):
             item for item in self.history if (field_name is None or item.field == field_name) and item.active_on(day)
         ]
 
+    @property
+    def subject(self) -> str:
+        """What its decision is about: "organisation" (screened), "person" or "placeholder"
+        (decided, since owners' decisions restrict what they hold, but reported apart)."""
+        if self.placeholder:
+            return "placeholder"
+        return "person" if self.type == "person" else "organisation"
+
 
 class Link(NamedTuple):
     owner: str
@@ -212,6 +228,11 @@ class Facts:
     entities: dict[str, Entity] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # Other names of entities: merged records' ids and identifiers -> entity id (facts/merge.py);
+    # merge.AMBIGUOUS for a bare number that two entities share.
+    aliases: dict[str, str] = field(default_factory=dict)
+    # Entity id -> the ids and places of the records merged into it (only for merged entities).
+    merged: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     def active_links(self, as_of: date) -> list[Link]:
         return [link for link in self.links if link.active_on(as_of)]
@@ -318,15 +339,22 @@ def load_facts(
         document = parse_json_bytes(raw, file, max_depth=limits.max_json_depth)
         del raw  # the bytes are not needed past parsing: not held while the facts are built
         add_document(facts, document, file, limits=limits)
-    check_references(facts)
-    return facts
+    return complete(facts)
 
 
 def facts_from_document(document: Any, file: str = "<facts>", *, limits: Limits | None = None) -> Facts:
     facts = Facts()
     add_document(facts, document, file, limits=limits)
+    return complete(facts)
+
+
+def complete(facts: Facts) -> Facts:
+    """Facts whose records are all read: references checked, then one entity per legal person
+    (records sharing a strong identifier merged: facts/merge.py). Every loader ends here."""
+    from tos_policy.facts.merge import merge_legal_persons  # merge builds on this module's types
+
     check_references(facts)
-    return facts
+    return merge_legal_persons(facts)
 
 
 def check_counts(facts: Facts, document: Any, file: str, limits: Limits) -> None:
@@ -464,6 +492,7 @@ def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entit
     plain = {key: value for key, value in record.items() if not isinstance(value, list) or key not in DATED_FIELDS}
     headquarters, headquarters_subdivision = place(plain, "headquarters", file, path)
     jurisdiction, jurisdiction_subdivision = place(plain, "jurisdiction", file, path)
+    identifiers = record.get("identifiers")
     return Entity(
         id=record["id"],
         type=plain.get("type", UNKNOWN_TYPE),
@@ -476,7 +505,13 @@ def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entit
         jurisdiction_subdivision=jurisdiction_subdivision,
         history=history,
         capital=capital_of(record, file, path),
+        identifiers=strong_identifiers(identifiers, jurisdiction) if identifiers else (),
+        placeholder=_is_placeholder(record.get("source")),
     )
+
+
+def _is_placeholder(source: Any) -> bool:
+    return isinstance(source, dict) and source.get("placeholder") is True
 
 
 def dated_values(record: Mapping[str, Any], field_name: str, file: str, path: str) -> list[Dated]:

@@ -22,7 +22,7 @@ from tos_policy.errors import InputError
 from tos_policy.facts.load import (
     Facts,
     check_counts,
-    check_references,
+    complete,
     entity_from_record,
     link_from_record,
     parse_json_bytes,
@@ -156,5 +156,5 @@ def load_streaming(
                 check_deadline(deadline, limits.max_seconds)
                 if progress is not None and count % 49_152 == 0:
                     progress(count)
-    check_references(facts)
+    complete(facts)
     return facts

@@ -27,6 +27,7 @@ from referencing import Registry, Resource
 
 from tos_policy import jsonio
 from tos_policy.errors import InputError
+from tos_policy.facts.identity import canonical_rank, strong_identifiers
 from tos_policy.importers import bods_versions
 from tos_policy.importers.common import (
     HUNDRED,
@@ -444,12 +445,10 @@ def _identifiers(details: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _register_keys(details: dict[str, Any]) -> list[tuple[str, str]]:
-    return [
-        (str(identifier["scheme"]), str(identifier["id"]).strip())
-        for identifier in details.get("identifiers") or []
-        if identifier.get("scheme") and identifier.get("id")
-    ]
+def _register_keys(details: dict[str, Any]) -> tuple[str, ...]:
+    """The strong identifiers of an entity record, normalised as the evaluator reads them
+    (facts/identity.py): `GB-COH 1126618` and `01126618` in Companies House are one key."""
+    return strong_identifiers(details.get("identifiers") or [], _jurisdiction(details, []))
 
 
 def _is_arrangement(statement: dict[str, Any]) -> bool:
@@ -471,10 +470,10 @@ class _Groups:
             self.parent[item], item = root, self.parent.get(item, item)
         return root
 
-    def union(self, first: str, second: str, order: dict[str, int]) -> None:
+    def union(self, first: str, second: str, rank: dict[str, tuple[int, str, str]]) -> None:
         a, b = self.find(first), self.find(second)
-        if a != b:
-            keep, drop = (a, b) if order[a] <= order[b] else (b, a)
+        if a != b:  # the group goes by its best-ranked record, whatever the order they came in
+            keep, drop = (a, b) if rank[a] <= rank[b] else (b, a)
             self.parent[drop] = keep
 
 
@@ -483,13 +482,17 @@ def _build(state: State, builder: Builder) -> None:
     records = state.records
     order = {record_id: kept.order[1] for record_id, kept in records.items()}
     groups = _Groups()
-    by_key: dict[tuple[str, str], str] = {}
-    for record_id, kept in records.items():
-        if kept.statement["recordType"] != "entity" or _is_arrangement(kept.statement):
-            continue
-        for key in _register_keys(kept.statement["recordDetails"]):
+    by_key: dict[str, str] = {}
+    keys = {
+        record_id: _register_keys(kept.statement["recordDetails"])
+        for record_id, kept in records.items()
+        if kept.statement["recordType"] == "entity" and not _is_arrangement(kept.statement)
+    }
+    rank = {record_id: canonical_rank(record_id, found) for record_id, found in keys.items()}
+    for record_id, found in keys.items():
+        for key in found:
             if key in by_key:
-                groups.union(by_key[key], record_id, order)
+                groups.union(by_key[key], record_id, rank)
             else:
                 by_key[key] = record_id
     members: dict[str, list[str]] = {}
@@ -498,7 +501,7 @@ def _build(state: State, builder: Builder) -> None:
             members.setdefault(groups.find(record_id), []).append(record_id)
     arrangements: set[str] = set()
     for canonical, ids in members.items():
-        ids.sort(key=order.__getitem__)
+        ids.sort(key=lambda record_id: (record_id != canonical, order[record_id]))  # the named record first
         _entity(builder, canonical, [records[record_id] for record_id in ids])
         if len(ids) == 1 and not _is_arrangement(records[canonical].statement):
             _dated(builder.entities[canonical], state.versions.get(canonical, []))

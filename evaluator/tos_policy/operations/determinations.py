@@ -14,6 +14,7 @@ a determined fact cites it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import date
@@ -163,7 +164,7 @@ def overlay(facts: Facts, rules: RuleSet, as_of: date) -> Overlay:
     links = list(facts.links)
     for item in active:
         entities, links = _apply(item, entities, links, as_of)
-    result.facts = Facts(entities=entities, links=links, files=facts.files)
+    result.facts = dataclasses.replace(facts, entities=entities, links=links)  # aliases kept
     result.applied = active
     result.touched = _touched(active, result.facts.active_links(as_of))
     return result

@@ -12,6 +12,7 @@ or policy re-decides everything."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -170,7 +171,7 @@ def owners_closure(targets: Iterable[str], facts: Facts, extra: list[Link]) -> F
         keep.add(current)
         queue.extend(link.owner for link in above.get(current, ()))
     entities = {entity_id: entity for entity_id, entity in facts.entities.items() if entity_id in keep}
-    return Facts(entities=entities, links=[link for link in facts.links if link.asset in keep], files=facts.files)
+    return dataclasses.replace(facts, entities=entities, links=[link for link in facts.links if link.asset in keep])
 
 
 def decide_load(

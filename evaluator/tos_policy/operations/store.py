@@ -21,7 +21,7 @@ import duckdb
 
 from tos_policy import jsonio
 from tos_policy.errors import InputError
-from tos_policy.facts.load import Facts, check_references, entity_from_record, link_from_record
+from tos_policy.facts.load import Facts, complete, entity_from_record, link_from_record
 from tos_policy.operations.records import ENTITIES, LINKS, FactRecord
 
 _STORED = "registry store"  # what the strict reader names when a stored JSON text is bad
@@ -251,8 +251,7 @@ class Store:
                 facts.entities[entity.id] = entity
             else:
                 facts.links.append(link_from_record(record, file, location))
-        check_references(facts)
-        return facts
+        return complete(facts)
 
     def append_load(self, records: Iterable[FactRecord], *, mode: str, known_on: date, sources: list[str]) -> LoadInfo:
         """Write a load (inside the caller's transaction): the rows that turn the current state into the new one."""

@@ -29,8 +29,9 @@ from typing import Any, Protocol
 import orjson
 
 from tos_policy.engines import Engine
-from tos_policy.errors import EngineError, InputError
+from tos_policy.errors import EngineError
 from tos_policy.facts.load import Entity, Facts, Link
+from tos_policy.facts.merge import names_of, resolve
 from tos_policy.facts.reconcile import cap_by_known_holdings, merge_duplicate_stakes
 from tos_policy.facts.stakes import read_stakes
 from tos_policy.limits import Limits, check_deadline
@@ -151,12 +152,29 @@ class Report:
     exceptions: ExceptionBook | None = None  # Legal exceptions read at as_of (policy/legal_exceptions.py)
     determinations: Any = None  # reviewers' findings applied to the facts (operations/determinations.py Overlay)
     profile_data: dict[str, Any] = field(default_factory=dict)  # the profile that decided (its link_effects, ...)
+    # entity id -> (record id, place) of the records of one legal person merged into it (facts/merge.py)
+    merged: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
+        """Decisions about screened organisations by verdict; persons and placeholders are
+        decided (their decisions restrict what they hold) but counted apart (set_aside)."""
         counts = {"allow": 0, "deny": 0, "review": 0}
         for item in self.decisions:
-            counts[item.decision] += 1
+            if item.entity.subject == "organisation":
+                counts[item.decision] += 1
         return counts
+
+    def set_aside(self) -> dict[str, int]:
+        """How many decisions are about persons and placeholders, not screened organisations."""
+        return set_aside(item.entity.subject for item in self.decisions)
+
+
+def set_aside(subjects: Iterable[str]) -> dict[str, int]:
+    counts = {"persons": 0, "placeholders": 0}
+    for subject in subjects:
+        if subject != "organisation":
+            counts[f"{subject}s"] += 1
+    return counts
 
 
 _DIGEST_CHUNK = 50_000
@@ -371,10 +389,10 @@ def prepare(
     return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name), entities)
 
 
-def check_entity_ids(facts: Facts, entity_ids: Iterable[str], *, file: str = "--entity") -> None:
-    for entity_id in entity_ids:
-        if entity_id not in facts.entities:
-            raise InputError("no entity with this id in the facts", file=file, path="$", value=entity_id)
+def resolve_entity_ids(facts: Facts, names: Iterable[str], *, file: str = "--entity") -> list[str]:
+    """The ids of the entities `names` name: an id, a merged record's id or any identifier of it
+    (facts/merge.py); an InputError for a name that names no entity, or several."""
+    return list(dict.fromkeys(resolve(facts, name, file=file) for name in names))
 
 
 def owners_closure(prepared: Prepared, entity_ids: Iterable[str]) -> set[str]:
@@ -516,7 +534,7 @@ def decisions(
     for position, entity_id in enumerate(entity_ids):
         if position % 1024 == 0:
             check_deadline(deadline, max_seconds)
-        excepted = prepared.exceptions.for_entity(entity_id)
+        excepted = prepared.exceptions.for_names(names_of(prepared.facts, entity_id))
         yield decide(known[entity_id], lower, upper, known, prepared.rules, excepted)
 
 
@@ -539,7 +557,7 @@ def decide_prepared(
     deadline = limits.deadline()
     if not entity_ids:
         return _decide_whole(prepared, engine, batch_size, limits, deadline, driver)
-    check_entity_ids(prepared.facts, entity_ids)
+    entity_ids = resolve_entity_ids(prepared.facts, entity_ids)
     switches = prepared.rules.profile(prepared.profile)
     # Settled outcomes are reused by the default driver; not where holdings are attributed to
     # controllers, whose chains of control run through the settled entities' own owners.
@@ -647,6 +665,7 @@ def _report(
         graph=graph,
         exceptions=prepared.exceptions,
         profile_data=prepared.rules.profile(prepared.profile),
+        merged=prepared.facts.merged,
     )
 
 

@@ -52,6 +52,7 @@ class ScreenSummary:
     partitions: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"allow": 0, "deny": 0, "review": 0})
     undisclosed: int = 0  # reviews that undisclosed ownership leads to (Decision.undisclosed)
+    not_screened: dict[str, int] = field(default_factory=lambda: {"persons": 0, "placeholders": 0})
     rule_calls: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
@@ -66,6 +67,7 @@ class ScreenSummary:
             "partitions": self.partitions,
             "decisions": self.counts,
             "undisclosed": self.undisclosed,
+            "not_screened": self.not_screened,
             "rule_calls": self.rule_calls,
             "cache_hits": self.cache_hits,
             "seconds": round(self.seconds, 3),
@@ -131,17 +133,22 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
     finally:
         engine.close()
     report = Report(prepared.policy, prepared.as_of, engine.name, prepared.facts_digest, [], graph=graph)
+    report.merged = prepared.facts.merged  # records cite the records merged into them
     report.determinations = state.get("determinations")  # cited by the decisions they touch
     applied: list[tuple[str, str]] = []
-    counts = {"allow": 0, "deny": 0, "review": 0, "undisclosed": 0}
+    counts = {"allow": 0, "deny": 0, "review": 0, "undisclosed": 0, "persons": 0, "placeholders": 0}
     # beside the output (renamed into it: one file system), owned by the parent run
     name = str(create_beside(state["out"], f"part{index}", owner=state["pid"]))
     with naming_failures(state["out"]), open(name, "wb") as out:
         lines: list[bytes] = []
         for item in decisions(graph, readings, prepared, graph.entities, limits=limits, deadline=state["deadline"]):
             applied.extend((str(record["id"]), item.entity.id) for record in item.exceptions)
-            counts[item.decision] += 1
-            counts["undisclosed"] += item.undisclosed
+            subject = item.entity.subject
+            if subject == "organisation":  # persons and placeholders are counted apart
+                counts[item.decision] += 1
+                counts["undisclosed"] += item.undisclosed
+            else:
+                counts[f"{subject}s"] += 1
             lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
             if len(lines) >= 10_000:
                 out.write(b"\n".join(lines) + b"\n")
@@ -302,6 +309,8 @@ def _assemble(
         for key, value in counts.items():
             if key == "undisclosed":
                 summary.undisclosed += value
+            elif key in summary.not_screened:
+                summary.not_screened[key] += value
             else:
                 summary.counts[key] += value
         summary.rule_calls += calls

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from jsonschema.exceptions import best_match
 
 from tos_policy.errors import RulesError
+from tos_policy.facts.identity import strong_form
 from tos_policy.jsonio import json_path
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
@@ -136,6 +137,9 @@ class ExceptionBook:
         by_entity: dict[str, list[PolicyException]] = {}
         for item in self.in_force():
             by_entity.setdefault(item.entity, []).append(item)
+            strong = strong_form(item.entity)  # an identifier in any form (GB-COH 1403668): its canonical one
+            if strong is not None and strong != item.entity:
+                by_entity.setdefault(strong, []).append(item)
         self._by_entity = {entity: tuple(items) for entity, items in by_entity.items()}
 
     @classmethod
@@ -148,6 +152,12 @@ class ExceptionBook:
     def for_entity(self, entity_id: str) -> tuple[PolicyException, ...]:
         """The exceptions in force for this entity (usually none)."""
         return self._by_entity.get(entity_id, ())
+
+    def for_names(self, names: Iterable[str]) -> tuple[PolicyException, ...]:
+        """The exceptions in force for an entity known by any of `names` (its id, the ids of the
+        records merged into it, its identifiers), in the order they were granted."""
+        found = {id(item) for name in names for item in self._by_entity.get(name, ())}
+        return tuple(item for item in self.in_force() if id(item) in found)
 
     def summary(self, decisions: Iterable[Decision] = ()) -> dict[str, Any]:
         """Counts and lists for a report: every exception with its status on the as-of date,

@@ -24,6 +24,14 @@ def decision_record(report: Report, item: Decision) -> DecisionRecord:
     record: dict[str, Any] = {"entity": item.entity.id}
     if item.entity.name:
         record["name"] = item.entity.name
+    if item.entity.subject != "organisation":  # a person or placeholder: not a screened organisation
+        record["subject"] = item.entity.subject
+    merged = report.merged.get(item.entity.id)
+    if merged:  # one legal person recorded several times: which records, and what joined them
+        record["merged"] = {
+            "records": [{"id": id_, "at": at} for id_, at in merged],
+            "identifiers": list(item.entity.identifiers),
+        }
     record.update(
         {
             "decision": item.decision,
@@ -74,7 +82,10 @@ def json_chunks(report: Report, size: int = 1 << 20) -> Iterator[str]:
         "summary": {
             **report.counts(),
             "excepted": sum(1 for item in report.decisions if item.exceptions),
-            "undisclosed": sum(1 for item in report.decisions if item.undisclosed),
+            "undisclosed": sum(
+                1 for item in report.decisions if item.undisclosed and item.entity.subject == "organisation"
+            ),
+            "not_screened": report.set_aside(),
         },
         "exceptions": exceptions_summary(report),
         "decisions": _Records(report),
@@ -175,6 +186,7 @@ def explain_text(report: Report, item: Decision) -> str:
         f"Policy {policy['name']} {policy['version']} (profile {policy['profile']}), as of {report.as_of.isoformat()}.",
         *warnings_text(report),
     ]
+    lines.extend(_identity_lines(report, item))
     if report.determinations is not None:
         for cited in report.determinations.cited_by(item.entity.id):
             lines.append(
@@ -232,6 +244,23 @@ def dated_lines(entity: Entity, as_of: Any) -> list[str]:
     return lines
 
 
+def _identity_lines(report: Report, item: Decision) -> list[str]:
+    """What the entity is: the records of one legal person merged into it, a person or a placeholder."""
+    lines = []
+    merged = report.merged.get(item.entity.id)
+    if merged:
+        lines.append(
+            f"One legal person recorded {len(merged)} times ({', '.join(f'{id_} at {at}' for id_, at in merged)}), "
+            f"read as one because they share an identifier ({', '.join(item.entity.identifiers)})."
+        )
+    if item.entity.subject != "organisation":
+        lines.append(
+            f"It is a {item.entity.subject}, not a screened organisation: it is decided because what it holds "
+            "depends on it, and it is counted apart."
+        )
+    return lines
+
+
 def _exception_lines(item: Decision) -> list[str]:
     lines = []
     for record in item.exceptions:
@@ -262,7 +291,10 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
         codes = ", ".join(sorted({f"{r.get('rule_id')} {r.get('code')}" for r in item.reasons}))
         excepted = ", ".join(f"EXCEPTED {record['id']} ({record['rule_id']})" for record in item.exceptions)
         codes = ", ".join(part for part in (codes, excepted) if part)
-        rows.append((printable(item.entity.id), printable(item.entity.name or ""), item.decision, printable(codes)))
+        name = item.entity.name or ""
+        if item.entity.subject != "organisation":  # decided, but not a screened organisation
+            name = f"{name} ({item.entity.subject})".lstrip()
+        rows.append((printable(item.entity.id), printable(name), item.decision, printable(codes)))
     return rows
 
 

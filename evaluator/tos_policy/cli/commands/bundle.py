@@ -30,6 +30,7 @@ def _organisations(
         if facts_files:
             raise InputError("--facts needs --decisions", file="--facts", value=str(facts_files[0]))
         return None
+    from tos_policy.facts.identity import AMBIGUOUS
     from tos_policy.facts.load import load_facts
     from tos_policy.facts.streaming import iter_records, load_streaming
     from tos_policy.ownership.pipeline import facts_digest
@@ -55,6 +56,9 @@ def _organisations(
         for path in facts_files:  # the identifiers, which decisions do not carry
             entities = [record for kind, _, record in iter_records(path) if kind == "entity"]
             aliases.update(aliases_of(entities))
+        for name, entity_id in facts.aliases.items():  # merged records' ids, identifiers in canonical form
+            if entity_id != AMBIGUOUS:
+                aliases.setdefault(entity_id, []).append(name)
     if digest is None:
         raise InputError(
             "decisions as JSON Lines carry no facts digest: give the facts they were made from (--facts)",

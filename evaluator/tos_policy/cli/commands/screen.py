@@ -177,6 +177,8 @@ def _screen_facts(
         f"screened {summary.entities} entities, {summary.links} links in {summary.seconds:.1f}s "
         f"(peak {summary.peak_rss_mib:.0f} MiB): {counts['deny']} deny, {counts['review']} review, "
         f"{counts['allow']} allow ({summary.undisclosed} of the reviews for undisclosed ownership); "
+        f"not screened organisations, decided apart: {summary.not_screened['persons']} person(s), "
+        f"{summary.not_screened['placeholders']} placeholder(s); "
         f"exceptions: {summary.exceptions['in_force']} in force, "
         f"{summary.exceptions['excepted_decisions']} decision(s) excepted",
         err=True,
