@@ -18,7 +18,17 @@ DISTRIBUTION = "tos-policy"
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Paths under evaluator/tos_policy/ whose code or data can change a decision: a folder means
 # every .py and .json file below it (e.g. facts/country_aliases.json).
-DECISION_CODE = ("facts", "ownership", "engines", "policy", "access.py", "limits.py", "errors.py", "jsonio.py")
+DECISION_CODE = (
+    "facts",
+    "ownership",
+    "engines",
+    "policy",
+    "access.py",
+    "limits.py",
+    "errors.py",
+    "jsonio.py",
+    "unionfind.py",
+)
 
 
 @cache

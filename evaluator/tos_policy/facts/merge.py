@@ -14,34 +14,15 @@ from collections.abc import Iterable
 from tos_policy.errors import InputError
 from tos_policy.facts.identity import AMBIGUOUS, LEI, alias_forms, canonical_id
 from tos_policy.facts.load import Capital, Dated, Entity, Facts, Link
+from tos_policy.unionfind import UnionFind
 
 UNKNOWN_TYPE = "unknown"
-
-
-class _Groups:
-    """Union-find over entity ids."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, item: str) -> str:
-        root = item
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while item != root:
-            self.parent[item], item = root, self.parent.get(item, item)
-        return root
-
-    def union(self, first: str, second: str) -> None:
-        a, b = self.find(first), self.find(second)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
 
 
 def merge_legal_persons(facts: Facts) -> Facts:
     """`facts` with the records sharing a strong identifier merged (links renamed to the
     merged entity, a link of the entity to itself dropped) and every alias recorded."""
-    groups = _Groups()
+    groups = UnionFind()
     holder: dict[str, str] = {}
     for entity in facts.entities.values():
         for identifier in entity.identifiers:
@@ -180,4 +161,3 @@ def names_of(facts: Facts, entity_id: str) -> set[str]:
         if identifier.startswith(f"{LEI}:"):  # an LEI is unique alone; a bare register number is not
             names.add(identifier.partition(":")[2])
     return names
-

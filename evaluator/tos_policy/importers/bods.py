@@ -51,6 +51,7 @@ from tos_policy.importers.common import (
 from tos_policy.importers.disclosure import add_disclosure, bods_unspecified
 from tos_policy.jsonio import json_path
 from tos_policy.schema_check import StrictValidator
+from tos_policy.unionfind import UnionFind
 
 FORMAT = "bods"
 # The disclosure statement of an entity that an unreadable statement is about (--skip-invalid).
@@ -341,7 +342,7 @@ def _set_aside_invalid(state: State, builder: Builder) -> None:
     builder.notes.extend(shown)
 
 
-def _review_invalid_subjects(state: State, builder: Builder, groups: _Groups) -> None:
+def _review_invalid_subjects(state: State, builder: Builder, groups: UnionFind) -> None:
     """The subject of an unreadable statement may have an owner nobody can read: one stands in
     (common.review_unreadable), so it is reviewed, never allowed on what could be read."""
     for number, invalid in enumerate(state.invalid, start=1):
@@ -456,32 +457,10 @@ def _is_arrangement(statement: dict[str, Any]) -> bool:
     return statement["recordType"] == "entity" and (details.get("entityType") or {}).get("type") == "arrangement"
 
 
-class _Groups:
-    """Union-find over record ids: records sharing a register identifier are one legal person."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, item: str) -> str:
-        root = item
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while item != root:
-            self.parent[item], item = root, self.parent.get(item, item)
-        return root
-
-    def union(self, first: str, second: str, rank: dict[str, tuple[int, str, str]]) -> None:
-        a, b = self.find(first), self.find(second)
-        if a != b:  # the group goes by its best-ranked record, whatever the order they came in
-            keep, drop = (a, b) if rank[a] <= rank[b] else (b, a)
-            self.parent[drop] = keep
-
-
 def _build(state: State, builder: Builder) -> None:
     _apply_replacements(state, builder)
     records = state.records
     order = {record_id: kept.order[1] for record_id, kept in records.items()}
-    groups = _Groups()
     by_key: dict[str, str] = {}
     keys = {
         record_id: _register_keys(kept.statement["recordDetails"])
@@ -489,10 +468,11 @@ def _build(state: State, builder: Builder) -> None:
         if kept.statement["recordType"] == "entity" and not _is_arrangement(kept.statement)
     }
     rank = {record_id: canonical_rank(record_id, found) for record_id, found in keys.items()}
+    groups = UnionFind(rank.__getitem__)  # a group goes by its best-ranked record, whatever the order
     for record_id, found in keys.items():
         for key in found:
             if key in by_key:
-                groups.union(by_key[key], record_id, rank)
+                groups.union(by_key[key], record_id)
             else:
                 by_key[key] = record_id
     members: dict[str, list[str]] = {}
@@ -716,7 +696,7 @@ def _unspecified_party_disclosure(builder: Builder, kept: Kept, subject: str, re
         add_disclosure(builder.entities[subject], fact)
 
 
-def _party(builder: Builder, kept: Kept, role: str, groups: _Groups) -> str | None:
+def _party(builder: Builder, kept: Kept, role: str, groups: UnionFind) -> str | None:
     details = kept.statement["recordDetails"]
     value = details[role]
     if isinstance(value, str):
@@ -731,7 +711,7 @@ def _party(builder: Builder, kept: Kept, role: str, groups: _Groups) -> str | No
     return None
 
 
-def _relationship(builder: Builder, kept: Kept, groups: _Groups, records: dict[str, Kept]) -> None:
+def _relationship(builder: Builder, kept: Kept, groups: UnionFind, records: dict[str, Kept]) -> None:
     statement = kept.statement
     details = statement["recordDetails"]
     record_id = statement["recordId"]

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from tos_policy.engines import Engine, check_results
-from tos_policy.errors import EngineError, NonMonotoneRuleError
+from tos_policy.errors import EngineError, LimitExceeded, NonMonotoneRuleError
 from tos_policy.facts.load import Entity, Link
 from tos_policy.limits import check_deadline, exceeded
 from tos_policy.ownership.steps import NO_HOLDINGS, Holdings, build_step_input
@@ -159,6 +159,22 @@ class OwnershipGraph:
         return cls(entities, dict(outgoing), order, holdings)
 
 
+def chain_too_long(entity: Entity, max_rounds: int, reading: str) -> LimitExceeded:
+    """The error of a restriction still spreading after `max_rounds` rounds (the chain-depth
+    limit), naming an entity it reaches; every plan raises this one."""
+    file, _, path = entity.path.rpartition(":")
+    return exceeded(
+        f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
+        f"({reading} reading) and reaches this entity",
+        "max_chain_depth",
+        max_rounds - 1,
+        "links",
+        file=file or "<facts>",
+        path=path,
+        value=entity.id,
+    )
+
+
 def run_fixpoint(
     graph: OwnershipGraph,
     engine: Engine,
@@ -223,17 +239,7 @@ def run_fixpoint(
             break
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
-            file, _, path = entities[dirty[0]].path.rpartition(":")
-            raise exceeded(
-                f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
-                f"({reading} reading) and reaches this entity",
-                "max_chain_depth",
-                max_rounds - 1,
-                "links",
-                file=file or "<facts>",
-                path=path,
-                value=dirty[0],
-            )
+            raise chain_too_long(entities[dirty[0]], max_rounds, reading)
         check_deadline(cache.deadline, cache.max_seconds)
         controller = tops_of(tops) if tops else None
         inputs = [

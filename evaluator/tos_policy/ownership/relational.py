@@ -17,12 +17,13 @@ import orjson
 from tos_policy.engines import Engine
 from tos_policy.errors import NonMonotoneRuleError
 from tos_policy.facts.load import Link
-from tos_policy.limits import check_deadline, exceeded
+from tos_policy.limits import check_deadline
 from tos_policy.ownership.fixpoint import (
     OwnershipGraph,
     StepCache,
     StepOutcome,
     _first_round,
+    chain_too_long,
     controller_tops,
     tops_of,
 )
@@ -64,18 +65,7 @@ def relational_fixpoint(
             break
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
-            first = ids[rows[0][0]]
-            file, _, path = graph.entities[first].path.rpartition(":")
-            raise exceeded(
-                f"ownership chain too long: a restriction is still spreading after {max_rounds:,} rounds "
-                f"({reading} reading) and reaches this entity",
-                "max_chain_depth",
-                max_rounds - 1,
-                "links",
-                file=file or "<facts>",
-                path=path,
-                value=first,
-            )
+            raise chain_too_long(graph.entities[ids[rows[0][0]]], max_rounds, reading)
         check_deadline(cache.deadline, cache.max_seconds)
         rows = _complete_rows(rows, graph, ids, links, tops)
         missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]

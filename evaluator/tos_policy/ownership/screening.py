@@ -40,6 +40,7 @@ from tos_policy.ownership.pipeline import (
 )
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.reports.records import decision_record
+from tos_policy.unionfind import UnionFind
 
 EngineFactory = Callable[[RuleSet], Engine]
 
@@ -78,23 +79,12 @@ class ScreenSummary:
 
 def components(entity_ids: list[str], links: list[Link]) -> list[list[str]]:
     """Weakly connected components (union-find), each in input order, largest first."""
-    parent = {entity_id: entity_id for entity_id in entity_ids}
-
-    def find(item: str) -> str:
-        root = item
-        while parent[root] != root:
-            root = parent[root]
-        while parent[item] != root:
-            parent[item], item = root, parent[item]
-        return root
-
+    sets = UnionFind()
     for link in links:
-        left, right = find(link.owner), find(link.asset)
-        if left != right:
-            parent[left] = right
+        sets.union(link.owner, link.asset)
     groups: dict[str, list[str]] = {}
     for entity_id in entity_ids:
-        groups.setdefault(find(entity_id), []).append(entity_id)
+        groups.setdefault(sets.find(entity_id), []).append(entity_id)
     return sorted(groups.values(), key=len, reverse=True)
 
 
