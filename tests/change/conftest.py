@@ -139,13 +139,15 @@ def set_policy_version(repo: Path, version: str, effective: str | None = None) -
     edit_json(repo / "rules" / "manifest.json", change)
 
 
-def set_package_version(repo: Path, version: str, effective: str) -> None:
-    path = repo / OWNERSHIP_REGO
+def set_package_version(repo: Path, version: str, effective: str, rego: Path = OWNERSHIP_REGO) -> None:
+    """Set the version and effective date in the package METADATA of `rego` (default: ownership)."""
+    path = repo / rego
     source = path.read_text()
-    head, _, rest = source.partition("package ownership")
+    package = f"package {rego.parent.name}"
+    head, _, rest = source.partition(package)
     lines = [f"#   version: {version}" if line.startswith("#   version:") else line for line in head.splitlines()]
     lines = [f'#   effective_date: "{effective}"' if line.startswith("#   effective_date:") else line for line in lines]
-    path.write_text("\n".join(lines) + "\npackage ownership" + rest)
+    path.write_text("\n".join(lines) + "\n" + package + rest)
 
 
 def add_changelog(repo: Path, version: str, effective: str, level: str, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from .conftest import (
     PATCH,
     add_changelog,
     commit,
+    edit_json,
     flip_counts,
     git,
     quote_in_rule_title,
@@ -113,6 +115,30 @@ def test_major_version_with_changelog_passes_once_the_corpus_is_updated(repo: Pa
     code, out = gate(repo)
     assert code == 0, out
     assert f"Policy version: {LIVE} -> {MAJOR}; this change needs: major." in out
+    assert "OK: the version and changelog match the change." in out
+
+
+def test_each_revision_is_checked_against_its_own_schemas(repo: Path) -> None:
+    """The change makes the access policy schema require a new field and gives it: the base's
+    policies, valid under the base's schema, must not be checked against the new one."""
+    schema_path = repo / "schemas" / "access-policy.schema.json"
+
+    def require_owner(schema: dict[str, Any]) -> None:
+        schema["properties"]["reviewed_by"] = {"type": "string", "minLength": 1}
+        schema["required"] = [*schema.get("required", []), "reviewed_by"]
+
+    edit_json(schema_path, require_owner)
+    for policy in sorted((repo / "rules" / "access" / "policies").glob("*/data.json")):
+        edit_json(policy, lambda document: document.update(reviewed_by="Legal"))
+    access_rego = Path("rules/access/access.rego")
+    package_version = next(
+        line.split(":", 1)[1].strip() for line in (repo / access_rego).read_text().splitlines() if line.startswith("#   version:")
+    )
+    set_package_version(repo, next_version(package_version, "major"), TODAY, access_rego)
+    set_policy_version(repo, MAJOR, TODAY)
+    add_changelog(repo, MAJOR, TODAY, "Major", "Access policies name who reviewed them.")
+    code, out = gate(repo)
+    assert code == 0, out
     assert "OK: the version and changelog match the change." in out
 
 
