@@ -17,6 +17,7 @@ from jsonschema.exceptions import best_match
 from tos_policy import jsonio
 from tos_policy.errors import InputError, RulesError
 from tos_policy.jsonio import json_path
+from tos_policy.policy.index import index_matches, read_index
 from tos_policy.resources import default_rules_dir, schema
 from tos_policy.schema_check import validator_for
 
@@ -156,6 +157,8 @@ def _metadata_blocks(source: str, file: str) -> list[dict[str, Any]]:
 
 
 def _rule_infos(modules: dict[str, str]) -> dict[str, RuleInfo]:
+    """The rules' METADATA read from the comments: for rules edited since the index was made
+    (or a revision older than it), where no OPA reading is at hand."""
     infos: dict[str, RuleInfo] = {}
     for file, source in sorted(modules.items()):
         for block in _metadata_blocks(source, file):
@@ -174,6 +177,21 @@ def _rule_infos(modules: dict[str, str]) -> dict[str, RuleInfo]:
                 custom=custom,
             )
     return infos
+
+
+def _infos_from_index(index: dict[str, Any]) -> dict[str, RuleInfo]:
+    """The rules' METADATA as OPA read it (`opa inspect -a`, kept in the rules index)."""
+    return {
+        str(rule_id): RuleInfo(
+            rule_id=str(rule_id),
+            title=str(entry["title"]),
+            description=str(entry["description"]),
+            clause=entry.get("clause"),
+            file=str(entry["file"]),
+            custom=dict(entry.get("custom") or {}),
+        )
+        for rule_id, entry in sorted(index.get("rules", {}).items())
+    }
 
 
 # The zone name that means "the host's zone" in every built-in taking one.
@@ -435,6 +453,18 @@ def check_region_lists(data: dict[str, Any], file: str) -> None:
             )
 
 
+def _check_sandbox_of(base: Path, modules: dict[str, str], tests: dict[str, str], index: dict[str, Any] | None) -> None:
+    """The sandbox on every module: from what OPA read of it (the rules index in step with the
+    modules), else from the token scanner (check_sandbox); test modules are not indexed."""
+    for relative, text in sorted({**modules, **tests}.items()):
+        if index is None or relative not in modules:
+            check_sandbox(str(base / relative), text)
+    for relative, entry in sorted((index or {}).get("modules", {}).items()):
+        file = str(base / relative)
+        check_builtin_uses(file, ((str(name), 0) for name in entry.get("builtins", [])))
+        check_zone_literals(file, ((str(text), 0) for text in entry.get("strings", [])))
+
+
 def load_rules(root: str | Path | None = None) -> RuleSet:
     base = Path(root) if root is not None else default_rules_dir()
     if not (base / "manifest.json").is_file():
@@ -453,9 +483,12 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
             continue
         text = _utf8(raw, str(path))
         if path.suffix == ".rego":
-            check_sandbox(str(path), text)
             (tests if path.name.endswith("_test.rego") else modules)[relative] = text
             continue
+    index = read_index(base)
+    if not index_matches(index, modules):
+        index = None  # stale (a module edited since) or older than the index: read the modules ourselves
+    _check_sandbox_of(base, modules, tests, index)
     _validate(data.get("policy_set"), "manifest", str(base / "manifest.json"))
     if "regions" in data:
         _validate(data["regions"], "regions", str(base / "regions" / "data.json"))
@@ -482,6 +515,6 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
         test_modules=tests,
         data=data,
         digest="sha256:" + hasher.hexdigest(),
-        rules=_rule_infos(modules),
+        rules=_infos_from_index(index) if index is not None else _rule_infos(modules),
         access_policy_errors=access_errors,
     )

@@ -10,9 +10,10 @@ of `opa capabilities --current`). For each rule with a `custom.rule_id`: its MET
 `opa inspect -a` reports it (title, description, clause, custom fields, entrypoint). The
 file is JSON under a name OPA does not load as data (it is not part of data.*).
 
-policy/ruleset.py reads the index when every module's sha256 matches; a module edited
-since (the index is stale) falls back to reading METADATA comments itself, and a test
-keeps the checked-in index in step with the rules.
+policy/ruleset.py reads the index (policy/index.py) when every module's sha256 matches; a
+module edited since (a stale index) or a revision older than the index falls back to reading
+METADATA comments and scanning for built-ins itself, and a test keeps the checked-in index in
+step with the rules and the two readings in agreement.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from typing import Any
 
 from tos_policy import jsonio
 from tos_policy.errors import RulesError
+from tos_policy.policy.index import FORMAT, INDEX_FILE, index_matches, read_index
+from tos_policy.policy.integrity import string_literals
 
-INDEX_FILE = "rules.index"
-FORMAT = 1
+__all__ = ["INDEX_FILE", "build_index", "index_matches", "index_text", "read_index"]
+
 
 
 def _run_opa(opa: Path, *args: str) -> Any:
@@ -111,6 +114,7 @@ def build_index(rules_dir: Path, opa: Path) -> dict[str, Any]:
         modules[relative] = {
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "builtins": builtins_named(ast, builtins),
+            "strings": sorted({text for text, _ in string_literals(ast)}),  # for the sandbox's zone check
         }
     inspected = _run_opa(opa, "inspect", "-a", "-f", "json", str(root))
     rules = _rule_entries(inspected.get("annotations") or [])
@@ -127,25 +131,3 @@ def build_index(rules_dir: Path, opa: Path) -> dict[str, Any]:
 
 def index_text(index: dict[str, Any]) -> str:
     return json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def read_index(rules_dir: Path) -> dict[str, Any] | None:
-    """The checked-in index of `rules_dir`, or None when there is none."""
-    path = rules_dir / INDEX_FILE
-    if not path.is_file():
-        return None
-    document = jsonio.loads(path.read_bytes(), file=str(path), exact=False)
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise RulesError("the rules index has an unknown format; run `tos-policy index`", file=str(path), value=None)
-    return document
-
-
-def index_matches(index: dict[str, Any], modules: dict[str, str]) -> bool:
-    """True when the index was generated from exactly these module sources."""
-    recorded = index.get("modules") or {}
-    if set(recorded) != set(modules):
-        return False
-    return all(
-        recorded[name].get("sha256") == hashlib.sha256(source.encode("utf-8")).hexdigest()
-        for name, source in modules.items()
-    )
