@@ -68,6 +68,9 @@ def test_a_non_editable_install_reads_the_working_tree_not_its_packaged_copy(tmp
         capture_output=True,
     )
     assert (target / "tos_policy" / "bundled_rules" / "manifest.json").is_file()
+    # the rules index travels with the rules, so an installed tool reads METADATA as OPA read it
+    packaged = (target / "tos_policy" / "bundled_rules" / "rules.index").read_bytes()
+    assert packaged == (ROOT / "rules" / "rules.index").read_bytes()
     repo = _policy_copy(tmp_path / "policy")
     profile = repo / "rules" / "ownership" / "profiles" / "terms_of_service" / "data.json"
     data = json.loads(profile.read_text())
