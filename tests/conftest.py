@@ -100,3 +100,13 @@ def decide(rules: RuleSet, engine: EmbeddedEngine) -> Any:
         return {item.entity.id: item.decision for item in report.decisions}
 
     return run
+
+
+def uncited(value: Any) -> Any:
+    """A report or record without the facts' citations (`sources`, `path_sources`): what `screen`
+    and the registry store keep of evaluate's records."""
+    if isinstance(value, dict):
+        return {key: uncited(item) for key, item in value.items() if key not in ("sources", "path_sources")}
+    if isinstance(value, list):
+        return [uncited(item) for item in value]
+    return value

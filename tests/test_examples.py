@@ -74,7 +74,16 @@ def test_deny_reasons_name_owners_shares_and_the_path_from_the_root() -> None:
     (decision,) = json.loads(out)["decisions"]
     (reason,) = decision["reasons"]
     assert reason["code"] == "OWNED_BY_RESTRICTED"
-    assert reason["owners"] == [{"id": "vg-spv", "kind": "shareholding", "name": "Island SPV Ltd", "percentage": "51"}]
+    file = str(EXAMPLES / "chain.json")
+    assert reason["owners"] == [
+        {
+            "id": "vg-spv",
+            "kind": "shareholding",
+            "name": "Island SPV Ltd",
+            "percentage": "51",
+            "sources": [{"file": file, "at": "$.ownership[2]"}],
+        }
+    ]
     assert reason["share_min"] == "51"
     assert decision["paths"] == [["ir-parent", "ae-holding", "vg-spv", "nl-opco"]]
 

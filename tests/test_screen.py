@@ -31,7 +31,8 @@ from .strategies import ownership_graphs
 
 def _evaluate_records(document: dict[str, Any], rules: RuleSet, engine: EmbeddedEngine) -> dict[str, Any]:
     report = evaluate(facts_from_document(document), rules, engine, as_of=AS_OF)
-    return {item.entity.id: decision_record(report, item) for item in report.decisions}
+    # screen's records are evaluate's without the facts' sources (kept compact)
+    return {item.entity.id: decision_record(report, item, sources=False) for item in report.decisions}
 
 
 def _screen_records(facts_path: Path, rules: RuleSet, out: Path, workers: int = 1) -> dict[str, Any]:
@@ -173,7 +174,9 @@ def test_the_same_input_gives_the_same_bytes_whatever_the_number_of_workers(tmp_
     outputs = []
     for workers in ("1", "2", "3"):
         out = tmp_path / f"decisions-{workers}.jsonl"
-        result = runner.invoke(main, ["screen", str(registry), "--as-of", "2025-10-01", "--out", str(out), "--workers", workers])
+        result = runner.invoke(
+            main, ["screen", str(registry), "--as-of", "2025-10-01", "--out", str(out), "--workers", workers]
+        )
         assert result.exit_code == 0, result.stderr
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]

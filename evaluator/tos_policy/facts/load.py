@@ -21,6 +21,7 @@ from tos_policy.dates import strict_date
 from tos_policy.errors import InputError
 from tos_policy.facts.countries import normalise_country, normalise_place, normalise_subdivision
 from tos_policy.facts.identity import strong_identifiers
+from tos_policy.facts.provenance import Source, record_sources
 from tos_policy.facts.reading import read_limited
 from tos_policy.jsonio import json_path as json_path  # noqa: PLC0414 - re-exported: its home was here
 from tos_policy.limits import Limits, exceeded
@@ -137,6 +138,8 @@ class Entity(NamedTuple):
     history: tuple[Dated, ...] = ()
     dated_on: date | None = None  # the day `on` read its dated values for (None: as loaded)
     capital: Capital | None = None  # share counts and classes, when the facts give them
+    # What its record says of its own origin (facts/provenance.py), when it says: cited by decisions.
+    sources: tuple[Source, ...] = ()
 
     # Its strong identifiers, normalised (SCHEME:VALUE, sorted: facts/identity.py); records
     # sharing one are one legal person (facts/merge.py).
@@ -213,6 +216,11 @@ class Link(NamedTuple):
     voting: Share | None = None
     share_class: str | None = None
     basis: ShareBasis | None = None
+    # What its record says of its own origin (facts/provenance.py), when it says.
+    sources: tuple[Source, ...] = ()
+    # The other reports of this stake that reconciliation read as one with it (facts/reconcile.py):
+    # a decision resting on the stake cites every one of them.
+    reports: tuple[Link, ...] = ()
 
     def active_on(self, day: date) -> bool:
         """Start inclusive, end exclusive: a stake sold on day D no longer counts on D."""
@@ -482,7 +490,8 @@ def _counts(record: Mapping[str, Any], file: str, path: str) -> tuple[int | None
     return issued, treasury
 
 
-def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entity:
+def entity_from_record(record: Mapping[str, Any], file: str, path: str, *, cite: bool = True) -> Entity:
+    """`cite`: keep what the record says of its origin (False where no decision will cite it)."""
     history = tuple(
         item
         for field_name in DATED_FIELDS
@@ -507,6 +516,7 @@ def entity_from_record(record: Mapping[str, Any], file: str, path: str) -> Entit
         capital=capital_of(record, file, path),
         identifiers=strong_identifiers(identifiers, jurisdiction) if identifiers else (),
         placeholder=_is_placeholder(record.get("source")),
+        sources=record_sources(record.get("source")) if cite else (),
     )
 
 
@@ -638,7 +648,7 @@ def _stake(record: Mapping[str, Any], file: str, path: str) -> tuple[Share, Shar
     return share, voting, basis
 
 
-def link_from_record(record: Mapping[str, Any], file: str, path: str) -> Link:
+def link_from_record(record: Mapping[str, Any], file: str, path: str, *, cite: bool = True) -> Link:
     start, end = _date(record.get("start_date")), _date(record.get("end_date"))
     if start is not None and end is not None and end < start:
         raise InputError("end_date is before start_date", file=file, path=f"{path}.end_date", value=record["end_date"])
@@ -655,6 +665,7 @@ def link_from_record(record: Mapping[str, Any], file: str, path: str) -> Link:
         voting=None if voting == share else voting,
         share_class=record.get("share_class"),
         basis=basis,
+        sources=record_sources(record.get("source")) if cite else (),
     )
 
 

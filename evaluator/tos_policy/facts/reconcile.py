@@ -64,12 +64,15 @@ def merge_duplicate_stakes(links: list[Link], stake_kinds: frozenset[str]) -> li
         if len(group) == 1:
             merged.append(link)
             continue
-        first = min(group, key=lambda item: item.path)
+        ordered = sorted(group, key=lambda item: item.path)
+        first = ordered[0]
         share = hull(item.share for item in group)
         votes = None
         if any(item.voting is not None for item in group):
             votes = hull(item.voting or item.share for item in group)
-        merged.append(first._replace(share=share, voting=None if votes == share else votes))
+        # the stake rests on every report of it: each is cited (facts/provenance.py)
+        reports = tuple(report for item in ordered[1:] for report in (item, *item.reports))
+        merged.append(first._replace(share=share, voting=None if votes == share else votes, reports=reports))
     return merged
 
 

@@ -124,10 +124,13 @@ def load_streaming(
     *,
     limits: Limits | None = None,
     deadline: float | None = None,
+    cite: bool = False,
 ) -> Facts:
     """Facts from many files, each record validated as it is read, within `limits` (default: Limits()):
     input size and JSON nesting per file, entities and links in all files together, and the
-    deadline (a time.monotonic() value; --max-seconds from the start of the command) while reading."""
+    deadline (a time.monotonic() value; --max-seconds from the start of the command) while reading.
+    `cite`: keep what each record says of its origin (facts/provenance.py); screening cites no
+    sources, so by default nothing more than each fact's place is kept per fact."""
     limits = limits or Limits()
     validators = {"entity": RecordValidator("entity"), "link": RecordValidator("link")}
     facts = Facts()
@@ -141,14 +144,14 @@ def load_streaming(
                 if kind == "entity":
                     if len(facts.entities) >= limits.max_entities:
                         raise _too_many("entities", "max_entities", limits.max_entities, file, where)
-                    entity = entity_from_record(record, file, where)
+                    entity = entity_from_record(record, file, where, cite=cite)
                     if entity.id in facts.entities:
                         raise InputError("duplicate entity id", file=file, path=f"{where}.id", value=entity.id)
                     facts.entities[entity.id] = entity
                 else:
                     if len(facts.links) >= limits.max_links:
                         raise _too_many("links", "max_links", limits.max_links, file, where)
-                    facts.links.append(link_from_record(record, file, where))
+                    facts.links.append(link_from_record(record, file, where, cite=cite))
             except ValueError as exc:  # a well-formed but impossible date such as 2025-02-30
                 raise InputError(f"invalid date: {exc}", file=file, path=where, value=record) from None
             count += 1

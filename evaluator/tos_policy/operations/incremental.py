@@ -79,7 +79,7 @@ def decide_all(
     report = evaluate(applied.facts, rules, engine, as_of=as_of, profile=profile, entity_ids=entity_ids, limits=limits)
     out = {}
     for item in report.decisions:
-        record = stored_record(decision_record(report, item))
+        record = stored_record(decision_record(report, item, sources=False))
         record["determinations"] = applied.cited_by(item.entity.id)
         out[item.entity.id] = record
     return out
@@ -92,11 +92,11 @@ def _effective(facts: Facts, rules: RuleSet, as_of: date) -> tuple[Overlay, dict
 
 def _entity_key(entity: Entity) -> tuple[Any, ...]:
     """What a decision reads of the entity on its date: dated facts as resolved, not their history."""
-    return tuple(entity._replace(path="", history=(), dated_on=None))
+    return tuple(entity._replace(path="", history=(), dated_on=None, sources=()))
 
 
 def _link_key(link: Link) -> tuple[Any, ...]:
-    return tuple(link._replace(path=""))
+    return tuple(link._replace(path="", sources=(), reports=()))
 
 
 def seeds(

@@ -7,6 +7,7 @@ decide, and the answer is review."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,10 @@ class Decision:
     # A review that undisclosed ownership leads to (its own, or a root's on its paths):
     # counted apart in reports so a team can ask for the missing disclosures first.
     undisclosed: bool = False
+    # The facts it rests on, for citing them (reports/records.py): the links each reason cites
+    # (in the order of its owners), and for each path the links of each hop (root first).
+    reason_links: tuple[tuple[Link, ...], ...] = field(default=(), compare=False, repr=False)
+    path_links: tuple[tuple[tuple[Link, ...], ...], ...] = field(default=(), compare=False, repr=False)
 
 
 UNDISCLOSED = "OWNERSHIP_UNDISCLOSED"
@@ -131,10 +136,32 @@ def decide(
         return Decision(entity, "allow", [], [], rules=rules)
     else:
         verdict, outcome, outcomes = "review", high, upper
-    reasons = [render_reason(reason, outcome, entities, rules) for reason in sorted(outcome.reasons, key=_reason_order)]
+    ordered = sorted(outcome.reasons, key=_reason_order)
+    reasons = [render_reason(reason, outcome, entities, rules) for reason in ordered]
     paths = ownership_paths(entity.id, outcomes)
     undisclosed = verdict == "review" and _undisclosed_on_paths(entity.id, paths, upper)
-    return Decision(entity, verdict, reasons, paths, rules=rules, undisclosed=undisclosed)
+    return Decision(
+        entity,
+        verdict,
+        reasons,
+        paths,
+        rules=rules,
+        undisclosed=undisclosed,
+        reason_links=tuple(tuple(outcome.cited_links(reason)) for reason in ordered),
+        path_links=tuple(_hop_links(path, outcomes) for path in paths),
+    )
+
+
+def _hop_links(path: list[str], outcomes: Mapping[str, StepOutcome]) -> tuple[tuple[Link, ...], ...]:
+    """For each hop of a path (owner, asset), the links of the owner that the asset's reasons cite."""
+    hops = []
+    for owner, asset in itertools.pairwise(path):
+        outcome = outcomes[asset]
+        cited = dict.fromkeys(
+            link for reason in outcome.reasons for link in outcome.cited_links(reason) if link.owner == owner
+        )
+        hops.append(tuple(cited))
+    return tuple(hops)
 
 
 def _undisclosed_on_paths(entity_id: str, paths: list[list[str]], upper: Mapping[str, StepOutcome]) -> bool:
@@ -172,7 +199,15 @@ def _decide_excepted(
         entity, _Overlay(lower, entity.id, own_lower), _Overlay(upper, entity.id, own_upper), entities, rules
     )
     return Decision(
-        entity, after.decision, after.reasons, after.paths, records, rules=rules, undisclosed=after.undisclosed
+        entity,
+        after.decision,
+        after.reasons,
+        after.paths,
+        records,
+        rules=rules,
+        undisclosed=after.undisclosed,
+        reason_links=after.reason_links,
+        path_links=after.path_links,
     )
 
 

@@ -139,7 +139,7 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
                 counts["undisclosed"] += item.undisclosed
             else:
                 counts[f"{subject}s"] += 1
-            lines.append(orjson.dumps(decision_record(report, item), option=orjson.OPT_SORT_KEYS))
+            lines.append(orjson.dumps(decision_record(report, item, sources=False), option=orjson.OPT_SORT_KEYS))
             if len(lines) >= 10_000:
                 out.write(b"\n".join(lines) + b"\n")
                 lines.clear()

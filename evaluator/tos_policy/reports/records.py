@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, cast
 
-from tos_policy.facts.load import Entity
+from tos_policy.facts.load import Entity, Link
+from tos_policy.facts.provenance import citation, citation_text
 from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report
 from tos_policy.policy.effective import not_yet_in_force
@@ -19,8 +20,9 @@ from tos_policy.reports.display import printable
 from tos_policy.shapes import DecisionRecord
 
 
-def decision_record(report: Report, item: Decision) -> DecisionRecord:
-    """The machine record of one decision (reports, the decision log, the Python API)."""
+def decision_record(report: Report, item: Decision, *, sources: bool = True) -> DecisionRecord:
+    """The machine record of one decision (reports, the decision log, the Python API). With
+    `sources` (all but screening's compact records) its reasons and paths cite their facts."""
     record: dict[str, Any] = {"entity": item.entity.id}
     if item.entity.name:
         record["name"] = item.entity.name
@@ -35,7 +37,7 @@ def decision_record(report: Report, item: Decision) -> DecisionRecord:
     record.update(
         {
             "decision": item.decision,
-            "reasons": item.reasons,
+            "reasons": cited_reasons(item) if sources else item.reasons,
             "paths": item.paths,
             "exceptions": item.exceptions,
             "policy_version": report.policy["version"],
@@ -50,7 +52,62 @@ def decision_record(report: Report, item: Decision) -> DecisionRecord:
         record["determinations"] = report.determinations.cited_by(item.entity.id)
     if item.entity.history:  # only entities whose facts carry dated values
         record["dated_facts"] = item.entity.dated_facts()
+    if sources and item.paths:
+        record["path_sources"] = path_sources(report, item)
     return cast(DecisionRecord, record)
+
+
+def link_sources(link: Link) -> list[dict[str, Any]]:
+    """Every report a stake or link rests on: its own, and those reconciliation read as one with it."""
+    return [citation(report.path, report.sources) for report in (link, *link.reports)]
+
+
+def entity_sources(entity: Entity, fields: tuple[str, ...] = ("headquarters", "jurisdiction")) -> list[dict[str, Any]]:
+    """Where an entity's facts were read: its record and, for `fields` given by dated values,
+    the values in force on the day it was decided for."""
+    found = [citation(entity.path, entity.sources)]
+    if entity.history and entity.dated_on is not None:
+        for field_name in fields:
+            found += [citation(item.path) for item in entity.in_force(entity.dated_on, field_name)]
+    return found
+
+
+def cited_reasons(item: Decision) -> list[dict[str, Any]]:
+    """Its reasons, each citing its facts: every owner the sources of its link, and a reason about
+    one of the entity's own fields (its country) the record it was read from."""
+    out = []
+    for position, reason in enumerate(item.reasons):
+        cited = dict(reason)
+        links = item.reason_links[position] if position < len(item.reason_links) else ()
+        if "owners" in reason and len(links) == len(reason["owners"]):
+            cited["owners"] = [
+                {**owner, "sources": link_sources(link)} for owner, link in zip(reason["owners"], links, strict=True)
+            ]
+        if isinstance(reason.get("field"), str):
+            cited["sources"] = entity_sources(item.entity, (reason["field"],))
+        elif not links:  # about the entity's own facts (its disclosure, its stakes adding up)
+            cited["sources"] = entity_sources(item.entity, ())
+        out.append(cited)
+    return out
+
+
+def path_sources(report: Report, item: Decision) -> list[dict[str, Any]]:
+    """For each of its paths: where the root's facts and each hop's links were read."""
+    entities = report.graph.entities if report.graph else {}
+    out = []
+    for position, path in enumerate(item.paths):
+        root = entities.get(path[0], item.entity if path[0] == item.entity.id else None)
+        hops = item.path_links[position] if position < len(item.path_links) else ()
+        out.append(
+            {
+                "root": {"entity": path[0], "sources": entity_sources(root) if root is not None else []},
+                "links": [
+                    {"owner": owner, "asset": asset, "sources": [cite for link in links for cite in link_sources(link)]}
+                    for (owner, asset), links in zip(itertools.pairwise(path), hops, strict=False)
+                ],
+            }
+        )
+    return out
 
 
 class _Records(list):  # type: ignore[type-arg]
@@ -206,19 +263,50 @@ def explain_text(report: Report, item: Decision) -> str:
         if item.entity.type in unknown_types(report.profile_data):
             lines.append("Its type is unknown: it is restricted if it is an organisation, not if it is a person.")
     lines.append("Reasons:")
-    for reason in item.reasons:
+    for reason in cited_reasons(item):
         where = f"Rule {reason.get('rule_id')}"
         if reason.get("rule_title"):
             where += f" ({reason['rule_title']})"
         if reason.get("clause"):
             where += f", {reason['clause']}"
         lines.append(f"  - {where}: {reason_sentence(item.entity, reason, item.rules)}")
+        lines.extend(_reason_source_lines(reason, item.entity, entities))
     if item.paths:
         lines.append("Ownership paths from the restricted root(s):")
-        for path in item.paths:
+        for path, cited in zip(item.paths, path_sources(report, item), strict=True):
             lines.append(f"  {path_text(report, path, entities)}")
+            lines.extend(_path_source_lines(cited, entities))
     lines.extend(_inherited_exception_lines(report, item, entities))
     return printable("\n".join(lines), keep_newlines=True) + "\n"
+
+
+def _source_lines(subject: str, sources: list[dict[str, Any]]) -> list[str]:
+    return [f"      {subject}: {citation_text(cited)}" for cited in sources]
+
+
+def _name(entity_id: str, entities: dict[str, Entity]) -> str:
+    entity = entities.get(entity_id)
+    return _label(entity) if entity is not None else printable(entity_id)
+
+
+def _reason_source_lines(reason: dict[str, Any], entity: Entity, entities: dict[str, Entity]) -> list[str]:
+    """Where the facts of one reason were read: each owner's link, or the entity's own record."""
+    lines = []
+    if "sources" in reason:
+        lines += _source_lines(f"{_label(entity)} read from", reason["sources"])
+    for owner in reason.get("owners", ()):
+        subject = f"{_name(str(owner['id']), entities)} -> {_label(entity)} read from"
+        lines += _source_lines(subject, owner.get("sources", []))
+    return lines
+
+
+def _path_source_lines(cited: dict[str, Any], entities: dict[str, Entity]) -> list[str]:
+    root = cited["root"]
+    lines = _source_lines(f"{_name(root['entity'], entities)} read from", root["sources"])
+    for hop in cited["links"]:
+        subject = f"{_name(hop['owner'], entities)} -> {_name(hop['asset'], entities)} read from"
+        lines += _source_lines(subject, hop["sources"])
+    return lines
 
 
 def dated_lines(entity: Entity, as_of: Any) -> list[str]:
