@@ -154,5 +154,6 @@ def test_imported_facts_cite_their_statement_ids(tmp_path: Path) -> None:
     (cited,) = reason["owners"][0]["sources"]
     assert cited["source"][0]["statementId"] == "7fff3986-233f-413f-bec8-3b28c62a4a51"
     assert cited["source"][0]["format"] == "bods" and cited["source"][0]["file"] == str(source)
+    assert cited["source"][0]["publisher"] == "XXXXXXXXX"  # the statement's publicationDetails
     roots = [path["root"] for path in decision["path_sources"]]
     assert roots[0]["sources"][0]["source"][0]["statementId"] == "e2bbe3ce-f5b4-42d0-bb68-9b405e8fd6a0"

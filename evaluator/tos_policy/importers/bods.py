@@ -384,6 +384,9 @@ def _read_statement(record: Record, file: str, state: State, builder: Builder) -
         "recordId": statement["recordId"],
         "statementDate": statement.get("statementDate"),
     }
+    publisher = ((statement.get("publicationDetails") or {}).get("publisher") or {}).get("name")
+    if isinstance(publisher, str) and publisher:  # cited by the decisions resting on the record
+        source["publisher"] = publisher
     if version != VERSION or version_notes:
         source["bodsVersion"] = version
     if version_notes:
