@@ -157,3 +157,34 @@ def test_imported_facts_cite_their_statement_ids(tmp_path: Path) -> None:
     assert cited["source"][0]["publisher"] == "XXXXXXXXX"  # the statement's publicationDetails
     roots = [path["root"] for path in decision["path_sources"]]
     assert roots[0]["sources"][0]["source"][0]["statementId"] == "e2bbe3ce-f5b4-42d0-bb68-9b405e8fd6a0"
+
+
+def test_one_legal_person_recorded_in_two_files_cites_both_records(
+    tmp_path: Path, rules: RuleSet, engine: EmbeddedEngine
+) -> None:
+    lei = [{"scheme": "LEI", "id": "5493001KJTIIGC8Y1R12"}]
+    first = _write(
+        tmp_path / "first.json",
+        {
+            "entities": [
+                {"id": "cn-a", "type": "company", "headquarters": "CN", "jurisdiction": "CN", "identifiers": lei}
+            ]
+        },
+    )
+    second = _write(
+        tmp_path / "second.json",
+        {
+            "entities": [
+                {"id": "cn-b", "type": "company", "headquarters": "CN", "jurisdiction": "CN", "identifiers": lei},
+                {"id": "sg", "type": "company", "headquarters": "SG", "jurisdiction": "SG", "disclosure": "full"},
+            ],
+            "ownership": [{"owner": "cn-b", "asset": "sg", "percentage": 60}],
+        },
+    )
+    decision, _ = _decided((first, second), "sg", rules, engine)
+    (path,) = decision["path_sources"]
+    assert path["root"]["sources"] == [
+        {"file": first, "at": "$.entities[0]"},
+        {"file": second, "at": "$.entities[0]"},
+    ]
+    assert path["links"][0]["sources"] == [{"file": second, "at": "$.ownership[0]"}]

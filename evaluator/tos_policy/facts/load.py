@@ -147,6 +147,9 @@ class Entity(NamedTuple):
     # Named by a link but not described by its source (an importer's placeholder): reported
     # apart from the screened organisations.
     placeholder: bool = False
+    # The records merged into it (facts/merge.py), each with its place and origins: a decision
+    # resting on its facts cites every one of them.
+    records: tuple[tuple[str, tuple[Source, ...]], ...] = ()
 
     def on(self, day: date) -> Entity:
         """The entity as its facts stand on `day`: each dated field takes the value in force; none in

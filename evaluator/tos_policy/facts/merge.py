@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from tos_policy.errors import InputError
 from tos_policy.facts.identity import AMBIGUOUS, LEI, alias_forms, canonical_id
 from tos_policy.facts.load import Capital, Dated, Entity, Facts, Link
+from tos_policy.facts.provenance import Source
 from tos_policy.unionfind import UnionFind
 
 UNKNOWN_TYPE = "unknown"
@@ -78,7 +79,13 @@ def _merged(group: list[Entity]) -> Entity:
         placeholder=all(member.placeholder for member in group),  # one described record describes it
         history=_history(group),
         capital=_agreed_capital(group),
+        records=tuple(sorted(record for member in group for record in _records(member))),
     )
+
+
+def _records(entity: Entity) -> tuple[tuple[str, tuple[Source, ...]], ...]:
+    """The records an entity was read from, each with its origins (cited by decisions)."""
+    return entity.records or ((entity.path, entity.sources),)
 
 
 def _agreed_capital(group: list[Entity]) -> Capital | None:

@@ -92,7 +92,7 @@ def _effective(facts: Facts, rules: RuleSet, as_of: date) -> tuple[Overlay, dict
 
 def _entity_key(entity: Entity) -> tuple[Any, ...]:
     """What a decision reads of the entity on its date: dated facts as resolved, not their history."""
-    return tuple(entity._replace(path="", history=(), dated_on=None, sources=()))
+    return tuple(entity._replace(path="", history=(), dated_on=None, sources=(), records=()))
 
 
 def _link_key(link: Link) -> tuple[Any, ...]:

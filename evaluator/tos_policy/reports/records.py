@@ -65,7 +65,7 @@ def link_sources(link: Link) -> list[dict[str, Any]]:
 def entity_sources(entity: Entity, fields: tuple[str, ...] = ("headquarters", "jurisdiction")) -> list[dict[str, Any]]:
     """Where an entity's facts were read: its record and, for `fields` given by dated values,
     the values in force on the day it was decided for."""
-    found = [citation(entity.path, entity.sources)]
+    found = [citation(path, sources) for path, sources in entity.records or ((entity.path, entity.sources),)]
     if entity.history and entity.dated_on is not None:
         for field_name in fields:
             found += [citation(item.path) for item in entity.in_force(entity.dated_on, field_name)]
