@@ -367,3 +367,22 @@ def test_look_through_decisions_equal_the_threshold_applied_to_the_sum_over_chai
     }
     decided = _decisions(rules, engine, document, LOOK_THROUGH)
     assert {entity_id: item.decision for entity_id, item in decided.items()} == expected
+
+
+def test_a_branch_carries_its_head_offices_share(look_through: tuple[RuleSet, EmbeddedEngine]) -> None:
+    """CN holds 45% of H; H's branch B holds 60% of S, CN the other 40%: S is 60% x 45% + 40% = 67%
+    restricted-owned (the branch is its head office), deny; B itself, like H, 45%: allow."""
+    rules, engine = look_through
+    document = {
+        "entities": [_company("cn", "CN"), _company("h"), _company("b"), _company("s")],
+        "ownership": [
+            {"owner": "cn", "asset": "h", "percentage": "45"},
+            {"owner": "h", "asset": "b", "kind": "branch"},
+            {"owner": "b", "asset": "s", "percentage": "60"},
+            {"owner": "cn", "asset": "s", "percentage": "40"},
+        ],
+    }
+    looked = _decisions(rules, engine, document, LOOK_THROUGH)
+    assert [looked[name].decision for name in ("h", "b", "s")] == ["allow", "allow", "deny"]
+    (reason,) = looked["s"].reasons
+    assert (reason["share_min"], reason["share_max"]) == ("67", "67")

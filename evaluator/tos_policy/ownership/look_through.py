@@ -24,7 +24,8 @@ and lets the undisclosed remainder of an owner that is not completely disclosed 
 restricted. The shares are monotone in both, so the truth lies between the readings.
 A component whose system has no unique solution in [0, 1] (stakes that add up to more
 than the whole around a cycle) is bounded instead: 0 in the lower reading, 1 in the
-upper one, never a guess. Stakes held by an entity in itself never count."""
+upper one, never a guess. Stakes held by an entity in itself never count; a branch (a link the
+profile reads as the same person) carries its head office's share whole."""
 
 from __future__ import annotations
 
@@ -53,12 +54,15 @@ def uses_look_through(profile: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class Terms:
-    """What the profile says the algebra needs: stake kinds, organisations, complete disclosures."""
+    """What the profile says the algebra needs: stake kinds, organisations, complete disclosures,
+    and the link kinds that make the asset the same person as its owner (a branch: it carries
+    its head office's share whole)."""
 
     stake_kinds: frozenset[str]
     non_restricting: frozenset[str]
     unknown: frozenset[str]
     complete: frozenset[str]
+    same_person: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, profile: Mapping[str, Any]) -> Terms:
@@ -68,6 +72,7 @@ class Terms:
             frozenset(profile.get("non_restricting_types", ())),
             frozenset(profile.get("unknown_types", ())),
             frozenset(profile.get("complete_disclosures", ())),
+            frozenset(kind for kind, effect in effects.items() if effect == "same_person"),
         )
 
     def organisation(self, entity_type: str, reading: str) -> bool:
@@ -111,7 +116,12 @@ def effective_shares(
         if owner not in entities or not terms.organisation(entities[owner].type, reading):
             continue
         for link in links:
-            if link.kind not in terms.stake_kinds or link.asset == owner or link.asset not in entities:
+            if link.asset == owner or link.asset not in entities:
+                continue
+            if link.kind in terms.same_person:
+                weights[link.asset].append((owner, ONE))
+                continue
+            if link.kind not in terms.stake_kinds:
                 continue
             if reading == "lower" and STAKES_OVER_100 in graph.holdings_of(link.asset).flags:
                 continue
