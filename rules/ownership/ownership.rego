@@ -15,7 +15,7 @@
 #     jurisdiction: incorporated in
 #     economic: shares
 #     voting: voting rights
-#   version: 4.2.1
+#   version: 4.2.2
 #   effective_date: "2026-12-01"
 package ownership
 
