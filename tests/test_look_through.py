@@ -24,10 +24,10 @@ from tos_policy.facts.load import Entity, Link, Share
 from tos_policy.ownership import look_through as look_through_module
 from tos_policy.ownership.columnar import ColumnarFixpoint
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache
-from tos_policy.ownership.look_through import Terms, effective_shares
+from tos_policy.ownership.look_through import Terms, effective_bounds, effective_shares
 from tos_policy.ownership.pipeline import decide_prepared, prepare, profile_readings, scope_graph
 from tos_policy.ownership.screening import screen
-from tos_policy.ownership.steps import effective_record
+from tos_policy.ownership.steps import Bound, effective_record
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.policy.wording import reason_message
 
@@ -35,6 +35,7 @@ from .conftest import AS_OF
 
 TERMS = Terms(frozenset({"shareholding"}), frozenset({"person"}), frozenset({"unknown"}), frozenset({"full"}))
 LOOK_THROUGH = "look_through_fixture"
+MORE_THAN = "look_through_more_than"  # only more than the threshold restricts
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def look_through(rules: RuleSet) -> Iterator[tuple[RuleSet, EmbeddedEngine]]:
     data = copy.deepcopy(rules.data)
     default = rules.profile(rules.policy_set["default_profile"])
     data["ownership"]["profiles"][LOOK_THROUGH] = {**default, "method": "look_through"}
+    data["ownership"]["profiles"][MORE_THAN] = {**default, "method": "look_through", "threshold_inclusive": False}
     variant = dataclasses.replace(rules, data=data)
     engine = EmbeddedEngine(variant)
     yield variant, engine
@@ -120,9 +122,9 @@ def test_an_effective_share_just_under_the_threshold_is_allowed_exactly(
     }
     looked = _decisions(rules, engine, document, LOOK_THROUGH)
     assert (looked["under"].decision, looked["over"].decision) == ("allow", "deny")
-    record = effective_record({"economic": Fraction(4, 9)}, 10_000)
+    record = effective_record({"economic": Bound(Fraction(4, 9))}, 10_000)
     assert record == {"min": 444_444, "min_exclusive": True, "max": 444_445, "max_exclusive": True}
-    assert effective_record({"economic": Fraction(1, 2)}, 1) == {
+    assert effective_record({"economic": Bound(Fraction(1, 2))}, 1) == {
         "min": 50,
         "min_exclusive": False,
         "max": 50,
@@ -386,3 +388,32 @@ def test_a_branch_carries_its_head_offices_share(look_through: tuple[RuleSet, Em
     assert [looked[name].decision for name in ("h", "b", "s")] == ["allow", "allow", "deny"]
     (reason,) = looked["s"].reasons
     assert (reason["share_min"], reason["share_max"]) == ("67", "67")
+
+
+def test_excluded_ends_of_stakes_make_the_shares_they_reach_strict(
+    look_through: tuple[RuleSet, EmbeddedEngine],
+) -> None:
+    """Two Chinese companies each hold "more than 25%" of X: more than 50% together, so X is
+    restricted even where only more than 50% restricts; one holds "less than 50%" of Y: less than
+    50%, so Y is allowed where 50% or more restricts. X holds 80% of Z: more than 40%, strictly."""
+    rules, engine = look_through
+    band = {"percentage_min": "25", "min_exclusive": True, "percentage_max": "30"}
+    document = {
+        "entities": [_company("cn1", "CN"), _company("cn2", "CN"), _company("x"), _company("y"), _company("z")],
+        "ownership": [
+            {"owner": "cn1", "asset": "x", **band},
+            {"owner": "cn2", "asset": "x", **band},
+            {"owner": "cn1", "asset": "y", "percentage_min": "40", "percentage_max": "50", "max_exclusive": True},
+            {"owner": "x", "asset": "z", "percentage": "80"},
+        ],
+    }
+    facts = facts_from_document(document)
+    graph = OwnershipGraph.build(facts.entities, facts.links)
+    lower = effective_bounds(graph, {"cn1", "cn2"}, reading="lower", terms=TERMS)
+    upper = effective_bounds(graph, {"cn1", "cn2"}, reading="upper", terms=TERMS)
+    assert lower["x"] == Bound(Fraction(1, 2), above=True) and lower["z"] == Bound(Fraction(2, 5), above=True)
+    assert upper["y"] == Bound(Fraction(1, 2), below=True) and upper["x"] == Bound(Fraction(3, 5))
+    assert effective_record({"economic": lower["x"]}, 1)["min_exclusive"]
+    # Without the excluded ends: x review where only more than 50% restricts, y review where 50% does.
+    assert _decisions(rules, engine, document, MORE_THAN)["x"].decision == "deny"
+    assert _decisions(rules, engine, document, LOOK_THROUGH)["y"].decision == "allow"

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -21,7 +20,7 @@ from tos_policy.engines import Engine, check_results
 from tos_policy.errors import EngineError, LimitExceeded, NonMonotoneRuleError
 from tos_policy.facts.load import Entity, Link
 from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.steps import NO_HOLDINGS, Holdings, build_step_input
+from tos_policy.ownership.steps import NO_HOLDINGS, Bound, Holdings, build_step_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +185,7 @@ def run_fixpoint(
     max_rounds: int | None = None,
     attribute_controlled: bool = False,
     settled: Mapping[str, StepOutcome] | None = None,
-    effective: Mapping[str, Mapping[str, Fraction]] | None = None,
+    effective: Mapping[str, Mapping[str, Bound]] | None = None,
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading (lower or upper).
 
@@ -328,7 +327,7 @@ def _first_round(
     profile: str,
     batch_size: int,
     settled: Mapping[str, StepOutcome] | None = None,
-    effective: Mapping[str, Mapping[str, Fraction]] | None = None,
+    effective: Mapping[str, Mapping[str, Bound]] | None = None,
 ) -> dict[str, StepOutcome]:
     """Round one: no owner is restricted yet, so each step input is the entity's own
     facts alone, and entities with the same facts share one input and one outcome.

@@ -39,7 +39,7 @@ from tos_policy.engines import Engine
 from tos_policy.errors import InputError, NonMonotoneRuleError
 from tos_policy.facts.load import HUNDRED, Entity, Link, Share
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
-from tos_policy.ownership.steps import BRANCH_TERM, Holdings
+from tos_policy.ownership.steps import BRANCH_TERM, Bound, Holdings
 
 ONE = Fraction(1)
 ZERO = Fraction(0)
@@ -89,14 +89,14 @@ def _measure_share(link: Link, measure: str) -> Share:
     return link.voting or link.share if measure == "voting" else link.share
 
 
-def _open_part(entity: Entity, holdings: Holdings, terms: Terms, measure: str) -> Fraction:
+def _open_part(entity: Entity, holdings: Holdings, terms: Terms, measure: str) -> tuple[Fraction, bool]:
     """In the upper reading, the part of an owner no known holder holds, when its disclosure
-    is not complete: it may be held by restricted organisations."""
+    is not complete: it may be held by restricted organisations (and whether it is strictly less)."""
     disclosure = {*entity.disclosure, *((BRANCH_TERM,) if holdings.branch else ())}
     if disclosure & terms.complete:
-        return ZERO
-    rest = holdings.voting_remainder() if measure == "voting" else None
-    return _fraction((rest or holdings.remainder())[0])
+        return ZERO, False
+    rest = (holdings.voting_remainder() if measure == "voting" else None) or holdings.remainder()
+    return _fraction(rest[0]), rest[1]
 
 
 def effective_shares(
@@ -109,7 +109,16 @@ def effective_shares(
 ) -> dict[str, Fraction]:
     """Every entity's effective share held by restricted organisations in `reading`, given the
     entities that count `whole`; in [0, 1]."""
-    whole = frozenset(whole)
+    bounds = effective_bounds(graph, whole, reading=reading, terms=terms, measure=measure)
+    return {entity_id: bound.value for entity_id, bound in bounds.items()}
+
+
+def _weights(
+    graph: OwnershipGraph, *, reading: str, terms: Terms, measure: str
+) -> tuple[dict[str, list[tuple[str, Fraction]]], set[tuple[str, str]]]:
+    """{asset: [(owner, stake)]} of the positive stakes (and branches, at the whole) organisations
+    hold in the reading's bound, and the (owner, asset) whose bound is an excluded end."""
+    sharp: set[tuple[str, str]] = set()  # (owner, asset) whose stake's bound is an excluded end
     entities = graph.entities
     weights: dict[str, list[tuple[str, Fraction]]] = defaultdict(list)  # asset -> (owner, stake)
     for owner, links in graph.outgoing.items():
@@ -129,18 +138,83 @@ def effective_shares(
             value = _fraction(share.min if reading == "lower" else share.max)
             if value > 0:
                 weights[link.asset].append((owner, value))
+                if share.min_exclusive if reading == "lower" else share.max_exclusive:
+                    sharp.add((owner, link.asset))
+    return weights, sharp
+
+
+def effective_bounds(
+    graph: OwnershipGraph,
+    whole: Iterable[str],
+    *,
+    reading: str,
+    terms: Terms,
+    measure: str = "economic",
+) -> dict[str, Bound]:
+    """effective_shares, each with whether the true share is strictly beyond it: above it in the
+    lower reading, below it in the upper one. A stake given with an excluded end ("more than 25%",
+    "less than 50%") makes the shares it reaches strict; a share capped at the whole, or bounded
+    rather than solved, is never said to be strict."""
+    whole = frozenset(whole)
+    entities = graph.entities
+    weights, sharp = _weights(graph, reading=reading, terms=terms, measure=measure)
     # r(O) = 1 for an owner that counts whole, x(O) + its open part otherwise.
     fixed: dict[str, Fraction] = {}
     opened: dict[str, Fraction] = {}
+    open_strict: set[str] = set()
     for entity_id, entity in entities.items():
         if entity_id in whole:
             fixed[entity_id] = ONE
         elif reading == "upper":
-            opened[entity_id] = _open_part(entity, graph.holdings_of(entity_id), terms, measure)
+            opened[entity_id], strictly = _open_part(entity, graph.holdings_of(entity_id), terms, measure)
+            if strictly and opened[entity_id] > 0:
+                open_strict.add(entity_id)
     solved: dict[str, Fraction] = {}
+    inexact: set[str] = set()
     for component in _components(entities, weights, fixed):
-        _solve(component, weights, fixed, opened, solved, reading)
-    return solved
+        _solve(component, weights, fixed, opened, solved, reading, inexact)
+    strict = _strict(entities, weights, sharp, (fixed, opened, open_strict), solved, inexact)
+    lower = reading == "lower"
+    return {
+        entity_id: Bound(value, lower and entity_id in strict, not lower and entity_id in strict)
+        for entity_id, value in solved.items()
+    }
+
+
+def _strict(
+    entities: Mapping[str, Entity],
+    weights: Mapping[str, list[tuple[str, Fraction]]],
+    sharp: set[tuple[str, str]],
+    owners: tuple[Mapping[str, Fraction], Mapping[str, Fraction], set[str]],
+    solved: Mapping[str, Fraction],
+    inexact: set[str],
+) -> set[str]:
+    """The entities whose true share is strictly beyond the computed one: a term of its sum is, when
+    its stake's bound is an excluded end and the owner carries something, or the owner's own share
+    (or open part) is strict and the stake is positive. The least such set (a worklist): a cycle
+    is strict only where something strict reaches it, as the sum over its chains is."""
+    fixed, opened, open_strict = owners
+    dependents: dict[str, list[str]] = defaultdict(list)
+    for asset, held in weights.items():
+        for owner, _ in held:
+            dependents[owner].append(asset)
+    strict: set[str] = set()
+    pending = list(entities)
+    while pending:
+        asset = pending.pop()
+        if asset in strict or asset in inexact:
+            continue
+        for owner, _ in weights.get(asset, ()):
+            if owner in fixed:
+                term = (owner, asset) in sharp
+            else:
+                carried = solved[owner] + opened.get(owner, ZERO)
+                term = owner in strict or owner in open_strict or ((owner, asset) in sharp and carried > 0)
+            if term:
+                strict.add(asset)
+                pending.extend(dependents[asset])
+                break
+    return strict
 
 
 def _components(
@@ -198,6 +272,7 @@ def _solve(
     opened: Mapping[str, Fraction],
     solved: dict[str, Fraction],
     reading: str,
+    inexact: set[str],
 ) -> None:
     """x of one component, from the x of every component it depends on (already solved)."""
     members = {entity_id: position for position, entity_id in enumerate(component)}
@@ -221,8 +296,13 @@ def _solve(
     if values is None or any(value < 0 or value > 1 for value in values):
         # No unique share in [0, 1]: bounded, never guessed.
         values = [ZERO if reading == "lower" else ONE] * size
+        inexact.update(component)
+    elif size > EXACT_COMPONENT:
+        inexact.update(component)
     for entity_id, value in zip(component, values, strict=True):
         solved[entity_id] = min(value, ONE)  # an upper bound past the whole (stakes over 100%) is the whole
+        if value > ONE:
+            inexact.add(entity_id)
 
 
 # Components larger than this are bounded by iteration rather than solved by elimination
@@ -333,7 +413,7 @@ class LookThroughFixpoint:
         whole: frozenset[str] = frozenset()
         while True:
             shares = {
-                measure: effective_shares(graph, whole, reading=reading, terms=self.terms, measure=measure)
+                measure: effective_bounds(graph, whole, reading=reading, terms=self.terms, measure=measure)
                 for measure in kinds
             }
             effective = {

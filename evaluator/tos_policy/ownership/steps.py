@@ -153,28 +153,38 @@ def _subdivisions(entity: Entity) -> dict[str, str]:
     return found
 
 
+class Bound(NamedTuple):
+    """An effective share in one reading: the exact fraction computed, and whether the true share is
+    known to be strictly above it (a lower bound from a stake given as "more than") or strictly below
+    it (an upper bound from "less than")."""
+
+    value: Fraction
+    above: bool = False
+    below: bool = False
+
+
 # Units of a percentage point in `effective` at least (the step input's scale is raised to it):
 # enough to word a share, and any bound is exact or marked exclusive anyway (effective_record).
 EFFECTIVE_DIGITS = 4
 
 
-def effective_record(shares: Mapping[str, Fraction], scale: int) -> dict[str, Any]:
+def effective_record(shares: Mapping[str, Bound], scale: int) -> dict[str, Any]:
     """The effective share for the rule, in `scale` units per percentage point, as integer units
     bracketing each exact fraction: min (rounded down, min_exclusive when it was not exact) and max
     (rounded up, max_exclusive likewise). The threshold is a whole percentage, so comparing the
     bracket decides exactly what comparing the fraction decides. `shares` by measure: economic,
     and voting when some stake gives its votes apart."""
     record: dict[str, Any] = {}
-    for measure, value in shares.items():
-        units = value * 100 * scale
+    for measure, bound in shares.items():
+        units = bound.value * 100 * scale
         low, high = units.numerator // units.denominator, -(-units.numerator // units.denominator)
         prefix = "voting_" if measure == "voting" else ""
         record.update(
             {
                 f"{prefix}min": low,
-                f"{prefix}min_exclusive": low != units,
+                f"{prefix}min_exclusive": low != units or bound.above,
                 f"{prefix}max": high,
-                f"{prefix}max_exclusive": high != units,
+                f"{prefix}max_exclusive": high != units or bound.below,
             }
         )
     return record
@@ -188,7 +198,7 @@ def build_step_input(
     profile: str,
     holdings: Holdings = NO_HOLDINGS,
     controller: Callable[[str], Iterable[str]] | None = None,
-    effective: Mapping[str, Fraction] | None = None,
+    effective: Mapping[str, Bound] | None = None,
 ) -> StepInput:
     """The step input for `entity` given the links held in it by owners restricted in `reading`
     and what is known of all its holders.
