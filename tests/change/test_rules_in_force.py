@@ -6,6 +6,7 @@ commit of a real scratch repository, never from tags (a fresh clone has none).""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from tos_policy.release.history import releases
 
-from .conftest import LIVE, LIVE_DATE, MAJOR, commit, git, run, set_policy_version, set_threshold
+from .conftest import LIVE, LIVE_DATE, MAJOR, ROOT, commit, git, run, set_policy_version, set_threshold
 
 LATER = "2027-01-01"  # the effective date of the fixture's next major version
 FACTS = {
@@ -55,7 +56,7 @@ def _decision(report: dict[str, Any]) -> str:
 
 
 def test_the_history_lists_each_version_with_its_last_commit(repo: Path, history: dict[str, str]) -> None:
-    found = [(release.version, release.effective_date.isoformat(), release.commit) for release in releases(repo)]
+    found = [(release.version, str(release.effective_date), release.commit) for release in releases(repo)]
     assert found == [(MAJOR, LATER, history["last"]), (LIVE, LIVE_DATE, history["first"])]
 
 
@@ -132,3 +133,79 @@ def test_screen_warns_and_takes_the_rules_in_force(repo: Path, history: dict[str
     assert code == 0 and "WARNING" not in err, err
     records = {json.loads(line)["entity"]: json.loads(line) for line in out.splitlines()}
     assert records["target"]["policy_version"] == LIVE and records["target"]["decision"] == "allow"
+
+
+def test_the_ledger_names_the_commit_a_version_was_released_at(
+    repo: Path, history: dict[str, str], tmp_path: Path
+) -> None:
+    # Work for the next version committed under MAJOR's number (threshold 30%) after MAJOR was released.
+    set_threshold(repo, 30)
+    commit(repo, "Threshold 30%, before the version moved")
+    later = _report(repo, tmp_path, "--as-of", "2027-02-01", "--rules-ref", f"policy-v{MAJOR}")
+    assert (
+        later["policy"]["rules_digest"]
+        != _report(repo, tmp_path, "--rules-ref", history["last"])["policy"]["rules_digest"]
+    )
+    (repo / "policy-releases.json").write_text(json.dumps({"released": {MAJOR: history["last"]}}))
+    commit(repo, "The ledger: MAJOR as released")
+    released = _report(repo, tmp_path, "--as-of", "2027-02-01", "--rules-ref", f"policy-v{MAJOR}")
+    assert (
+        released["policy"]["rules_digest"]
+        == _report(repo, tmp_path, "--rules-ref", history["last"])["policy"]["rules_digest"]
+    )
+    in_force = _report(repo, tmp_path, "--as-of", "2027-02-01", "--rules-in-force")
+    assert in_force["policy"]["rules_digest"] == released["policy"]["rules_digest"]
+    # A ledger line naming a commit that does not carry the version is refused, naming the line.
+    (repo / "policy-releases.json").write_text(json.dumps({"released": {MAJOR: history["first"]}}))
+    commit(repo, "A wrong ledger line")
+    code, out, err = _evaluate(repo, tmp_path, "--rules-ref", f"policy-v{MAJOR}")
+    assert code == 2 and out == "" and "policy-releases.json" in err and f"$.released.{MAJOR}" in err
+
+
+def test_an_archived_version_is_read_from_the_archive(repo: Path, history: dict[str, str], tmp_path: Path) -> None:
+    """A version older than the history, reconstructed under policy-archive/<version>/ without an
+    effective date: in force before every dated version, evaluated by --rules-ref, never compared."""
+    archived = repo / "policy-archive" / "0.9.0"
+    shutil.copytree(repo / "rules", archived / "rules")
+    shutil.copytree(repo / "schemas", archived / "schemas")
+    manifest = json.loads((archived / "rules" / "manifest.json").read_text())
+    manifest["policy_set"]["version"] = "0.9.0"
+    del manifest["policy_set"]["effective_date"]
+    (archived / "rules" / "manifest.json").write_text(json.dumps(manifest))
+    schema = json.loads((archived / "schemas" / "manifest.schema.json").read_text())
+    schema["required"].remove("effective_date")
+    (archived / "schemas" / "manifest.schema.json").write_text(json.dumps(schema))
+    profile = archived / "rules" / "ownership" / "profiles" / "terms_of_service" / "data.json"
+    data = json.loads(profile.read_text())
+    data["link_effects"] = dict.fromkeys(data["link_effects"], "ignore")  # regions only
+    profile.write_text(json.dumps(data))
+    (tmp_path / "facts.json").write_text(
+        json.dumps({**FACTS, "ownership": [{"owner": "parent", "asset": "target", "percentage": "90"}]})
+    )
+    commit(repo, "Archive 0.9.0")
+    old = _report(repo, tmp_path, "--as-of", "2020-01-01", "--rules-in-force")
+    assert old["policy"]["version"] == "0.9.0" and old["policy"]["effective_date"] is None
+    assert _decision(old) == "allow"  # 90% Chinese-owned: the ownership rule did not exist
+    assert _decision(_report(repo, tmp_path, "--as-of", "2020-01-01", "--rules-ref", "policy-v0.9.0")) == "allow"
+    assert _report(repo, tmp_path, "--as-of", "2026-12-15", "--rules-in-force")["policy"]["version"] == LIVE
+    code, out, err = run("check-change", "--repo", str(repo), "--base", "policy-v0.9.0")
+    assert code == 2 and out == "" and "reconstruction kept in policy-archive/0.9.0" in err
+
+
+def test_this_repository_reproduces_its_1_0_0_and_its_released_versions(tmp_path: Path) -> None:
+    """The shipped archive and ledger, read from this repository's own history."""
+    rules = str(ROOT / "rules")
+    (tmp_path / "facts.json").write_text(
+        json.dumps({**FACTS, "ownership": [{"owner": "parent", "asset": "target", "percentage": "90"}]})
+    )
+    facts = str(tmp_path / "facts.json")
+    for choice in (["--rules-in-force"], ["--rules-ref", "policy-v1.0.0"]):
+        code, out, err = run("evaluate", facts, "--rules", rules, "--as-of", "2024-06-01", *choice)
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["policy"]["version"] == "1.0.0"
+        assert _decision(report) == "allow"  # regions only: 90% Chinese-owned was not restricted yet
+    released = releases(ROOT)
+    ledger = json.loads((ROOT / "policy-releases.json").read_text())["released"]
+    for version, commit_id in ledger.items():
+        assert {release.version: release.commit for release in released}[version] == commit_id

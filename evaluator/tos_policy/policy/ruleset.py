@@ -490,6 +490,8 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
         index = None  # stale (a module edited since) or older than the index: read the modules ourselves
     _check_sandbox_of(base, modules, tests, index)
     _validate(data.get("policy_set"), "manifest", str(base / "manifest.json"))
+    # An archived version's manifest may have no date (not recorded: policy-archive/README.md); reports say null.
+    data["policy_set"].setdefault("effective_date", None)
     if "regions" in data:
         _validate(data["regions"], "regions", str(base / "regions" / "data.json"))
     check_region_lists(data, str(base))

@@ -36,6 +36,13 @@ MAIN_BRANCHES = ("main", "origin/main")
 # never from a tag (tags do not travel with a clone), so every clone reads the same rules.
 VERSION_REF = re.compile(r"^policy-v(\d+\.\d+\.\d+)$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+# Where a released version's last state is not the newest commit carrying it (work for the next
+# version was committed under it before the version moved), the commit it was released at.
+LEDGER = "policy-releases.json"
+# Versions that never were a commit of this history (released before it began), reconstructed:
+# ARCHIVE/<version>/rules and ARCHIVE/<version>/schemas, read from HEAD.
+ARCHIVE = "policy-archive"
 
 
 class GitError(InputError):
@@ -85,13 +92,14 @@ class Release:
     """A policy version as the history holds it."""
 
     version: str
-    effective_date: date
-    commit: str  # the newest commit whose manifest carries this version: that version's last state
+    effective_date: date | None  # None: not recorded (an archived version before every dated one)
+    commit: str  # its last state: the ledger's commit, else the newest commit whose manifest carries it
+    root: str = ""  # where its rules/ and schemas/ are in that commit: "" (the top), or ARCHIVE/<version>
 
     @property
     def order(self) -> tuple[date, tuple[int, ...]]:
         """Later effective date first; on one day, the higher version supersedes the lower."""
-        return self.effective_date, tuple(int(part) for part in self.version.split("."))
+        return self.effective_date or date.min, tuple(int(part) for part in self.version.split("."))
 
 
 def _blobs(repo: Path, names: list[str]) -> list[bytes | None]:
@@ -114,14 +122,16 @@ def _blobs(repo: Path, names: list[str]) -> list[bytes | None]:
     return found
 
 
-def _manifest_version(text: bytes | None, name: str) -> tuple[str, date] | None:
+def _manifest_version(text: bytes | None, name: str, *, undated: bool = False) -> tuple[str, date | None] | None:
     """(version, effective date) of one commit's manifest; None when it cannot say (no manifest,
-    not JSON, no semantic version or date): such a commit holds no usable policy version."""
+    not JSON, no semantic version or date): such a commit holds no usable policy version. With
+    `undated` (an archived version), a manifest without a date gives None as its date."""
     if text is None:
         return None
     try:
         policy = jsonio.loads(text, file=name)["policy_set"]
-        version, effective = policy["version"], date.fromisoformat(policy["effective_date"])
+        version = policy["version"]
+        effective = None if undated and "effective_date" not in policy else date.fromisoformat(policy["effective_date"])
     except (InputError, KeyError, TypeError, ValueError):
         return None
     return (version, effective) if isinstance(version, str) and _SEMVER.match(version) else None
@@ -139,14 +149,61 @@ def releases(repo: Path, rules_path: str = "rules") -> list[Release]:
         read = _manifest_version(text, f"{commit[:10]}:{manifest}")
         if read is not None and read[0] not in found:  # newest first: the first seen is the last state
             found[read[0]] = Release(read[0], read[1], commit)
+    for version, commit in _ledger(repo, manifest).items():
+        if version in found:
+            found[version] = Release(version, found[version].effective_date, commit)
+    for release in _archived(repo):
+        found.setdefault(release.version, release)  # a version the history holds is read from the history
     return sorted(found.values(), key=lambda release: release.order, reverse=True)
+
+
+def _ledger(repo: Path, manifest: str) -> dict[str, str]:
+    """{version: commit} of LEDGER at HEAD, each commit checked to carry that version."""
+    text = _blobs(repo, [f"HEAD:{LEDGER}"])[0]
+    if text is None:
+        return {}
+    released = jsonio.loads(text, file=LEDGER).get("released")
+    if not isinstance(released, dict):
+        raise InputError(
+            'expected an object "released": {version: commit}', file=LEDGER, path="$.released", value=released
+        )
+    for version, commit in released.items():
+        where = f"$.released.{version}"
+        if not isinstance(commit, str) or not _COMMIT.match(commit):
+            raise InputError("expected a full commit id", file=LEDGER, path=where, value=commit)
+        read = _manifest_version(_blobs(repo, [f"{commit}:{manifest}"])[0], f"{commit[:10]}:{manifest}")
+        if read is None or read[0] != version:
+            raise InputError(
+                f"this commit does not carry policy version {version}", file=LEDGER, path=where, value=commit
+            )
+    return dict(released)
+
+
+def _archived(repo: Path) -> list[Release]:
+    """The versions reconstructed under ARCHIVE at HEAD (each ARCHIVE/<version>/rules/manifest.json)."""
+    try:
+        head = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", what="HEAD").decode().strip()
+    except GitError:
+        return []
+    folders = [
+        name.decode()
+        for name in _git(repo, "ls-tree", "-d", "--name-only", "-z", head, f"{ARCHIVE}/", what=ARCHIVE).split(b"\0")
+        if name
+    ]
+    names = [f"{head}:{folder}/rules/manifest.json" for folder in folders]
+    archived = []
+    for folder, text in zip(folders, _blobs(repo, names), strict=True):
+        read = _manifest_version(text, f"{folder}/rules/manifest.json", undated=True)
+        if read is not None and folder == f"{ARCHIVE}/{read[0]}":
+            archived.append(Release(read[0], read[1], head, folder))
+    return archived
 
 
 def in_force(repo: Path, day: date, rules_path: str = "rules") -> Release:
     """The version in force on `day`: of those whose effective date is `day` or earlier, the latest."""
     every = releases(repo, rules_path)
     for release in every:
-        if release.effective_date <= day:
+        if release.effective_date is None or release.effective_date <= day:  # undated: before every dated one
             return release
     earliest = f" (the earliest is {every[-1].version}, effective {every[-1].effective_date})" if every else ""
     raise GitError(
@@ -157,12 +214,26 @@ def in_force(repo: Path, day: date, rules_path: str = "rules") -> Release:
 
 
 def version_commit(repo: Path, ref: str, rules_path: str = "rules") -> str:
-    """The commit of a policy version named `policy-vX.Y.Z`: the newest carrying it."""
+    """The commit of a policy version named `policy-vX.Y.Z` (its last state); an archived
+    version is no commit of the history and is refused here (rules_dir_at reads it)."""
+    release = named_release(repo, ref, rules_path)
+    if release.root:
+        raise GitError(
+            f"policy version {release.version} is a reconstruction kept in {release.root}, not a commit: "
+            "it can be evaluated (--rules-ref, --rules-in-force) but not compared as a revision",
+            file=str(repo),
+            value=ref,
+        )
+    return release.commit
+
+
+def named_release(repo: Path, ref: str, rules_path: str = "rules") -> Release:
+    """The release of a policy version named `policy-vX.Y.Z` (or X.Y.Z)."""
     named = VERSION_REF.match(ref)
     version = named.group(1) if named else ref
     for release in releases(repo, rules_path):
         if release.version == version:
-            return release.commit
+            return release
     raise GitError(
         f"no commit in the history of HEAD carries policy version {version} in {rules_path}/manifest.json",
         file=str(repo),
@@ -294,16 +365,17 @@ class Tree:
 
 
 @contextmanager
-def checkout_free(repo: Path, rev: str, paths: tuple[str, ...] = TRACKED) -> Iterator[Tree]:
-    """The trees `paths` (default rules/ and schemas/) of `rev`, removed on exit. WORKTREE is the repository itself."""
+def checkout_free(repo: Path, rev: str, paths: tuple[str, ...] = TRACKED, *, root: str = "") -> Iterator[Tree]:
+    """The trees `paths` (default rules/ and schemas/) of `rev`, removed on exit; with `root`,
+    the trees under that folder of `rev` (an archived version). WORKTREE is the repository itself."""
     if rev == WORKTREE:
         yield Tree(repo, rev, WORKTREE, repo)
         return
     commit = resolve(repo, rev)
     temporary = Path(tempfile.mkdtemp(prefix="tos-policy-rev-"))
     try:
-        materialise(repo, commit, temporary, paths)
-        yield Tree(repo, rev, commit, temporary)
+        materialise(repo, commit, temporary, tuple(f"{root}/{path}" if root else path for path in paths))
+        yield Tree(repo, rev, commit, temporary / root if root else temporary)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 
@@ -339,12 +411,17 @@ def rules_dir_at(ref: str | None, rules_dir: Path | None, in_force_on: date | No
         yield rules_dir
         return
     repo, inside = _rules_place(rules_dir)
+    release = None
     if in_force_on is not None:
-        ref = in_force(repo, in_force_on, inside).commit
+        release = in_force(repo, in_force_on, inside)
     elif ref is not None and VERSION_REF.match(ref):
-        ref = version_commit(repo, ref, inside)
+        release = named_release(repo, ref, inside)
+    if release is not None:
+        ref = release.commit
+        inside = "rules" if release.root else inside  # an archived version keeps rules/ and schemas/ side by side
     assert ref is not None
-    with checkout_free(repo, ref, (inside, "schemas") if inside != "schemas" else (inside,)) as tree:
+    paths = (inside, "schemas") if inside != "schemas" else (inside,)
+    with checkout_free(repo, ref, paths, root=release.root if release is not None else "") as tree:
         check_interface(tree.load(inside), ref)  # clear errors now, before any facts are read
         with schemas_from(tree.schemas_dir):
             yield tree.root / inside
