@@ -4,7 +4,9 @@ It shares no code with the evaluator: it reads the facts document itself and the
 profile and regions data as plain JSON, uses Fractions, and iterates over the whole
 graph until nothing changes. It models every profile switch: root fields and match,
 review regions and subdivisions, non-restricting and unknown types, threshold and
-inclusiveness, link effects, aggregation (all owners, or only an owner's own holdings,
+inclusiveness, link effects (shares a nominee holds for a principal are the principal's
+stake, kind nominee, and the nominee's title, kind held_as_nominee; an undisclosed principal
+is an owner of unknown type and countries), aggregation (all owners, or only an owner's own holdings,
 joint holdings and, with attribute_controlled_holdings, the holdings of the entities
 a restricted party controls) and review_self_supporting_cycles (the strict reading is
 then the greatest set of organisations reached from a restriction that restrict one
@@ -52,7 +54,13 @@ def _one_stake_each(links: list[dict[str, Any]], kinds: set[str]) -> list[dict[s
         if not _is_stake(link, kinds):
             out.append(link)
             continue
-        key = (link["owner"], link["asset"], link.get("kind", "shareholding"), link.get("acting_jointly"))
+        key = (
+            link["owner"],
+            link["asset"],
+            link.get("kind", "shareholding"),
+            link.get("acting_jointly"),
+            link.get("held_by"),
+        )
         grouped.setdefault(key, []).append(link)
     for group in grouped.values():
         bounds = [_bounds(link) for link in group]
@@ -90,6 +98,26 @@ def _capped(links: list[dict[str, Any]], kinds: set[str]) -> list[dict[str, Any]
     return out
 
 
+def _for_principals(
+    entities: dict[str, dict[str, Any]], links: list[dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """A nominee link (owner: the registered holder) is the principal's stake (kind nominee, held by the
+    principal) and the holder's title (kind held_as_nominee); an undisclosed principal is an entity of
+    unknown type and countries, one per holder."""
+    out_entities, out = dict(entities), []
+    for link in links:
+        if link.get("kind") != "nominee":
+            out.append(link)
+            continue
+        principal = link["principal"]
+        if principal is None:
+            principal = "?principal of " + link["owner"]
+            out_entities.setdefault(principal, {"id": principal, "type": "unknown"})
+        out.append({**link, "owner": principal, "held_by": link["owner"]})
+        out.append({**link, "kind": "held_as_nominee"})
+    return out_entities, out
+
+
 def _flags(entities: dict[str, dict[str, Any]], key: str, held: list[dict[str, Any]], kinds: set[str]) -> set[str]:
     """What does not add up about an entity after reconciliation (TOS-OWN-6)."""
     stakes = [_bounds(link) for link in held if _is_stake(link, kinds)]
@@ -115,10 +143,11 @@ class _Model:
         self.profile = profile
         self.restricted_regions = set(regions["restricted"])
         self.review_regions = set(regions["review"])
-        self.entities = {entity["id"]: entity for entity in document["entities"]}
+        self.given = [entity["id"] for entity in document["entities"]]
+        active = [link for link in document.get("ownership", []) if _active(link, as_of)]
+        self.entities, active = _for_principals({entity["id"]: entity for entity in document["entities"]}, active)
         self.owners: dict[str, list[dict[str, Any]]] = {key: [] for key in self.entities}
         kinds = {kind for kind, effect in profile["link_effects"].items() if effect == "stake"}
-        active = [link for link in document.get("ownership", []) if _active(link, as_of)]
         for link in _capped(_one_stake_each(active, kinds), kinds):  # reconciled before deciding
             self.owners[link["asset"]].append(link)
         self.flags = {key: _flags(self.entities, key, self.owners[key], kinds) for key in self.entities}
@@ -321,4 +350,4 @@ def reference_decisions(
     upper, cited = model.least(upper=True)
     if model.profile.get("review_self_supporting_cycles", False):
         upper = model.greatest(upper, cited)
-    return {key: "deny" if key in lower else ("review" if key in upper else "allow") for key in model.entities}
+    return {key: "deny" if key in lower else ("review" if key in upper else "allow") for key in model.given}

@@ -86,6 +86,9 @@ def ownership_graphs(draw: st.DrawFn, max_entities: int = 12, clean_only: bool =
             continue  # nor stakes adding up to exactly 1, which rule 6 reads as 0-1 ratios
         headroom[asset] -= held
         link = {"owner": owner, "asset": asset, **stake}
+        if not clean_only and draw(st.integers(0, 5)) == 0:  # held by the owner for a principal, maybe undisclosed
+            link["kind"] = "nominee"
+            link["principal"] = draw(st.none() | st.sampled_from([f"e{i}" for i in range(count)]))
         if draw(st.integers(0, 3)) == 0:
             link["acting_jointly"] = draw(st.sampled_from(TAGS))
         links.append(link)

@@ -48,7 +48,13 @@ FIXTURE_PROFILE = {
     "threshold_percent": 50,
     "threshold_inclusive": True,
     "aggregate_owners": True,
-    "link_effects": {"shareholding": "stake", "branch": "same_person", "consolidation": "restricts"},
+    "link_effects": {
+        "shareholding": "stake",
+        "nominee": "stake",
+        "held_as_nominee": "review",
+        "branch": "same_person",
+        "consolidation": "restricts",
+    },
 }
 SWITCHES = st.fixed_dictionaries(
     {
@@ -69,6 +75,8 @@ SWITCHES = st.fixed_dictionaries(
                 "consolidation": st.sampled_from(["restricts", "review", "ignore"]),
                 "voting_majority": st.sampled_from(["restricts", "review", "ignore"]),
                 "board_appointment": st.sampled_from(["restricts", "review", "ignore"]),
+                "nominee": st.sampled_from(["stake", "review", "ignore"]),
+                "held_as_nominee": st.sampled_from(["review", "restricts"]),
             }
         ),
     }

@@ -15,7 +15,8 @@
 #     jurisdiction: incorporated in
 #     economic: shares
 #     voting: voting rights
-#   version: 4.2.2
+#     held_as_nominee: holds shares for another party (as nominee, custodian or trustee) in
+#   version: 5.0.0
 #   effective_date: "2026-12-01"
 package ownership
 
@@ -228,7 +229,9 @@ _with_subdivision(reason, entity, field) := reason if {
 #   restricts only if its lowest value does; if only its highest value does,
 #   the answer is review. The profile's stake_measure says what a stake is: its share of the
 #   economic rights (economic), of the votes (voting), or either one reaching
-#   the threshold (larger).
+#   the threshold (larger). Shares a nominee, custodian or trustee holds for a
+#   principal are the principal's stake (link kind nominee); an undisclosed
+#   principal is an owner of unknown type and countries.
 # related_resources:
 #   - description: Terms of Service, section 3.2 (restricted regions and ownership)
 #     ref: https://example.com/terms-of-service#section-3-2
@@ -398,17 +401,25 @@ _any_max_exclusive(links, measure) if {
 #   Consolidation by, or majority voting control from, a restricted
 #   organisation restricts. Other influence (board appointment rights,
 #   significant influence) leads to review. Link kinds the profile does not
-#   name lead to review.
+#   name lead to review. A restricted nominee, custodian or trustee holding
+#   shares for another party (link kind held_as_nominee) has legal title only:
+#   review, never a second stake in the same shares.
 # related_resources:
 #   - description: Terms of Service, section 3.2 (restricted regions and ownership)
 #     ref: https://example.com/terms-of-service#section-3-2
 # custom:
 #   rule_id: TOS-OWN-3
 #   messages:
-#     CONTROLLED_BY_RESTRICTED: "{entity} is controlled by a restricted organisation: {owners}."
-#     INFLUENCED_BY_RESTRICTED: >-
-#       A restricted organisation has influence over {entity} without a
-#       decisive stake: {owners}.
+#     CONTROLLED_BY_RESTRICTED:
+#       - "A restricted organisation {kind_words} {entity}, which the profile reads as control: {owners}."
+#       - "{entity} is controlled by a restricted organisation: {owners}."
+#     INFLUENCED_BY_RESTRICTED:
+#       - >-
+#         A restricted organisation {kind_words} {entity}: {owners}. Its legal
+#         title alone does not decide.
+#       - >-
+#         A restricted organisation has influence over {entity} without a
+#         decisive stake: {owners}.
 control_reasons(item) := {reason |
 	some link in item.links
 	effect := _effect(link)

@@ -44,6 +44,8 @@ _fixture := {
 	],
 	"link_effects": {
 		"shareholding": "stake",
+		"nominee": "stake",
+		"held_as_nominee": "review",
 		"branch": "same_person",
 		"consolidation": "restricts",
 		"voting_majority": "restricts",
@@ -365,6 +367,28 @@ test_control_by_persons_never_counts if {
 	links := [_held_by_person(_link(0, "consolidation", 0)), _held_by_person(_link(1, "other_control", 0))]
 	_unrestricted("lower", 1, _sg, links)
 	_unrestricted("upper", 1, _sg, links)
+}
+
+# Shares held for a principal: the principal's stake (nominee), the holder's title (held_as_nominee)
+
+test_shares_a_nominee_holds_for_a_restricted_principal_are_its_stake if {
+	every reading in ["lower", "upper"] {
+		result := _decide(reading, 1, _sg, [_link(0, "nominee", 40), _stake(1, 10)])
+		result.reasons == {{
+			"code": "OWNED_BY_RESTRICTED", "rule_id": "TOS-OWN-2", "links": [0, 1],
+			"share_min": 50, "share_max": 50, "scale": 1, "threshold_percent": 50,
+		}}
+	}
+}
+
+test_a_restricted_nominee_leads_to_review_and_is_not_a_second_stake if {
+	_unrestricted("lower", 1, _sg, [_link(0, "held_as_nominee", 60)])
+	result := _decide("upper", 1, _sg, [_link(0, "held_as_nominee", 60)])
+	result.reasons == {{"code": "INFLUENCED_BY_RESTRICTED", "rule_id": "TOS-OWN-3", "links": [0], "kind": "held_as_nominee"}}
+
+	# The principal's 30% and the same shares seen from its nominee are 30%, not 60%.
+	both := [_link(0, "nominee", 30), _link(1, "held_as_nominee", 30)]
+	_unrestricted("lower", 1, _sg, both)
 }
 
 # Rule 4 (TOS-OWN-4): branches

@@ -224,6 +224,16 @@ class Link(NamedTuple):
     # The other reports of this stake that reconciliation read as one with it (facts/reconcile.py):
     # a decision resting on the stake cites every one of them.
     reports: tuple[Link, ...] = ()
+    # Shares the owner holds for another party (kind nominee): the party's id, None when the
+    # facts do not disclose it. facts/nominees.py makes such a link the principal's stake
+    # (owner: the principal, holder: the registered holder) and the holder's legal title.
+    principal: str | None = None
+    holder: str | None = None
+
+    def parties(self) -> tuple[str, ...]:
+        """Whose status the link carries to its asset: its owner, and the principal the owner
+        holds it for, when the facts name one."""
+        return (self.owner,) if self.principal is None or self.principal == self.owner else (self.owner, self.principal)
 
     def active_on(self, day: date) -> bool:
         """Start inclusive, end exclusive: a stake sold on day D no longer counts on D."""
@@ -669,6 +679,7 @@ def link_from_record(record: Mapping[str, Any], file: str, path: str, *, cite: b
         share_class=record.get("share_class"),
         basis=basis,
         sources=record_sources(record.get("source")) if cite else (),
+        principal=record.get("principal"),
     )
 
 
@@ -680,7 +691,7 @@ def _split(located: str) -> tuple[str, str]:
 def check_references(facts: Facts) -> None:
     for link in facts.links:
         file, path = _split(link.path)
-        for role in ("owner", "asset"):
+        for role in ("owner", "asset", "principal"):
             ref = getattr(link, role)
-            if ref not in facts.entities:
+            if ref is not None and ref not in facts.entities:
                 raise InputError(f"{role} names an unknown entity", file=file, path=f"{path}.{role}", value=ref)

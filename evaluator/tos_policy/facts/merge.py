@@ -119,11 +119,12 @@ def _agreed(values: Iterable[str | None]) -> str | None:
 
 def _renamed(link: Link, renamed: dict[str, str]) -> Link | None:
     owner, asset = renamed.get(link.owner, link.owner), renamed.get(link.asset, link.asset)
-    if owner == link.owner and asset == link.asset:
+    principal = None if link.principal is None else renamed.get(link.principal, link.principal)
+    if owner == link.owner and asset == link.asset and principal == link.principal:
         return link
     if owner == asset:  # two records of one legal person linked to each other say nothing of its owners
         return None
-    return link._replace(owner=owner, asset=asset)
+    return link._replace(owner=owner, asset=asset, principal=principal)
 
 
 def _aliases(facts: Facts, renamed: dict[str, str]) -> dict[str, str]:

@@ -33,11 +33,12 @@ def hull(shares: Iterable[Share]) -> Share:
     return Share(low.min, high.max, low.min_exclusive, high.max_exclusive)
 
 
-def _link_key(link: Link) -> tuple[str, str, str, str, str]:
-    """Reports of one stake: the same owner, asset, kind, joint group and share class. Stakes in
-    different classes are different stakes: each is read as a share of the whole entity (by
-    its class's weight, facts/stakes.py) and they add up, never merged into one range."""
-    return (link.owner, link.asset, link.kind, link.acting_jointly or "", link.share_class or "")
+def _link_key(link: Link) -> tuple[str, str, str, str, str, str]:
+    """Reports of one stake: the same owner, asset, kind, joint group, share class and registered
+    holder. Stakes in different classes are different stakes: each is read as a share of the
+    whole entity (by its class's weight, facts/stakes.py) and they add up, never merged into one
+    range; so are a principal's stakes held by two nominees."""
+    return (link.owner, link.asset, link.kind, link.acting_jointly or "", link.share_class or "", link.holder or "")
 
 
 def merge_duplicate_stakes(links: list[Link], stake_kinds: frozenset[str]) -> list[Link]:
@@ -45,7 +46,7 @@ def merge_duplicate_stakes(links: list[Link], stake_kinds: frozenset[str]) -> li
     reports of the same stake (all in force that day, so overlapping) become one, the range of
     what they say. The kept link is the first of the group by file and path, so neither the
     order of files nor of records changes it."""
-    groups: dict[tuple[str, str, str, str, str], list[Link]] = {}
+    groups: dict[tuple[str, str, str, str, str, str], list[Link]] = {}
     out: list[Link] = []
     for link in links:
         if link.kind in stake_kinds:

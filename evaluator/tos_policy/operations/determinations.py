@@ -218,7 +218,8 @@ def _without_field(entity: Entity, field_name: str) -> tuple[Any, ...]:
 def _touched(applied: list[Determination], links: list[Link]) -> dict[str, list[str]]:
     below: dict[str, list[str]] = defaultdict(list)
     for link in links:
-        below[link.owner].append(link.asset)
+        for party in link.parties():
+            below[party].append(link.asset)
     touched: dict[str, list[str]] = defaultdict(list)
     for item in applied:
         seen = {item.entity}

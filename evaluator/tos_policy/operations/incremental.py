@@ -141,7 +141,8 @@ def descendants(starts: Iterable[str], links: list[Link]) -> dict[str, set[str]]
     """For every entity reachable down the links from `starts`, the starts it is reached from."""
     below: dict[str, list[str]] = defaultdict(list)
     for link in links:
-        below[link.owner].append(link.asset)
+        for party in link.parties():
+            below[party].append(link.asset)
     reached: dict[str, set[str]] = defaultdict(set)
     for start in starts:
         queue = deque([start])
@@ -169,7 +170,7 @@ def owners_closure(targets: Iterable[str], facts: Facts, extra: list[Link]) -> F
         if current in keep:
             continue
         keep.add(current)
-        queue.extend(link.owner for link in above.get(current, ()))
+        queue.extend(party for link in above.get(current, ()) for party in link.parties())
     entities = {entity_id: entity for entity_id, entity in facts.entities.items() if entity_id in keep}
     return dataclasses.replace(facts, entities=entities, links=[link for link in facts.links if link.asset in keep])
 

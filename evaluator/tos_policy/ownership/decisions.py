@@ -17,6 +17,7 @@ from tos_policy.facts.load import Entity, Link, plain_decimal
 from tos_policy.ownership.fixpoint import StepOutcome
 from tos_policy.policy.legal_exceptions import PolicyException, exception_records
 from tos_policy.policy.ruleset import RuleSet
+from tos_policy.policy.wording import label
 
 MAX_PATHS = 20
 _DONE: Any = object()  # end of an entity's owners to walk
@@ -53,6 +54,9 @@ def _owner_record(link: Link, entities: dict[str, Entity]) -> dict[str, Any]:
         record["voting"] = link.voting.as_json()
     if link.share_class is not None:
         record["share_class"] = link.share_class
+    if link.holder is not None:  # a principal's shares, registered to a nominee, custodian or trustee
+        holder = entities.get(link.holder)
+        record["held_by"] = label(link.holder, holder.name if holder else None)
     return record
 
 

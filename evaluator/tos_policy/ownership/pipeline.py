@@ -32,6 +32,7 @@ from tos_policy.engines import Engine
 from tos_policy.errors import EngineError
 from tos_policy.facts.load import Entity, Facts, Link
 from tos_policy.facts.merge import names_of, resolve
+from tos_policy.facts.nominees import NOMINEE, attribute_to_principals
 from tos_policy.facts.reconcile import cap_by_known_holdings, merge_duplicate_stakes
 from tos_policy.facts.stakes import read_stakes
 from tos_policy.limits import Limits, check_deadline
@@ -194,6 +195,7 @@ def _link_row(link: Link) -> list[Any]:
         str(link.end_date),
         link.acting_jointly,
         *_rights_row(link),
+        *([link.principal] if link.kind == NOMINEE else []),  # other digests unchanged
     ]
 
 
@@ -320,8 +322,8 @@ class Prepared:
     Built once per (facts, as-of date, profile); deciding one entity afterwards costs
     only the part of its owners' closure that no earlier decision evaluated: outcomes
     are kept (`settled`) and reused, by any thread. `entities` are the facts' entities as
-    they stand on the as-of date (dated values resolved: Facts.entities_on); every plan
-    decides on them."""
+    they stand on the as-of date (dated values resolved: Facts.entities_on), with a placeholder
+    for each undisclosed principal (facts/nominees.py); every plan decides on them."""
 
     facts: Facts
     rules: RuleSet
@@ -379,13 +381,15 @@ def prepare(
     classes: facts/stakes.py) and reconcile them (default: one_stake_per_owner); take each
     entity's dated facts in force on `as_of`. Stakes that still add up to over 100% are not an
     error: the entity they are held in is flagged, and reviewed, while every other entity is
-    decided (ownership/steps.py Holdings)."""
+    decided (ownership/steps.py Holdings). Shares held for a principal are read as the principal's
+    stake and the registered holder's title, an undisclosed principal as an unknown owner
+    (facts/nominees.py)."""
     profile_name = profile or str(rules.policy_set["default_profile"])
     profile_data = rules.profile(profile_name)  # unknown profile: a clear error before any work
     book = ExceptionBook.of(rules, as_of)  # bad exceptions data: a clear error before any work too
-    entities = facts.entities_on(as_of)
+    entities, active = attribute_to_principals(facts.entities_on(as_of), facts.active_links(as_of))
     reconcile = reconcile or one_stake_per_owner(stake_kinds(profile_data))
-    links = reconcile(facts, read_stakes(entities, facts.active_links(as_of)))
+    links = reconcile(facts, read_stakes(entities, active))
     return Prepared(facts, rules, as_of, profile_name, book, links, policy_summary(rules, profile_name), entities)
 
 

@@ -131,7 +131,9 @@ def _decide_partition(index: int) -> tuple[int, str, dict[str, int], int, int, l
     name = str(create_beside(state["out"], f"part{index}", owner=state["pid"]))
     with naming_failures(state["out"]), open(name, "wb") as out:
         lines: list[bytes] = []
-        for item in decisions(graph, readings, prepared, graph.entities, limits=limits, deadline=state["deadline"]):
+        # Every entity of the facts in the partition; not the placeholders of undisclosed principals.
+        decided = [entity_id for entity_id in graph.entities if entity_id in prepared.facts.entities]
+        for item in decisions(graph, readings, prepared, decided, limits=limits, deadline=state["deadline"]):
             applied.extend((str(record["id"]), item.entity.id) for record in item.exceptions)
             subject = item.entity.subject
             if subject == "organisation":  # persons and placeholders are counted apart
@@ -210,7 +212,7 @@ def _screen(
     links = prepared.links
     entity_ids = list(facts.entities)
     # Components matter only to split the work; one worker takes the whole graph.
-    groups = components(entity_ids, links) if workers > 1 else [entity_ids]
+    groups = components(list(prepared.entities), links) if workers > 1 else [list(prepared.entities)]
     parts = partition(groups, workers) or [[]]  # no entities: one empty partition, an empty output
     out.parent.mkdir(parents=True, exist_ok=True)
     _ = prepared.facts_digest  # computed once here, not in every worker

@@ -44,6 +44,8 @@ def owner_text(owner: Mapping[str, Any], as_stake: bool) -> str:
             held = f"{held} of the shares and {share_text(owner['voting'])} of the votes"
         if "share_class" in owner:
             held += f" (through class {owner['share_class']} shares)"
+        if "held_by" in owner:
+            held += f" (registered to {owner['held_by']})"
         return f"{name} holds {held}"
     return f"{name} ({str(owner['kind']).replace('_', ' ')})"
 
