@@ -121,7 +121,10 @@ def test_the_columnar_plan_and_screen_decide_alike(rules: RuleSet, engine: Embed
 def test_a_principal_missing_misplaced_or_unknown_is_refused(
     tmp_path: Path, link: dict[str, Any], path: str, value: str
 ) -> None:
-    document = {"entities": [_company("cn", "CN"), _company("nominee", "SG"), _company("target", "SG")], "ownership": [link]}
+    document = {
+        "entities": [_company("cn", "CN"), _company("nominee", "SG"), _company("target", "SG")],
+        "ownership": [link],
+    }
     file = tmp_path / "facts.json"
     file.write_text(json.dumps(document))
     result = CliRunner().invoke(main, ["evaluate", str(file), "--as-of", AS_OF.isoformat()])

@@ -32,6 +32,7 @@ from tos_policy.importers import bods_versions
 from tos_policy.importers.common import (
     HUNDRED,
     LISTED_ERRORS,
+    NOMINEE,
     STAKE_KINDS,
     ZERO,
     Builder,
@@ -818,6 +819,36 @@ def _earlier(first: date | None, second: date | None) -> date | None:
     return second if first is None else first if second is None else min(first, second)
 
 
+def _held_for_nominators(
+    arrangement: str, held: LinkDraft, nominees: list[LinkDraft], nominators: list[LinkDraft]
+) -> list[LinkDraft]:
+    """The shares a nominee arrangement holds, as links of kind nominee from each nominee (the
+    registered holder) to the asset, held for each nominator (the principal; None when the source
+    names none). Several nominators share the holding in proportions the source does not give:
+    each holds from nothing to all of it."""
+    principals: list[str | None] = [link.owner for link in nominators] or [None]
+    share = held.share if len(principals) == 1 else Share(None, held.share.max, False, held.share.max_exclusive)
+    out = []
+    for nominee in nominees:
+        for principal in principals:
+            start = _later(nominee.start, held.start)
+            end = _earlier(nominee.end, held.end)
+            if start is not None and end is not None and end <= start:
+                continue
+            source = {
+                "format": FORMAT,
+                "through_arrangement": arrangement,
+                "party_link": nominee.source,
+                "arrangement_link": held.source,
+                "notes": [f"held by nominee {nominee.owner} for {principal or 'a principal the source does not name'}"],
+            }
+            identifiers = nominee.identifiers + held.identifiers
+            out.append(
+                LinkDraft(nominee.owner, held.asset, NOMINEE, share, start, end, source, identifiers, None, principal)
+            )
+    return out
+
+
 def _collapse_arrangements(builder: Builder, arrangements: set[str]) -> None:
     """An arrangement is no legal person: its parties own, jointly, what it holds.
 
@@ -838,8 +869,15 @@ def _collapse_arrangements(builder: Builder, arrangements: set[str]) -> None:
         if any(link.owner == arrangement for link in incoming):
             return  # an arrangement holding itself: keep as it is
         kept = [link for link in builder.links if arrangement not in (link.asset, link.owner)]
+        nominees = [link for link in incoming if link.source.get("interestType") == "nominee"]
+        nominators = [link for link in incoming if link.source.get("interestType") == "nominator"]
         for held in outgoing:
-            for party in incoming:
+            if nominees and held.kind in STAKE_KINDS:  # shares a nominee holds for its nominators
+                kept.extend(_held_for_nominators(arrangement, held, nominees, nominators))
+                through = [link for link in incoming if link not in nominees and link not in nominators]
+            else:
+                through = incoming
+            for party in through:
                 start, end = _later(party.start, held.start), _earlier(party.end, held.end)
                 if start is not None and end is not None and end <= start:
                     continue

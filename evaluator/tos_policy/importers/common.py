@@ -41,7 +41,8 @@ from tos_policy.schema_check import validator_for
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 PLACES = Decimal("1e-12")  # the facts schema allows 12 decimal places
-STAKE_KINDS = frozenset({"shareholding"})
+STAKE_KINDS = frozenset({"shareholding", "nominee"})  # links that carry a share: a stake, or one held for a principal
+NOMINEE = "nominee"  # shares held by the owner for a principal (the facts' link kind)
 _MAX_DEPTH = 1000  # source records nest deeper than facts files; still bounded, never a recursion error
 
 
@@ -385,6 +386,7 @@ class LinkDraft:
     source: dict[str, Any]
     identifiers: list[dict[str, Any]] = field(default_factory=list)
     acting_jointly: str | None = None
+    principal: str | None = None  # kind nominee: whom the owner holds the shares for (None: undisclosed)
 
 
 @dataclass
@@ -469,6 +471,8 @@ def _link_json(draft: LinkDraft) -> dict[str, Any]:
         out["end_date"] = draft.end.isoformat()
     if draft.acting_jointly is not None:
         out["acting_jointly"] = draft.acting_jointly
+    if draft.kind == NOMINEE:
+        out["principal"] = draft.principal
     out["identifiers"] = draft.identifiers
     out["source"] = draft.source
     return out
@@ -479,10 +483,11 @@ def reconcile_stakes(links: list[LinkDraft]) -> list[LinkDraft]:
     are versions of one stake, not stakes to add up. Where they overlap the stake
     is read as the range from the lowest to the highest reported value, so the
     three-valued decision reviews what the sources leave open."""
-    groups: dict[tuple[str, str, str, str | None], list[LinkDraft]] = {}
+    groups: dict[tuple[str, str, str, str | None, str | None], list[LinkDraft]] = {}
     for draft in links:
         if draft.kind in STAKE_KINDS:
-            groups.setdefault((draft.owner, draft.asset, draft.kind, draft.acting_jointly), []).append(draft)
+            key = (draft.owner, draft.asset, draft.kind, draft.acting_jointly, draft.principal)
+            groups.setdefault(key, []).append(draft)
     replaced: dict[int, list[LinkDraft]] = {}
     for group in groups.values():
         if len(group) < 2 or not _overlapping(group):
@@ -536,6 +541,7 @@ def _split(group: list[LinkDraft]) -> list[LinkDraft]:
                 source,
                 identifiers,
                 active[0].acting_jointly,
+                active[0].principal,
             )
         )
     return pieces

@@ -11,7 +11,7 @@ other schemata (Sanction, Address, Directorship...) are counted and skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from tos_policy import jsonio
 from tos_policy.errors import InputError
 from tos_policy.importers.common import (
+    NOMINEE,
     Builder,
     InvalidRecords,
     LinkDraft,
@@ -47,6 +48,9 @@ ENTITY_TYPES = {
     "LegalEntity": "unknown",  # FtM's "person or organisation, we do not know which"
 }
 EDGES = {"Ownership": ("owner", "asset"), "Control": ("controller", "controlled")}
+# agent represents client: where its role names a nominee, custodian or trustee, the client is the
+# principal of the agent's nominee holdings (readings: principal_roles).
+REPRESENTATION = "Representation"
 IDENTIFIER_SCHEMES = {
     "leiCode": "XI-LEI",
     "innCode": "RU-INN",
@@ -121,8 +125,10 @@ def import_files(paths: list[Path], progress: Progress, *, skip_invalid: bool = 
         raise InvalidRecords(unskippable, len(unskippable), unskippable=True)
     for entity_id, seen in parties.items():
         _entity(builder, entity_id, seen)
+    principals = _principals(builder, edges)
     for edge in edges:
-        _edge(builder, edge, others)
+        if edge.schema != REPRESENTATION:
+            _edge(builder, edge, others, principals)
     _review_invalid(builder, invalid)
     return builder
 
@@ -189,7 +195,7 @@ def _read(
     schema = value["schema"]
     properties = _checked_properties(value, file, place)
     entity_id = value["id"]
-    if schema not in ENTITY_TYPES and schema not in EDGES:
+    if schema not in ENTITY_TYPES and schema not in EDGES and schema != REPRESENTATION:
         others[entity_id] = schema
         builder.skip(f"FtM {schema}: not a legal person or an ownership or control record")
         return
@@ -205,7 +211,7 @@ def _read(
     if notes:
         source["notes"] = notes
     kept = {name: items for name, items in properties.items() if name in known}
-    if schema in EDGES:
+    if schema in EDGES or schema == REPRESENTATION:
         edges.append(Seen(schema, kept, source))
         return
     seen = parties.get(entity_id)
@@ -307,7 +313,7 @@ def _kind_and_share(schema: str, props: dict[str, list[str]], notes: list[str]) 
     if kind is None:
         return "shareholding", _share(props.get("percentage", []), notes)
     notes.append(f"role {props.get('role') or props.get('ownershipType')} read as {kind}")
-    return kind, Share()
+    return kind, _share(props.get("percentage", []), notes) if kind == NOMINEE else Share()
 
 
 def _end_from_status(props: dict[str, list[str]], source: dict[str, Any], notes: list[str]) -> date | None:
@@ -327,7 +333,27 @@ def _end_from_status(props: dict[str, list[str]], source: dict[str, Any], notes:
     return max(days)
 
 
-def _edge(builder: Builder, edge: Seen, others: dict[str, str]) -> None:
+def _principals(builder: Builder, edges: list[Seen]) -> dict[str, list[str]]:
+    """{agent: its clients} of the Representations whose role names a nominee, custodian or trustee."""
+    words = readings()["principal_roles"]
+    found: dict[str, list[str]] = {}
+    for edge in edges:
+        if edge.schema != REPRESENTATION:
+            continue
+        props = edge.properties
+        role = " ".join(props.get("role", [])).lower()
+        agents, clients = props.get("agent", []), props.get("client", [])
+        if not any(word in role for word in words) or len(agents) != 1 or len(clients) != 1:
+            builder.skip("FtM Representation that names no principal of a nominee, custodian or trustee")
+            continue
+        builder.skip("FtM Representation read as the principal of its agent's nominee holdings")
+        found.setdefault(agents[0], [])
+        if clients[0] not in found[agents[0]]:
+            found[agents[0]].append(clients[0])
+    return found
+
+
+def _edge(builder: Builder, edge: Seen, others: dict[str, str], principals: dict[str, list[str]]) -> None:
     notes: list[str] = list(edge.source.pop("notes", []))
     owner_prop, asset_prop = EDGES[edge.schema]
     ends = []
@@ -367,4 +393,25 @@ def _edge(builder: Builder, edge: Seen, others: dict[str, str]) -> None:
         source["notes"] = notes
     identifiers = [{"scheme": "ftm-id", "id": edge.source["id"]}]
     identifiers.extend({"scheme": "ftm:recordId", "id": item} for item in props.get("recordId", []))
-    builder.link(LinkDraft(ends[0], ends[1], kind, share, start, end, source, identifiers))
+    draft = LinkDraft(ends[0], ends[1], kind, share, start, end, source, identifiers)
+    if kind == NOMINEE:
+        _held_for_clients(builder, draft, principals.get(ends[0], []))
+    else:
+        builder.link(draft)
+
+
+def _held_for_clients(builder: Builder, draft: LinkDraft, clients: list[str]) -> None:
+    """An Ownership read as nominee: held for the clients of the holder's nominee Representations, in
+    proportions the source does not give when there are several (each from nothing to all of it);
+    none named: for a principal the source does not disclose."""
+    share = draft.share if len(clients) < 2 else Share(None, draft.share.max, False, draft.share.max_exclusive)
+    named: list[str | None] = [*clients] or [None]
+    for client in named:
+        if client is not None:
+            builder.placeholder(
+                client,
+                "unknown",
+                f"named as client by a Representation of {draft.owner} but not in the input",
+                [{"scheme": "ftm-id", "id": client}],
+            )
+        builder.link(replace(draft, share=share, source=dict(draft.source), principal=client))
