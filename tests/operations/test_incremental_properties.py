@@ -83,7 +83,9 @@ def mutated(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:  # noq
         elif action == "drop_entity" and len(ids) > 1:
             gone = draw(st.sampled_from(ids))
             doc["entities"] = [entity for entity in doc["entities"] if entity["id"] != gone]
-            doc["ownership"] = [link for link in doc["ownership"] if gone not in (link["owner"], link["asset"])]
+            doc["ownership"] = [
+                link for link in doc["ownership"] if gone not in (link["owner"], link["asset"], link.get("principal"))
+            ]
     return doc
 
 
