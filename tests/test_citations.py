@@ -188,3 +188,47 @@ def test_one_legal_person_recorded_in_two_files_cites_both_records(
         {"file": second, "at": "$.entities[0]"},
     ]
     assert path["links"][0]["sources"] == [{"file": second, "at": "$.ownership[0]"}]
+
+
+def test_an_allow_states_what_restricted_owners_hold_against_the_threshold(tmp_path: Path, rules: RuleSet) -> None:
+    threshold = int(rules.profile(str(rules.policy_set["default_profile"]))["threshold_percent"])
+    held = threshold - 5
+    facts = _write(
+        tmp_path / "facts.json",
+        {
+            "entities": [
+                {"id": "cn", "type": "company", "headquarters": "CN", "jurisdiction": "CN"},
+                {"id": "de", "type": "company", "headquarters": "DE", "jurisdiction": "DE", "disclosure": "full"},
+            ],
+            "ownership": [{"owner": "cn", "asset": "de", "percentage": held}],
+        },
+    )
+    (decision,) = json.loads(_run("evaluate", facts, "--as-of", AS_OF, "--entity", "de").stdout)["decisions"]
+    assert decision["decision"] == "allow"
+    (below,) = [note for note in decision["considered"] if note["code"] == "BELOW_THRESHOLD"]
+    assert (below["share_min"], below["share_max"], below["threshold_percent"]) == (str(held), str(held), threshold)
+    assert below["owners"][0]["sources"] == [{"file": facts, "at": "$.ownership[0]"}]
+    text = _run("explain", facts, "--as-of", AS_OF, "--entity", "de").stdout
+    assert "Considered:" in text
+    assert f"hold {held}% of de together, below the threshold of {threshold}%: cn holds {held}%." in text
+    assert f"cn -> de read from: {facts} $.ownership[0]" in text
+
+
+def test_an_allow_names_the_undisclosed_part_of_its_ownership(tmp_path: Path, rules: RuleSet) -> None:
+    threshold = int(rules.profile(str(rules.policy_set["default_profile"]))["threshold_percent"])
+    facts = _write(
+        tmp_path / "facts.json",
+        {
+            "entities": [
+                {"id": "us", "type": "company", "headquarters": "US", "jurisdiction": "US", "disclosure": "full"},
+                {"id": "de", "type": "company", "headquarters": "DE", "jurisdiction": "DE"},
+            ],
+            "ownership": [{"owner": "us", "asset": "de", "percentage": 100 - threshold + 10}],
+        },
+    )
+    (decision,) = json.loads(_run("evaluate", facts, "--as-of", AS_OF, "--entity", "de").stdout)["decisions"]
+    assert decision["decision"] == "allow"
+    codes = {note["code"] for note in decision["considered"]}
+    assert {"NO_RESTRICTED_STAKE", "UNDISCLOSED_BELOW_THRESHOLD", "COUNTRY_NOT_RESTRICTED"} <= codes
+    (missing,) = [note for note in decision["considered"] if note["code"] == "UNDISCLOSED_BELOW_THRESHOLD"]
+    assert missing["undisclosed"] == str(threshold - 10)

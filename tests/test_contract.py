@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tos_policy.engines import ACCESS_RESULT, ENTRYPOINTS, OWNERSHIP_BATCH
+from tos_policy.engines import ACCESS_RESULT, ENTRYPOINTS, OWNERSHIP_BATCH, OWNERSHIP_CONSIDERED
 from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.resources import schema
@@ -40,4 +40,4 @@ def test_a_batch_item_is_a_step_input_without_profile_and_reading() -> None:
 
 
 def test_the_entrypoints_are_named_once() -> None:
-    assert ENTRYPOINTS == (OWNERSHIP_BATCH, ACCESS_RESULT)
+    assert ENTRYPOINTS == (OWNERSHIP_BATCH, OWNERSHIP_CONSIDERED, ACCESS_RESULT)

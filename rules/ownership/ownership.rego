@@ -68,6 +68,30 @@ step := decide(input) if _well_formed
 #   rule_id: TOS-OWN-BATCH
 batch := [decide(item) | some item in input.items] if _well_formed
 
+# METADATA
+# title: What the rules considered
+# description: >-
+#   For each item of input.items (a batch, read as `batch` reads it), what each
+#   rule found short of restricting the entity: its countries, the stakes of
+#   restricted owners against the threshold, and how much of its ownership the
+#   facts do not name. It explains an allow; it decides nothing.
+# entrypoint: true
+# schemas:
+#   - input: schema["batch-input.schema"]
+# custom:
+#   rule_id: TOS-OWN-CONSIDERED
+#   messages:
+#     NOT_AN_ORGANISATION: >-
+#       {entity} is of type {type}, which the terms do not restrict, whatever
+#       owns it.
+considered := [_considered(item) | some item in input.items] if _well_formed
+
+_considered(item) := ((country_considered(item) | ownership_considered(item)) | undisclosed_considered(item)) | _type_considered(item)
+
+_type_considered(item) := set() if {
+	is_organisation(item.entity.type)
+} else := {{"code": "NOT_AN_ORGANISATION", "rule_id": "TOS-OWN-CONSIDERED", "type": item.entity.type}}
+
 # The profile and reading apply to the whole query, so they are looked up once.
 # An unknown profile or a reading other than "lower" or "upper" leaves step and
 # batch undefined: an error, never an allow.
@@ -154,6 +178,9 @@ is_organisation(type) if {
 #     SUBDIVISION_UNKNOWN: >-
 #       {entity} is {field_words} {country}, but its subdivision is unknown; some
 #       subdivisions of that country are restricted or listed for review.
+#     COUNTRY_NOT_RESTRICTED:
+#       - "{entity} is {field_words} {subdivision}, not a restricted region."
+#       - "{entity} is {field_words} {country}, not a restricted region."
 root_reasons(item) := {reason |
 	fields := _fields_reading_restricted(item)
 	is_restricted_root(fields)
@@ -213,6 +240,18 @@ _root_reason(entity, field) := _with_subdivision(
 	entity, field,
 )
 
+# What rule 1 considered (`considered`): each of the organisation's countries that
+# does not make it a restricted root.
+country_considered(item) := {note |
+	is_organisation(item.entity.type)
+	some field in profile.root_country_fields
+	not _place_reads_restricted(item.entity, field)
+	note := _with_subdivision(
+		{"code": "COUNTRY_NOT_RESTRICTED", "rule_id": "TOS-OWN-1", "field": field, "country": _country(item.entity, field)},
+		item.entity, field,
+	)
+}
+
 _with_subdivision(reason, entity, field) := reason if {
 	_subdivision(entity, field) == null
 } else := object.union(reason, {"subdivision": _subdivision(entity, field)})
@@ -254,6 +293,17 @@ _with_subdivision(reason, entity, field) := reason if {
 #         Restricted organisations hold {total} of {entity} through their
 #         holdings, multiplied along each chain and added up (look-through;
 #         threshold {threshold_percent}%).
+#     BELOW_THRESHOLD:
+#       - >-
+#         Owners that are or may be restricted hold {total} of the
+#         {measure_words} of {entity} together, below the threshold of
+#         {threshold_percent}%: {owners}.
+#       - >-
+#         Owners that are or may be restricted hold {total} of {entity}
+#         together, below the threshold of {threshold_percent}%: {owners}.
+#     NO_RESTRICTED_STAKE: >-
+#       No owner that is or may be restricted holds a stake in {entity}
+#       (threshold {threshold_percent}%).
 ownership_reasons(item) := _whole_stake_reasons(item) if {
 	method == "whole_stake"
 } else := _look_through_reasons(item)
@@ -308,6 +358,36 @@ _effective(item) := object.get(item, "effective", {
 	"min": 0, "min_exclusive": false,
 	"max": 100 * item.scale, "max_exclusive": false,
 })
+
+# What rule 2 considered (`considered`): the stakes of restricted owners, summed as
+# the rule sums them, short of the threshold; or that there are none. (Under
+# look_through the effective share is the evaluator's: nothing is said here.)
+ownership_considered(item) := {note |
+	is_organisation(item.entity.type)
+	stakes := [link | some link in item.links; _is_stake(link)]
+	some group in _stake_groups(stakes)
+	held := _held_by_group(stakes, group)
+	some measure in _measures
+	note := object.union(
+		{
+			"code": "BELOW_THRESHOLD",
+			"rule_id": "TOS-OWN-2",
+			"links": [link.index | some link in held],
+			"share_min": sum([_low(link, measure) | some link in held]),
+			"share_max": sum([_high(link, measure) | some link in held]),
+			"scale": item.scale,
+			"threshold_percent": profile.threshold_percent,
+		},
+		_measure_named(held, measure),
+	)
+} if {
+	method == "whole_stake"
+	some link in item.links
+	_is_stake(link)
+} else := {{"code": "NO_RESTRICTED_STAKE", "rule_id": "TOS-OWN-2", "threshold_percent": profile.threshold_percent}} if {
+	method == "whole_stake"
+	is_organisation(item.entity.type)
+} else := set()
 
 # What a stake is (profile stake_measure): its economic share, its votes, or
 # both, either restricting ("larger"). A profile that does not say reads both.
@@ -488,6 +568,14 @@ _effect(link) := object.get(profile.link_effects, link.kind, "review")
 #         name, so restricted owners could hold up to {share_max}% (threshold
 #         {threshold_percent}%). Its ownership is not disclosed in a way the
 #         profile counts as complete (disclosure: {disclosure_list}).
+#     UNDISCLOSED_BELOW_THRESHOLD: >-
+#       Up to {undisclosed}% of {entity} is held by owners the facts do not
+#       name; with them, restricted owners could hold at most {share_max}%,
+#       below the threshold of {threshold_percent}% (disclosure:
+#       {disclosure_list}).
+#     OWNERSHIP_DISCLOSED: >-
+#       The ownership of {entity} is disclosed in a way the profile counts as
+#       complete (disclosure: {disclosure_list}).
 undisclosed_reasons(item) := {reason |
 	reading == "upper"
 	not _fully_disclosed(item.entity)
@@ -504,7 +592,7 @@ undisclosed_reasons(item) := {reason |
 			"links": [link.index | some link in stakes],
 			"share_min": held,
 			"undisclosed": remainder,
-			"share_max": min([held + remainder, 100 * item.scale]),
+			"share_max": _at_most(held + remainder, 100 * item.scale),
 			"scale": item.scale,
 			"threshold_percent": profile.threshold_percent,
 			"disclosure": object.get(item.entity, "disclosure", []),
@@ -518,6 +606,40 @@ undisclosed_reasons(item) := {reason |
 _held_beside_remainder(_, stakes, measure) := _known_restricted_min(stakes, measure) if method == "whole_stake"
 
 _held_beside_remainder(item, _, measure) := _high(_effective(item), measure) if method == "look_through"
+
+# What rule 5 considered (`considered`): ownership disclosed as complete, or the
+# undisclosed remainder, with what restricted owners may hold beside it, short
+# of the threshold.
+undisclosed_considered(item) := {{"code": "OWNERSHIP_DISCLOSED", "rule_id": "TOS-OWN-5", "disclosure": item.entity.disclosure}} if {
+	is_organisation(item.entity.type)
+	_fully_disclosed(item.entity)
+} else := {note |
+	method == "whole_stake" # under look_through what restricted owners hold is the evaluator's
+	is_organisation(item.entity.type)
+	stakes := [link | some link in item.links; _is_stake(link)]
+	some measure in _measures
+	held := _held_beside_remainder(item, stakes, measure)
+	remainder := _remainder(item, measure)
+	remainder > 0
+	note := object.union(
+		{
+			"code": "UNDISCLOSED_BELOW_THRESHOLD",
+			"rule_id": "TOS-OWN-5",
+			"undisclosed": remainder,
+			"share_max": _at_most(held + remainder, 100 * item.scale),
+			"scale": item.scale,
+			"threshold_percent": profile.threshold_percent,
+			"disclosure": object.get(item.entity, "disclosure", []),
+		},
+		_measure_named(stakes, measure),
+	)
+}
+
+# The smaller of two numbers. (Not `min([a, b])`: rego-cpp 1.5, the embedded
+# engine, answered the larger one, so the engines gave different reasons.)
+_at_most(a, b) := a if a <= b
+
+_at_most(a, b) := b if a > b
 
 # The undisclosed remainder in one measure (votes given apart, or the economic one).
 _remainder(item, measure) := object.get(item.entity, "voting_remainder", _economic_remainder(item)) if {

@@ -736,3 +736,71 @@ test_whole_stake_results_carry_no_whole_field if {
 test_an_unknown_method_leaves_the_step_undefined if {
 	not _decide_with({"method": "multiply"}, "lower", 1, _org("CN", "SG"), [])
 }
+
+# What the rules considered (`considered`): why an entity no rule restricts is not restricted.
+
+_considered_with(changes, scale, entity, links) := notes if {
+	batch := {"profile": "terms_of_service", "reading": "upper", "items": [{"scale": scale, "entity": entity, "links": links}]}
+	notes := ownership.considered[0] with input as batch
+		with ownership.profile as _fixture_with(changes)
+		with data.regions as _fixture_four
+}
+
+_considered(scale, entity, links) := _considered_with({}, scale, entity, links)
+
+test_considered_states_the_restricted_share_against_the_threshold if {
+	notes := _considered(1, _undisclosed(10), [_stake(0, 30), _stake(1, 15)])
+	notes == {
+		{"code": "COUNTRY_NOT_RESTRICTED", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "SG"},
+		{"code": "COUNTRY_NOT_RESTRICTED", "rule_id": "TOS-OWN-1", "field": "jurisdiction", "country": "SG"},
+		{
+			"code": "BELOW_THRESHOLD", "rule_id": "TOS-OWN-2", "links": [0, 1],
+			"share_min": 45, "share_max": 45, "scale": 1, "threshold_percent": 50,
+		},
+		{
+			"code": "UNDISCLOSED_BELOW_THRESHOLD", "rule_id": "TOS-OWN-5", "undisclosed": 10, "share_max": 55,
+			"scale": 1, "threshold_percent": 50, "disclosure": [],
+		},
+	}
+}
+
+test_considered_says_when_no_restricted_owner_holds_a_stake_and_ownership_is_disclosed if {
+	notes := _considered(1, _sg, [])
+	{"code": "NO_RESTRICTED_STAKE", "rule_id": "TOS-OWN-2", "threshold_percent": 50} in notes
+	{"code": "OWNERSHIP_DISCLOSED", "rule_id": "TOS-OWN-5", "disclosure": ["full"]} in notes
+	count([note | some note in notes; note.rule_id == "TOS-OWN-5"]) == 1
+}
+
+test_considered_counts_each_group_where_owners_are_not_added_up if {
+	links := [_in_group(_stake(0, 30), 0), _in_group(_stake(1, 15), 1)]
+	notes := _considered_with({"aggregate_owners": false}, 1, _sg, links)
+	shares := {note.share_min | some note in notes; note.code == "BELOW_THRESHOLD"}
+	shares == {30, 15}
+}
+
+test_considered_names_the_measure_where_votes_are_given_apart if {
+	link := object.union(_stake(0, 20), {
+		"voting_min": 40, "voting_max": 40,
+		"voting_min_exclusive": false, "voting_max_exclusive": false,
+	})
+	notes := _considered(1, _sg, [link])
+	{note.measure: note.share_min | some note in notes; note.code == "BELOW_THRESHOLD"} == {"economic": 20, "voting": 40}
+}
+
+test_considered_names_a_subdivision_and_says_nothing_of_a_person_but_its_type if {
+	crimea_free := object.union(_sg, {"headquarters": "UA", "headquarters_subdivision": "UA-30"})
+	notes := _considered(1, crimea_free, [])
+	{"code": "COUNTRY_NOT_RESTRICTED", "rule_id": "TOS-OWN-1", "field": "headquarters", "country": "UA", "subdivision": "UA-30"} in notes
+	_considered(1, _person("CN", "CN"), [_stake(0, 60)]) == {{"code": "NOT_AN_ORGANISATION", "rule_id": "TOS-OWN-CONSIDERED", "type": "person"}}
+	_considered(1, _person("CN", "CN"), []) == {{"code": "NOT_AN_ORGANISATION", "rule_id": "TOS-OWN-CONSIDERED", "type": "person"}}
+}
+
+test_considered_is_undefined_for_an_unknown_reading if {
+	batch := {"profile": "terms_of_service", "reading": "sideways", "items": []}
+	not ownership.considered with input as batch with ownership.profile as _fixture
+}
+
+test_considered_leaves_the_effective_share_of_look_through_to_the_evaluator if {
+	notes := _considered_with({"method": "look_through"}, 1, _undisclosed(10), [_stake(0, 30)])
+	count([note | some note in notes; note.rule_id in {"TOS-OWN-2", "TOS-OWN-5"}]) == 0
+}

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 # written in Python. Each is annotated `entrypoint: true` in its rule's METADATA
 # (a test keeps the two in step).
 OWNERSHIP_BATCH = "ownership/batch"
+OWNERSHIP_CONSIDERED = "ownership/considered"  # what the rules found short of restricting (explains an allow)
 ACCESS_RESULT = "access/result"
-ENTRYPOINTS = (OWNERSHIP_BATCH, ACCESS_RESULT)
+ENTRYPOINTS = (OWNERSHIP_BATCH, OWNERSHIP_CONSIDERED, ACCESS_RESULT)
 
 
 def data_ref(entrypoint: str) -> str:

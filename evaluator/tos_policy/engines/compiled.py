@@ -41,9 +41,19 @@ _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 
 
 def entrypoints(rules: RuleSet) -> list[str]:
-    """The engine's entrypoints whose package the rules define (fixture rules may hold ownership alone)."""
-    packages = {match.group(1) for source in rules.modules.values() for match in _PACKAGE.finditer(source)}
-    return [entry for entry in ENTRYPOINTS if entry.rpartition("/")[0].replace("/", ".") in packages]
+    """The engine's entrypoints the rules define: their package, with the rule at the start of a
+    line of one of its modules (fixture rules may hold ownership alone; rules of an older revision
+    may not have a newer entrypoint)."""
+    found = []
+    for entry in ENTRYPOINTS:
+        package, _, rule = entry.rpartition("/")
+        head = re.compile(rf"^{re.escape(rule)}\b", re.MULTILINE)
+        if any(
+            package.replace("/", ".") in {match.group(1) for match in _PACKAGE.finditer(source)} and head.search(source)
+            for source in rules.modules.values()
+        ):
+            found.append(entry)
+    return found
 
 
 def wasm_key(rules: RuleSet) -> str:

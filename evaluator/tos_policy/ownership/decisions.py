@@ -40,6 +40,10 @@ class Decision:
     # (in the order of its owners), and for each path the links of each hop (root first).
     reason_links: tuple[tuple[Link, ...], ...] = field(default=(), compare=False, repr=False)
     path_links: tuple[tuple[tuple[Link, ...], ...], ...] = field(default=(), compare=False, repr=False)
+    # For an allow: what the rules considered short of restricting it (ownership/considered.py),
+    # worded like reasons, and the links each of those notes cites.
+    considered: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
+    considered_links: tuple[tuple[Link, ...], ...] = field(default=(), compare=False, repr=False)
 
 
 UNDISCLOSED = "OWNERSHIP_UNDISCLOSED"
@@ -110,7 +114,7 @@ def _owners_to_walk(entity_id: str, outcomes: Mapping[str, StepOutcome]) -> Iter
     outcome = outcomes.get(entity_id)
     if outcome is None or not outcome.restricted:
         return
-    for reason in sorted(outcome.reasons, key=_reason_order):
+    for reason in sorted(outcome.reasons, key=reason_order):
         cited = outcome.cited_links(reason)
         if not cited:
             yield None
@@ -118,7 +122,7 @@ def _owners_to_walk(entity_id: str, outcomes: Mapping[str, StepOutcome]) -> Iter
             yield link.owner
 
 
-def _reason_order(reason: dict[str, Any]) -> tuple[str, str, str]:
+def reason_order(reason: dict[str, Any]) -> tuple[str, str, str]:
     return (str(reason.get("rule_id")), str(reason.get("code")), repr(sorted(reason.items())))
 
 
@@ -140,7 +144,7 @@ def decide(
         return Decision(entity, "allow", [], [], rules=rules)
     else:
         verdict, outcome, outcomes = "review", high, upper
-    ordered = sorted(outcome.reasons, key=_reason_order)
+    ordered = sorted(outcome.reasons, key=reason_order)
     reasons = [render_reason(reason, outcome, entities, rules) for reason in ordered]
     paths = ownership_paths(entity.id, outcomes)
     undisclosed = verdict == "review" and _undisclosed_on_paths(entity.id, paths, upper)
@@ -192,7 +196,7 @@ def _decide_excepted(
     for rule_id in sorted(waived_rules):
         cited = [reason for reason in shown if reason.get("rule_id") == rule_id]
         waived[rule_id] = cited or sorted(
-            (reason for reason in strict if reason.get("rule_id") == rule_id), key=_reason_order
+            (reason for reason in strict if reason.get("rule_id") == rule_id), key=reason_order
         )
     records = exception_records(exceptions, waived)
     if not records:

@@ -550,17 +550,19 @@ def decide_prepared(
     batch_size: int = 256,
     limits: Limits | None = None,
     driver: FixpointDriver = DEFAULT_DRIVER,
+    consider: bool = True,
 ) -> Report:
     """Decide `entity_ids` (default: every entity) from prepared facts. With entity ids, only
     their owners' closure is evaluated, and with the default driver only the part of it no
     earlier call on `prepared` evaluated (prepared.settled); the outcomes are kept for later
     calls. Within `limits` (default: Limits()): chains longer than max_chain_depth raise
     LimitExceeded, an evaluation longer than max_seconds raises EvaluationTimeout, with
-    nothing decided. A chain is counted from the settled entities a walk stops at."""
+    nothing decided. A chain is counted from the settled entities a walk stops at. With
+    `consider`, each allow says what the rules considered (ownership/considered.py)."""
     limits = limits or Limits()
     deadline = limits.deadline()
     if not entity_ids:
-        return _decide_whole(prepared, engine, batch_size, limits, deadline, driver)
+        return _decide_whole(prepared, engine, batch_size, limits, deadline, driver, consider)
     entity_ids = resolve_entity_ids(prepared.facts, entity_ids)
     switches = prepared.rules.profile(prepared.profile)
     # Settled outcomes are reused by the default driver; not where holdings are attributed to
@@ -608,12 +610,39 @@ def decide_prepared(
         graph = _record_graph(prepared, decided)
     else:
         decided = list(decisions(graph, readings, prepared, entity_ids, limits=limits, deadline=deadline))
+    if consider:
+        decided = _considered(prepared, engine, decided, readings, batch_size)
     check_deadline(deadline, limits.max_seconds)
     return _report(prepared, engine, decided, graph, cache, evaluated=len(fresh), reused=len(edge))
 
 
+def _considered(
+    prepared: Prepared, engine: Engine, decided: list[Decision], readings: Readings, batch_size: int
+) -> list[Decision]:
+    """Each allow with what the rules considered (ownership/considered.py), in the strict reading."""
+    from tos_policy.ownership.considered import with_considered  # builds on this module's stages
+
+    return with_considered(
+        decided,
+        engine,
+        incoming=prepared.incoming(),
+        entities=prepared.entities,
+        upper=readings[1],
+        rules=prepared.rules,
+        profile=prepared.profile,
+        link_effects=prepared.link_effects,
+        batch_size=batch_size,
+    )
+
+
 def _decide_whole(
-    prepared: Prepared, engine: Engine, batch_size: int, limits: Limits, deadline: float | None, driver: FixpointDriver
+    prepared: Prepared,
+    engine: Engine,
+    batch_size: int,
+    limits: Limits,
+    deadline: float | None,
+    driver: FixpointDriver,
+    consider: bool,
 ) -> Report:
     graph = scope_graph(prepared, None)
     readings, cache = run_readings(
@@ -625,6 +654,8 @@ def _decide_whole(
         prepared.settled.add(readings, graph.entities)
     chosen = list(prepared.facts.entities)
     decided = list(decisions(graph, readings, prepared, chosen, limits=limits, deadline=deadline))
+    if consider:
+        decided = _considered(prepared, engine, decided, readings, batch_size)
     check_deadline(deadline, limits.max_seconds)
     return _report(prepared, engine, decided, graph, cache, evaluated=len(graph.entities), reused=0)
 

@@ -54,6 +54,8 @@ def decision_record(report: Report, item: Decision, *, sources: bool = True) -> 
         record["dated_facts"] = item.entity.dated_facts()
     if sources and item.paths:
         record["path_sources"] = path_sources(report, item)
+    if sources and item.considered:  # an allow: what the rules found short of restricting it
+        record["considered"] = cited_considered(item)
     return cast(DecisionRecord, record)
 
 
@@ -75,18 +77,29 @@ def entity_sources(entity: Entity, fields: tuple[str, ...] = ("headquarters", "j
 def cited_reasons(item: Decision) -> list[dict[str, Any]]:
     """Its reasons, each citing its facts: every owner the sources of its link, and a reason about
     one of the entity's own fields (its country) the record it was read from."""
+    return _cited(item.entity, item.reasons, item.reason_links)
+
+
+def cited_considered(item: Decision) -> list[dict[str, Any]]:
+    """What the rules considered for an allow, each note citing its facts as reasons do."""
+    return _cited(item.entity, item.considered, item.considered_links)
+
+
+def _cited(
+    entity: Entity, reasons: list[dict[str, Any]], reason_links: tuple[tuple[Link, ...], ...]
+) -> list[dict[str, Any]]:
     out = []
-    for position, reason in enumerate(item.reasons):
+    for position, reason in enumerate(reasons):
         cited = dict(reason)
-        links = item.reason_links[position] if position < len(item.reason_links) else ()
+        links = reason_links[position] if position < len(reason_links) else ()
         if "owners" in reason and len(links) == len(reason["owners"]):
             cited["owners"] = [
                 {**owner, "sources": link_sources(link)} for owner, link in zip(reason["owners"], links, strict=True)
             ]
         if isinstance(reason.get("field"), str):
-            cited["sources"] = entity_sources(item.entity, (reason["field"],))
+            cited["sources"] = entity_sources(entity, (reason["field"],))
         elif not links:  # about the entity's own facts (its disclosure, its stakes adding up)
-            cited["sources"] = entity_sources(item.entity, ())
+            cited["sources"] = entity_sources(entity, ())
         out.append(cited)
     return out
 
@@ -253,6 +266,7 @@ def explain_text(report: Report, item: Decision) -> str:
     lines.extend(dated_lines(item.entity, report.as_of))
     if item.decision == "allow" and not item.exceptions:
         lines.append("No rule restricts it, even reading every unknown fact in the most restrictive way.")
+        lines.extend(_considered_lines(item, entities))
         return printable("\n".join(lines), keep_newlines=True) + "\n"
     lines.extend(_exception_lines(item))
     if item.decision == "allow":
@@ -278,6 +292,18 @@ def explain_text(report: Report, item: Decision) -> str:
             lines.extend(_path_source_lines(cited, entities))
     lines.extend(_inherited_exception_lines(report, item, entities))
     return printable("\n".join(lines), keep_newlines=True) + "\n"
+
+
+def _considered_lines(item: Decision, entities: dict[str, Entity]) -> list[str]:
+    """What the rules considered for an allow, worded by their METADATA, each citing its facts."""
+    notes = cited_considered(item)
+    if not notes:
+        return []
+    lines = ["Considered:"]
+    for note in notes:
+        lines.append(f"  - Rule {note.get('rule_id')}: {reason_sentence(item.entity, note, item.rules)}")
+        lines.extend(_reason_source_lines(note, item.entity, entities))
+    return lines
 
 
 def _source_lines(subject: str, sources: list[dict[str, Any]]) -> list[str]:
