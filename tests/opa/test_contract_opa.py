@@ -58,4 +58,4 @@ def test_the_queried_entrypoints_are_annotated_as_entrypoints(opa_bin: Path) -> 
             parts = [str(part["value"]) for part in item["path"][1:]]
             annotated.add("/".join(parts))
     assert set(ENTRYPOINTS) <= annotated
-    assert annotated == {"ownership/step", "ownership/batch", "access/result"}
+    assert annotated == {"ownership/step", "ownership/batch", "ownership/considered", "access/result"}
