@@ -232,3 +232,16 @@ def test_an_allow_names_the_undisclosed_part_of_its_ownership(tmp_path: Path, ru
     assert {"NO_RESTRICTED_STAKE", "UNDISCLOSED_BELOW_THRESHOLD", "COUNTRY_NOT_RESTRICTED"} <= codes
     (missing,) = [note for note in decision["considered"] if note["code"] == "UNDISCLOSED_BELOW_THRESHOLD"]
     assert missing["undisclosed"] == str(threshold - 10)
+
+
+def test_decide_cites_the_facts_of_the_organisations_ownership_reasons() -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples" / "access"
+    request, facts = str(examples / "subsidiary-request.json"), str(examples / "facts.json")
+    args = ("decide", request, "--facts", facts, "--as-of", AS_OF)
+    text = _run(*args, "--format", "text").stdout
+    assert f"(cn-parent) -> Lion City Trading Pte Ltd (sg-trading) read from: {facts} $.ownership[0]" in text
+    assert f"Shenzhen Parent Co (cn-parent) read from: {facts} $.entities[2]" in text
+    record = json.loads(_run(*args, "--format", "json").stdout)
+    (reason,) = [item for item in record["organisation"]["reasons"] if item["code"] == "OWNED_BY_RESTRICTED"]
+    assert reason["owners"][0]["sources"] == [{"file": facts, "at": "$.ownership[0]"}]
+    assert record["organisation"]["path_sources"][0]["root"]["entity"] == "cn-parent"

@@ -33,6 +33,7 @@ from tos_policy.ownership.decisions import Decision
 from tos_policy.ownership.pipeline import Report, evaluate
 from tos_policy.policy.effective import not_yet_in_force
 from tos_policy.policy.ruleset import RuleSet
+from tos_policy.reports.records import cited_considered, cited_reasons, path_sources
 from tos_policy.resources import schema
 from tos_policy.schema_check import validator_for
 from tos_policy.versions import decision_versions
@@ -236,7 +237,16 @@ def decide_access(
         )
         item = report.decisions[0]
         ownership = (report, item)
-        organisation = {"id": item.entity.id, "decision": item.decision, "reasons": item.reasons, "paths": item.paths}
+        organisation = {
+            "id": item.entity.id,
+            "decision": item.decision,
+            "reasons": cited_reasons(item),  # each citing its facts, as evaluate's records do
+            "paths": item.paths,
+        }
+        if item.paths:
+            organisation["path_sources"] = path_sources(report, item)
+        if item.considered:
+            organisation["considered"] = cited_considered(item)
         if item.entity.name:
             organisation["name"] = item.entity.name
         if item.exceptions:  # an exception that changed the organisation's decision is cited, never hidden

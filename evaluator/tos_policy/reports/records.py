@@ -284,12 +284,12 @@ def explain_text(report: Report, item: Decision) -> str:
         if reason.get("clause"):
             where += f", {reason['clause']}"
         lines.append(f"  - {where}: {reason_sentence(item.entity, reason, item.rules)}")
-        lines.extend(_reason_source_lines(reason, item.entity, entities))
+        lines.extend(reason_source_lines(reason, item.entity, entities))
     if item.paths:
         lines.append("Ownership paths from the restricted root(s):")
         for path, cited in zip(item.paths, path_sources(report, item), strict=True):
             lines.append(f"  {path_text(report, path, entities)}")
-            lines.extend(_path_source_lines(cited, entities))
+            lines.extend(path_source_lines(cited, entities))
     lines.extend(_inherited_exception_lines(report, item, entities))
     return printable("\n".join(lines), keep_newlines=True) + "\n"
 
@@ -302,7 +302,7 @@ def _considered_lines(item: Decision, entities: dict[str, Entity]) -> list[str]:
     lines = ["Considered:"]
     for note in notes:
         lines.append(f"  - Rule {note.get('rule_id')}: {reason_sentence(item.entity, note, item.rules)}")
-        lines.extend(_reason_source_lines(note, item.entity, entities))
+        lines.extend(reason_source_lines(note, item.entity, entities))
     return lines
 
 
@@ -315,7 +315,7 @@ def _name(entity_id: str, entities: dict[str, Entity]) -> str:
     return _label(entity) if entity is not None else printable(entity_id)
 
 
-def _reason_source_lines(reason: dict[str, Any], entity: Entity, entities: dict[str, Entity]) -> list[str]:
+def reason_source_lines(reason: dict[str, Any], entity: Entity, entities: dict[str, Entity]) -> list[str]:
     """Where the facts of one reason were read: each owner's link, or the entity's own record."""
     lines = []
     if "sources" in reason:
@@ -326,7 +326,7 @@ def _reason_source_lines(reason: dict[str, Any], entity: Entity, entities: dict[
     return lines
 
 
-def _path_source_lines(cited: dict[str, Any], entities: dict[str, Entity]) -> list[str]:
+def path_source_lines(cited: dict[str, Any], entities: dict[str, Entity]) -> list[str]:
     root = cited["root"]
     lines = _source_lines(f"{_name(root['entity'], entities)} read from", root["sources"])
     for hop in cited["links"]:

@@ -31,7 +31,7 @@ from tos_policy.facts.load import load_facts
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.policy.wording import reason_message
 from tos_policy.reports.display import printable
-from tos_policy.reports.records import path_text
+from tos_policy.reports.records import cited_reasons, path_source_lines, path_sources, path_text, reason_source_lines
 from tos_policy.reports.records import reason_sentence as ownership_sentence
 
 
@@ -128,11 +128,13 @@ def _ownership_lines(outcome: AccessDecision) -> list[str]:
     report, item = outcome.ownership
     entities = report.graph.entities if report.graph else {item.entity.id: item.entity}
     lines = []
-    for ownership_reason in item.reasons:
+    for ownership_reason in cited_reasons(item):
         sentence = ownership_sentence(item.entity, ownership_reason, item.rules)
         lines.append(f"      {ownership_reason.get('rule_id')}: {sentence}")
-    for path in item.paths:
+        lines.extend(reason_source_lines(ownership_reason, item.entity, entities))
+    for path, cited in zip(item.paths, path_sources(report, item), strict=True):
         lines.append(f"      path: {path_text(report, path, entities)}")
+        lines.extend(path_source_lines(cited, entities))
     return lines
 
 
