@@ -177,7 +177,8 @@ def test_an_archived_version_is_read_from_the_archive(repo: Path, history: dict[
     (archived / "schemas" / "manifest.schema.json").write_text(json.dumps(schema))
     profile = archived / "rules" / "ownership" / "profiles" / "terms_of_service" / "data.json"
     data = json.loads(profile.read_text())
-    data["link_effects"] = dict.fromkeys(data["link_effects"], "ignore")  # regions only
+    # regions only: every link kind ignored but a nominee's title, which may only restrict or review
+    data["link_effects"] = {kind: "ignore" for kind in data["link_effects"] if kind != "held_as_nominee"}
     profile.write_text(json.dumps(data))
     (tmp_path / "facts.json").write_text(
         json.dumps({**FACTS, "ownership": [{"owner": "parent", "asset": "target", "percentage": "90"}]})
