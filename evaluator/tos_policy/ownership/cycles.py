@@ -24,54 +24,17 @@ from tos_policy.engines import Engine
 from tos_policy.facts.load import Link
 from tos_policy.limits import check_deadline
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, controller_tops, tops_of
+from tos_policy.ownership.scc import strongly_connected_components
 from tos_policy.ownership.steps import build_step_input
 
 
 def _on_cycles(graph: OwnershipGraph) -> set[str]:
-    """Entities on a cycle of two or more entities (iterative Tarjan: no recursion limit)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: set[str] = set()
-    counter = 0
+    """Entities on a cycle of two or more entities."""
     successors = {
         owner: [link.asset for link in links if link.asset != owner] for owner, links in graph.outgoing.items()
     }
-    for start in graph.outgoing:
-        if start in index:
-            continue
-        work: list[tuple[str, int]] = [(start, 0)]
-        while work:
-            node, position = work.pop()
-            if position == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            following = successors.get(node, [])
-            if position < len(following):
-                work.append((node, position + 1))
-                child = following[position]
-                if child not in index:
-                    work.append((child, 0))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.update(component)
-    return found
+    components = strongly_connected_components(graph.outgoing, successors)
+    return {member for component in components if len(component) > 1 for member in component}
 
 
 def _reachable(graph: OwnershipGraph, starts: Iterable[str]) -> set[str]:

@@ -39,6 +39,7 @@ from tos_policy.engines import Engine
 from tos_policy.errors import InputError, NonMonotoneRuleError
 from tos_policy.facts.load import HUNDRED, Entity, Link, Share
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from tos_policy.ownership.scc import strongly_connected_components
 from tos_policy.ownership.steps import BRANCH_TERM, Bound, Holdings
 
 ONE = Fraction(1)
@@ -221,48 +222,12 @@ def _components(
     entities: Mapping[str, Entity], weights: Mapping[str, list[tuple[str, Fraction]]], fixed: Mapping[str, Fraction]
 ) -> list[list[str]]:
     """Strongly connected components of "x(asset) depends on x(owner)" (owners not fixed), owners'
-    components first (iterative Tarjan, which emits a component after every one it depends on)."""
+    components first (ownership/scc.py emits a component after every one it depends on)."""
     depends = {
         asset: [owner for owner, _ in held if owner not in fixed and owner in entities]
         for asset, held in weights.items()
     }
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    for start in entities:
-        if start in index:
-            continue
-        work: list[tuple[str, int]] = [(start, 0)]
-        while work:
-            node, position = work.pop()
-            if position == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            following = depends.get(node, [])
-            if position < len(following):
-                work.append((node, position + 1))
-                child = following[position]
-                if child not in index:
-                    work.append((child, 0))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                found.append(component)
-    return found
+    return strongly_connected_components(entities, depends)
 
 
 def _solve(
