@@ -56,6 +56,7 @@ def with_considered(
         )
         steps.append(build_step_input(entity, restricted, entities, "upper", profile, holdings))
     out = list(decided)
+    clause = rules.profile(profile).get("clause")
     for start in range(0, len(steps), batch_size):
         chunk = steps[start : start + batch_size]
         items = [{k: v for k, v in step.payload.items() if k not in ("profile", "reading")} for step in chunk]
@@ -67,7 +68,7 @@ def with_considered(
             ordered = sorted(notes, key=reason_order)
             out[position] = dataclasses.replace(
                 decided[position],
-                considered=[render_reason(note, outcome, entities, rules) for note in ordered],
+                considered=[render_reason(note, outcome, entities, rules, clause) for note in ordered],
                 considered_links=tuple(tuple(outcome.cited_links(note)) for note in ordered),
             )
     return out

@@ -65,15 +65,20 @@ def _owner_record(link: Link, entities: dict[str, Entity]) -> dict[str, Any]:
 
 
 def render_reason(
-    reason: dict[str, Any], outcome: StepOutcome, entities: dict[str, Entity], rules: RuleSet
+    reason: dict[str, Any],
+    outcome: StepOutcome,
+    entities: dict[str, Entity],
+    rules: RuleSet,
+    clause: str | None = None,
 ) -> dict[str, Any]:
-    """The rule's reason with link positions replaced by the owners they name."""
+    """The rule's reason with link positions replaced by the owners they name. `clause`: what the
+    profile says its reasons cite (its regime's source), in place of the rule's own clause."""
     rendered = {key: value for key, value in reason.items() if key not in ("links", "scale")}
     info = rules.rules.get(str(reason.get("rule_id")))
     if info is not None:
         rendered["rule_title"] = info.title
-        if info.clause:
-            rendered["clause"] = info.clause
+        if clause or info.clause:
+            rendered["clause"] = clause or info.clause
     if "links" in reason:
         rendered["owners"] = [_owner_record(link, entities) for link in outcome.cited_links(reason)]
     scale = reason.get("scale")
@@ -133,10 +138,12 @@ def decide(
     entities: dict[str, Entity],
     rules: RuleSet,
     exceptions: Sequence[PolicyException] = (),
+    clause: str | None = None,
 ) -> Decision:
-    """The decision for `entity` from its two readings; `exceptions` are those in force for it."""
+    """The decision for `entity` from its two readings; `exceptions` are those in force for it;
+    `clause` what the profile's reasons cite (render_reason)."""
     if exceptions:
-        return _decide_excepted(entity, lower, upper, entities, rules, exceptions)
+        return _decide_excepted(entity, lower, upper, entities, rules, exceptions, clause)
     low, high = lower[entity.id], upper[entity.id]
     if low.restricted:
         verdict, outcome, outcomes = "deny", low, lower
@@ -145,7 +152,7 @@ def decide(
     else:
         verdict, outcome, outcomes = "review", high, upper
     ordered = sorted(outcome.reasons, key=reason_order)
-    reasons = [render_reason(reason, outcome, entities, rules) for reason in ordered]
+    reasons = [render_reason(reason, outcome, entities, rules, clause) for reason in ordered]
     paths = ownership_paths(entity.id, outcomes)
     undisclosed = verdict == "review" and _undisclosed_on_paths(entity.id, paths, upper)
     return Decision(
@@ -184,14 +191,15 @@ def _decide_excepted(
     entities: dict[str, Entity],
     rules: RuleSet,
     exceptions: Sequence[PolicyException],
+    clause: str | None = None,
 ) -> Decision:
     """The decision with the excepted rules' reasons taken out of this entity's own readings."""
-    before = decide(entity, lower, upper, entities, rules)
+    before = decide(entity, lower, upper, entities, rules, clause=clause)
     waived_rules = {item.rule_id for item in exceptions}
     # The reasons each exception waives, as the decision without exceptions showed them
     # (from its reading; the strict reading for an entity that was allowed or denied on other grounds).
     shown = before.reasons if before.decision != "allow" else []
-    strict = [render_reason(reason, upper[entity.id], entities, rules) for reason in upper[entity.id].reasons]
+    strict = [render_reason(reason, upper[entity.id], entities, rules, clause) for reason in upper[entity.id].reasons]
     waived: dict[str, list[dict[str, Any]]] = {}
     for rule_id in sorted(waived_rules):
         cited = [reason for reason in shown if reason.get("rule_id") == rule_id]
@@ -204,7 +212,12 @@ def _decide_excepted(
     own_lower = _without(lower[entity.id], waived_rules)
     own_upper = _without(upper[entity.id], waived_rules)
     after = decide(
-        entity, _Overlay(lower, entity.id, own_lower), _Overlay(upper, entity.id, own_upper), entities, rules
+        entity,
+        _Overlay(lower, entity.id, own_lower),
+        _Overlay(upper, entity.id, own_upper),
+        entities,
+        rules,
+        clause=clause,
     )
     return Decision(
         entity,

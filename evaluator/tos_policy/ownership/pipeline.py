@@ -535,11 +535,12 @@ def decisions(
     lower, upper = readings
     known = graph.entities if entities is None else entities
     max_seconds = limits.max_seconds if limits else None
+    clause = prepared.rules.profile(prepared.profile).get("clause")  # the regime's source, when the profile names one
     for position, entity_id in enumerate(entity_ids):
         if position % 1024 == 0:
             check_deadline(deadline, max_seconds)
         excepted = prepared.exceptions.for_names(names_of(prepared.facts, entity_id))
-        yield decide(known[entity_id], lower, upper, known, prepared.rules, excepted)
+        yield decide(known[entity_id], lower, upper, known, prepared.rules, excepted, clause)
 
 
 def decide_prepared(
