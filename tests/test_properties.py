@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,6 +113,29 @@ def test_evaluator_agrees_with_the_reference_for_any_profile_switches(
     report = evaluate(facts_from_document(graph), fixture_rules, engine, as_of=AS_OF, profile="fixture")
     decisions = {item.entity.id: item.decision for item in report.decisions}
     assert decisions == reference_decisions(graph, AS_OF, profile, data["regions"])
+
+
+def test_attribution_settles_where_a_cross_holding_would_regroup_holdings_back_and_forth(rules: RuleSet) -> None:
+    """A graph hypothesis found: e7 and e10 hold each other (96.63% and 2.85%); as holdings are
+    grouped by controlling party, their reasons cite each other in one round and not in the next,
+    so the parties at the top of their control used to swap every round and the fixpoint never
+    settled (chain-depth limit). Control found once now stays found, and it settles where the
+    reference does."""
+    with open(Path(__file__).parent / "fixtures" / "attribution-regroups.json", encoding="utf-8") as handle:
+        graph = json.load(handle)
+    profile = {
+        **FIXTURE_PROFILE,
+        "aggregate_owners": False,
+        "attribute_controlled_holdings": True,
+    }
+    data = copy.deepcopy(rules.data)
+    data["ownership"]["profiles"]["fixture"] = profile
+    fixture_rules = dataclasses.replace(rules, data=data)
+    engine = _fixture_engine(fixture_rules, profile)
+    for as_of in (AS_OF, date(2025, 10, 1)):
+        report = evaluate(facts_from_document(graph), fixture_rules, engine, as_of=as_of, profile="fixture")
+        decisions = {item.entity.id: item.decision for item in report.decisions}
+        assert decisions == reference_decisions(graph, as_of, profile, data["regions"])
 
 
 _ENGINES: dict[str, EmbeddedEngine] = {}

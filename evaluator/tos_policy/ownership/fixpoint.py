@@ -222,6 +222,7 @@ def run_fixpoint(
     newly = [entity_id for entity_id, outcome in outcomes.items() if outcome.restricted]
     rounds = 1
     tops: dict[str, frozenset[str]] = {}
+    cited: dict[str, set[str]] = {}  # controller_tops' control found so far
     while True:
         touched: set[str] = set()
         for owner in newly:
@@ -229,7 +230,7 @@ def run_fixpoint(
                 restricted_in[link.asset].append(link)
                 touched.add(link.asset)
         if attribute_controlled:
-            now = controller_tops(outcomes)
+            now = controller_tops(outcomes, cited)
             if now != tops:  # control changed: every holding of a restricted owner may add up anew
                 tops = now
                 touched.update(restricted_in)
@@ -277,17 +278,24 @@ def tops_of(tops: dict[str, frozenset[str]]) -> Callable[[str], Iterable[str]]:
     return lambda owner: tops.get(owner, (owner,))
 
 
-def controller_tops(outcomes: dict[str, StepOutcome]) -> dict[str, frozenset[str]]:
+def controller_tops(
+    outcomes: dict[str, StepOutcome], seen: dict[str, set[str]] | None = None
+) -> dict[str, frozenset[str]]:
     """For each restricted entity whose reasons cite owners (those that control it, alone or
     together), the parties at the top of that chain of control: {entity: tops}. Two holdings
-    add up when their owners share a top (one party controls both, directly or not)."""
-    cited: dict[str, set[str]] = {}
+    add up when their owners share a top (one party controls both, directly or not).
+
+    `seen`, kept by a fixpoint across its rounds, accumulates the owners each entity's reasons
+    have cited: control found once stays found. Without it, reasons that cite other owners once
+    holdings are regrouped (a cross-holding) could regroup them back, round after round, and the
+    fixpoint would never settle; with it the relation only grows, so it settles."""
+    cited: dict[str, set[str]] = seen if seen is not None else {}
     for entity_id, outcome in outcomes.items():
         if outcome.restricted:
             owners = {link.owner for reason in outcome.reasons for link in outcome.cited_links(reason)}
             owners.discard(entity_id)
             if owners:
-                cited[entity_id] = owners
+                cited.setdefault(entity_id, set()).update(owners)
     tops: dict[str, frozenset[str]] = {}
     for start, first_owners in cited.items():
         if start in tops:

@@ -55,9 +55,10 @@ def relational_fixpoint(
     answers: dict[str, dict[str, Any]] = {}  # canonical step JSON -> the rule's answer
     rounds = 1
     tops: dict[str, frozenset[str]] = {}
+    cited: dict[str, set[str]] = {}  # controller_tops' control found so far
     while True:
         if attribute_controlled:  # as run_fixpoint: a change of control re-decides every held asset
-            newly, tops = _regroup(outcomes, tops, is_restricted, newly)
+            newly, tops = _regroup(outcomes, tops, cited, is_restricted, newly)
         if not newly:
             break
         rows = run_round(newly, every)
@@ -95,13 +96,14 @@ def relational_fixpoint(
 def _regroup(
     outcomes: dict[str, StepOutcome],
     tops: dict[str, frozenset[str]],
+    cited: dict[str, set[str]],
     is_restricted: set[int],
     newly: list[int],
 ) -> tuple[list[int], dict[str, frozenset[str]]]:
     """As run_fixpoint does under attribute_controlled_holdings: when the parties at the top
     of the chains of control change, every asset a restricted owner holds is decided anew
     (all restricted owners are `newly`); otherwise the round's newly restricted owners."""
-    now = controller_tops(outcomes)
+    now = controller_tops(outcomes, cited)
     if now == tops:
         return newly, tops
     return sorted(is_restricted), now
