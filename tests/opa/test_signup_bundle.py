@@ -108,6 +108,8 @@ def test_bundle_packs_decisions_by_id_and_unambiguous_alias(tmp_path: Path) -> N
         "XI-LEI:LEI-A": "a",
         "LEI-A": "a",
         "GB-COH:1": "a",
+        "GB-COH:00000001": "a",  # the register number in its one form (padded to eight digits), with or without its code
+        "00000001": "a",
         "FR-SIREN:1": "b",
     }
     assert organisations["ambiguous_aliases"] == ["1"]  # names two organisations: left out, so such a sign-up is review
