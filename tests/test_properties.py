@@ -23,6 +23,8 @@ from .conftest import AS_OF
 from .reference import RULES, reference_decisions
 from .strategies import CLEAN, RESTRICTED, ownership_graphs
 
+# The link kinds the fixture profile reads as stakes (a nominee's holding is its principal's stake).
+STAKE_KINDS = ("shareholding", "nominee")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -221,7 +223,7 @@ def test_adding_an_unrestricted_owner_or_unrelated_entity_changes_no_other_decis
     held = sum(
         Decimal(str(link.get("percentage", link.get("percentage_min", 0))))
         for link in graph["ownership"]
-        if link["asset"] == asset and link.get("kind", "shareholding") == "shareholding"
+        if link["asset"] == asset and link.get("kind", "shareholding") in STAKE_KINDS
     )
     # (a company holding a person is a fact that does not add up: rule 6, tested apart)
     is_person = any(entity["id"] == asset and entity["type"] == "person" for entity in graph["entities"])
