@@ -22,11 +22,13 @@ reasons and paths downstream are unchanged."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import duckdb
 import pyarrow as pa
 
 from tos_policy.engines import Engine
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, both_readings
 from tos_policy.ownership.relational import Row, relational_fixpoint
 
 DECIMALS = 12  # the facts loader refuses percentages with more decimal places
@@ -169,23 +171,21 @@ class ColumnarFixpoint:
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
         columns = ColumnarGraph(graph)
         try:
-            lower, upper = (
-                run_columnar_fixpoint(
+            return both_readings(
+                partial(
+                    run_columnar_fixpoint,
                     graph,
                     engine,
                     cache,
-                    reading=reading,
                     profile=profile,
                     batch_size=batch_size,
                     max_rounds=max_rounds,
                     columns=columns,
                     attribute_controlled=attribute_controlled,
                 )
-                for reading in ("lower", "upper")
             )
         finally:
             columns.close()
-        return lower, upper
 
 
 def run_columnar_fixpoint(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -156,6 +156,21 @@ class OwnershipGraph:
             for asset, held in incoming.items()
         }
         return cls(entities, dict(outgoing), order, holdings)
+
+
+READINGS = ("lower", "upper")
+
+
+class ReadingRun(Protocol):
+    """One reading of a fixpoint driver, everything but the reading bound (functools.partial)."""
+
+    def __call__(self, *, reading: str) -> dict[str, StepOutcome]: ...
+
+
+def both_readings(run: ReadingRun) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
+    """`run` for the lower reading, then the upper one: every fixpoint driver's `readings`."""
+    lower, upper = (run(reading=reading) for reading in READINGS)
+    return lower, upper
 
 
 def chain_too_long(entity: Entity, max_rounds: int, reading: str) -> LimitExceeded:

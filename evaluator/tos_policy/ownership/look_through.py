@@ -33,12 +33,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from tos_policy.engines import Engine
 from tos_policy.errors import InputError, NonMonotoneRuleError
 from tos_policy.facts.load import HUNDRED, Entity, Link, Share
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, both_readings, run_fixpoint
 from tos_policy.ownership.scc import strongly_connected_components
 from tos_policy.ownership.steps import BRANCH_TERM, Bound, Holdings
 
@@ -355,13 +356,9 @@ class LookThroughFixpoint:
         max_rounds: int,
         attribute_controlled: bool = False,
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
-        lower, upper = (
-            self.reading(
-                graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size, max_rounds=max_rounds
-            )
-            for reading in ("lower", "upper")
+        return both_readings(
+            partial(self.reading, graph, engine, cache, profile=profile, batch_size=batch_size, max_rounds=max_rounds)
         )
-        return lower, upper
 
     def reading(
         self,

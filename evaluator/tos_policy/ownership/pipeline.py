@@ -38,7 +38,14 @@ from tos_policy.facts.stakes import read_stakes
 from tos_policy.limits import Limits, check_deadline
 from tos_policy.ownership.cycles import greatest_fixpoint
 from tos_policy.ownership.decisions import Decision, decide
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, run_fixpoint
+from tos_policy.ownership.fixpoint import (
+    READINGS,
+    OwnershipGraph,
+    StepCache,
+    StepOutcome,
+    both_readings,
+    run_fixpoint,
+)
 from tos_policy.ownership.look_through import LookThroughFixpoint, check_plan, uses_look_through
 from tos_policy.policy.legal_exceptions import ExceptionBook
 from tos_policy.policy.profiles import stake_kinds
@@ -108,8 +115,9 @@ class RegoFixpoint:
         """With `attribute_controlled` (profile switch attribute_controlled_holdings), holdings of
         entities a restricted party controls are grouped with its own (fixpoint.run_fixpoint).
         `settled`: outcomes already final for some entities of the graph (run_fixpoint)."""
-        lower, upper = (
-            run_fixpoint(
+
+        def one(*, reading: str) -> dict[str, StepOutcome]:
+            return run_fixpoint(
                 graph,
                 engine,
                 cache,
@@ -118,11 +126,10 @@ class RegoFixpoint:
                 batch_size=batch_size,
                 max_rounds=max_rounds,
                 attribute_controlled=attribute_controlled,
-                settled=settled[index] if settled else None,
+                settled=settled[READINGS.index(reading)] if settled else None,
             )
-            for index, reading in enumerate(("lower", "upper"))
-        )
-        return lower, upper
+
+        return both_readings(one)
 
 
 DEFAULT_DRIVER = RegoFixpoint()

@@ -15,11 +15,12 @@ Optional: needs the `spark` extra (pyspark) and Java."""
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 from tos_policy.engines import Engine
 from tos_policy.ownership.columnar import DECIMALS, ColumnarGraph
-from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome
+from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, both_readings
 from tos_policy.ownership.relational import Row, relational_fixpoint
 
 _JSON_OPTIONS = "map('ignoreNullFields', 'false')"  # an unknown country is null, not absent
@@ -127,21 +128,19 @@ class SparkFixpoint:
         attribute_controlled: bool = False,
     ) -> tuple[dict[str, StepOutcome], dict[str, StepOutcome]]:
         tables = SparkGraph(graph, spark_session())
-        lower, upper = (
-            run_spark_fixpoint(
+        return both_readings(
+            partial(
+                run_spark_fixpoint,
                 graph,
                 engine,
                 cache,
-                reading=reading,
                 profile=profile,
                 batch_size=batch_size,
                 max_rounds=max_rounds,
                 tables=tables,
                 attribute_controlled=attribute_controlled,
             )
-            for reading in ("lower", "upper")
         )
-        return lower, upper
 
 
 def run_spark_fixpoint(
