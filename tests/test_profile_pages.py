@@ -6,45 +6,31 @@ decisions). So a page cannot say one thing while the rules do another."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
+
+from tos_policy.release.profile_pages import stated_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "rules" / "ownership" / "profiles"
 EXPECTED = json.loads((ROOT / "tests" / "corpus" / "expected.json").read_text())
 DEFAULT_PROFILE = json.loads((ROOT / "rules" / "manifest.json").read_text())["policy_set"]["default_profile"]
-CASE = re.compile(r"`([\w.-]+\.json)#([\w.-]+)`")
-DECISION = re.compile(r"\*\*(allow|deny|review)\*\*")
 NAMES = sorted(path.name for path in PROFILES.iterdir() if (path / "data.json").is_file())
-
-
-def stated(page: Path) -> list[tuple[str, str, str]]:
-    """(file, case, decision) of every worked-example row of a page."""
-    rows = []
-    for line in page.read_text(encoding="utf-8").splitlines():
-        cases = CASE.findall(line)
-        if not cases:
-            continue
-        decisions = DECISION.findall(line)
-        assert len(cases) == 1 and len(decisions) == 1, f"{page}: one case and one decision per row: {line}"
-        rows.append((cases[0][0], cases[0][1], decisions[0]))
-    return rows
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_decision_a_profile_page_states_is_the_corpus_decision(name: str) -> None:
     page = PROFILES / name / "README.md"
     assert page.is_file(), f"profile {name} has no README.md page"
-    rows = stated(page)
+    rows = [(row.file, row.case, row.decision) for row in stated_rows(page)]
     assert len(rows) >= 5, f"{page}: its worked examples, each naming its corpus case"
     for file, case, decision in rows:
         assert EXPECTED.get("profiles", {}).get(file, DEFAULT_PROFILE) == name, f"{file} is not decided with {name}"
         now = EXPECTED["files"].get(file, {}).get(case)
         assert now == decision, (
             f"{page}: the page says {file}#{case} is {decision}, the corpus now says {now}: "
-            "after a policy change, correct that row of the page (plain text, no code)"
+            "after a deliberate policy change `tos-policy corpus --update` moves the page's decision; check the row's words"
         )
     assert {decision for _, _, decision in rows} == {"allow", "deny", "review"}
 

@@ -22,6 +22,7 @@ from .conftest import (
     PACKAGE_MINOR,
     PACKAGE_PATCH,
     PATCH,
+    PROFILE,
     add_changelog,
     commit,
     edit_json,
@@ -95,6 +96,10 @@ def test_minor_version_for_flipping_decisions_is_refused(repo: Path) -> None:
 
 
 def test_major_version_with_changelog_passes_once_the_corpus_is_updated(repo: Path) -> None:
+    page = repo / PROFILE.parent / "README.md"
+    row = "| 99 | A worked example the change moves. | **allow** | `threshold-edges.json#sg-just-under` |"
+    page.write_text(page.read_text(encoding="utf-8") + "\n" + row + "\n", encoding="utf-8")
+    commit(repo, "A page row stating a decision the change moves")
     set_threshold(repo, 40)
     set_policy_version(repo, MAJOR, TODAY)
     set_package_version(repo, PACKAGE_MAJOR, TODAY)
@@ -111,6 +116,10 @@ def test_major_version_with_changelog_passes_once_the_corpus_is_updated(repo: Pa
     expected = json.loads((repo / "tests" / "corpus" / "expected.json").read_text())
     for (file, entity), (_, new) in FLIPS_AT_40.items():
         assert expected["files"][Path(file).name][entity] == new
+    # The profile page's decision cell moved with the corpus, and the tool names the row to re-read.
+    assert "threshold-edges.json#sg-just-under allow -> deny" in out, out
+    assert row.replace("**allow**", "**deny**") in page.read_text(encoding="utf-8").splitlines()
+    assert "threshold-edges.json#sg-just-under allow -> deny (check the row's words)" in out, out
 
     code, out = gate(repo)
     assert code == 0, out

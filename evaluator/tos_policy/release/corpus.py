@@ -286,6 +286,11 @@ def decided_requests(outcomes: Outcomes) -> dict[str, dict[str, str]]:
     return {label: {str(item.request_id): item.decision for item in items} for label, items in outcomes.access.items()}
 
 
+def decided_by_file(outcomes: Outcomes) -> dict[str, dict[str, str]]:
+    """File name (as expected.json names it) -> entity id -> decision."""
+    return {file_name(label): decided for label, decided in sorted(decided_entities(outcomes).items())}
+
+
 def mismatches(corpus: Corpus, outcomes: Outcomes) -> list[str]:
     """Differences between the expected decisions and `outcomes`, one line each (none: all as expected)."""
     return _expected_lines(corpus.expected, decided_entities(outcomes), "facts", "files") + _expected_lines(
@@ -304,7 +309,7 @@ def write_expected(corpus: Corpus, outcomes: Outcomes) -> Path:
         document["profile"] = corpus.profile
     if corpus.profiles:
         document["profiles"] = dict(sorted(corpus.profiles.items()))
-    document["files"] = {file_name(label): decided for label, decided in sorted(decided_entities(outcomes).items())}
+    document["files"] = decided_by_file(outcomes)
     if outcomes.access:
         document["access"] = {
             file_name(label): decided for label, decided in sorted(decided_requests(outcomes).items())

@@ -15,13 +15,15 @@ from tos_policy.atomic import replaced_atomically
 from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import fail_cleanly, parse_as_of, rules_option
 from tos_policy.errors import InputError
-from tos_policy.policy.ruleset import load_rules
+from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.release.change import GateResult, classify, gate, gate_text
 from tos_policy.release.corpus import (
     AccessSet,
     Corpus,
+    Outcomes,
     corpus_dir,
     decide_corpus,
+    decided_by_file,
     load_corpus,
     load_fact_sets,
     mismatches,
@@ -39,6 +41,7 @@ from tos_policy.release.history import (
 )
 from tos_policy.release.impact import Side, compare, describe_files, impact_json, impact_markdown, impact_text
 from tos_policy.release.policy_docs import find_opa, write_docs
+from tos_policy.release.profile_pages import update_pages
 from tos_policy.reports.display import printable
 
 repo_option = click.option(
@@ -303,6 +306,7 @@ def corpus_command(update: bool, directory: Path | None, rules_dir: Path | None)
         click.echo(f"wrote {target} ({len(wrong)} change(s))")
         for line in wrong:
             click.echo(f"  {printable(line)}")
+        _move_page_decisions(corpus, outcomes, rules)
         return
     if wrong:
         for line in wrong:
@@ -379,10 +383,22 @@ def bump_command(level: str | None, base: str | None, repo: Path, effective: str
     else:
         click.echo(f"CHANGELOG.md: the section for {bump.version} is already there (left as it is)")
     if corpus is not None:
-        outcomes = decide_corpus(corpus, load_rules(top / "rules"))
+        rules = load_rules(top / "rules")
+        outcomes = decide_corpus(corpus, rules)
         wrong = mismatches(corpus, outcomes)
         write_expected(corpus, outcomes)
         click.echo(f"tests/corpus/expected.json: {len(wrong)} decision(s) changed")
+        _move_page_decisions(corpus, outcomes, rules)
+
+
+def _move_page_decisions(corpus: Corpus, outcomes: Outcomes, rules: RuleSet) -> None:
+    """Keep the decisions the profile pages state in step with the corpus just written."""
+    default_profile = corpus.profile or str(rules.policy_set["default_profile"])
+    moved = update_pages(rules.root, decided_by_file(outcomes), corpus.profiles, default_profile)
+    if moved:
+        click.echo(f"moved {len(moved)} decision(s) stated on profile pages to the corpus's:")
+        for line in moved:
+            click.echo(f"  {printable(line)}")
 
 
 def register(main: click.Group) -> None:
