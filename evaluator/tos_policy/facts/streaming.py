@@ -20,7 +20,9 @@ from jsonschema.exceptions import best_match
 
 from tos_policy.errors import InputError
 from tos_policy.facts.load import (
+    Entity,
     Facts,
+    Link,
     check_counts,
     complete,
     entity_from_record,
@@ -73,16 +75,19 @@ class _Reading:
 def _iter_lines(path: Path, file: str, reading: _Reading) -> Iterator[tuple[str, str, dict[str, Any]]]:
     depth = reading.limits.max_json_depth
     for number, line in reading.lines(path, file):
-        if not line.strip():
-            continue
-        record = parse_json_bytes(line, file, max_depth=depth, line=number)
-        if type(record) is dict and ("owner" in record or "asset" in record):
-            yield "link", f"line {number} $", record
-        elif type(record) is dict and ("id" in record or "type" in record):
-            yield "entity", f"line {number} $", record
-        else:
-            message = "a line must hold an entity (id, type) or a link (owner, asset)"
-            raise InputError(message, file=file, path=f"line {number} $", value=record)
+        if line.strip():
+            yield line_record(number, line, file, depth)
+
+
+def line_record(number: int, line: bytes, file: str, depth: int) -> tuple[str, str, dict[str, Any]]:
+    """(kind, place, record) of one non-blank JSON Lines line, read by the strict reader."""
+    record = parse_json_bytes(line, file, max_depth=depth, line=number)
+    if type(record) is dict and ("owner" in record or "asset" in record):
+        return "link", f"line {number} $", record
+    if type(record) is dict and ("id" in record or "type" in record):
+        return "entity", f"line {number} $", record
+    message = "a line must hold an entity (id, type) or a link (owner, asset)"
+    raise InputError(message, file=file, path=f"line {number} $", value=record)
 
 
 def _iter_document(path: Path, file: str, reading: _Reading) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -118,6 +123,35 @@ def _too_many(noun: str, field_name: str, limit: int, file: str, where: str) -> 
     )
 
 
+def add_record(
+    facts: Facts,
+    kind: str,
+    record: dict[str, Any],
+    file: str,
+    where: str,
+    limits: Limits,
+    *,
+    cite: bool = False,
+    made: Entity | Link | None = None,
+) -> None:
+    """Add one schema-checked record to `facts`, within the limits on entities and links.
+    `made`: the entity or link already made from `record` (the set-wise loader's templates)."""
+    try:
+        if kind == "entity":
+            if len(facts.entities) >= limits.max_entities:
+                raise _too_many("entities", "max_entities", limits.max_entities, file, where)
+            entity = made if isinstance(made, Entity) else entity_from_record(record, file, where, cite=cite)
+            if entity.id in facts.entities:
+                raise InputError("duplicate entity id", file=file, path=f"{where}.id", value=entity.id)
+            facts.entities[entity.id] = entity
+        else:
+            if len(facts.links) >= limits.max_links:
+                raise _too_many("links", "max_links", limits.max_links, file, where)
+            facts.links.append(made if isinstance(made, Link) else link_from_record(record, file, where, cite=cite))
+    except ValueError as exc:  # a well-formed but impossible date such as 2025-02-30
+        raise InputError(f"invalid date: {exc}", file=file, path=where, value=record) from None
+
+
 def load_streaming(
     paths: Iterable[Path],
     progress: Callable[[int], None] | None = None,
@@ -140,20 +174,7 @@ def load_streaming(
         facts.files.append(file)
         for kind, where, record in iter_records(path, limits=limits, deadline=deadline, facts=facts):
             validators[kind].check(record, file, where)
-            try:
-                if kind == "entity":
-                    if len(facts.entities) >= limits.max_entities:
-                        raise _too_many("entities", "max_entities", limits.max_entities, file, where)
-                    entity = entity_from_record(record, file, where, cite=cite)
-                    if entity.id in facts.entities:
-                        raise InputError("duplicate entity id", file=file, path=f"{where}.id", value=entity.id)
-                    facts.entities[entity.id] = entity
-                else:
-                    if len(facts.links) >= limits.max_links:
-                        raise _too_many("links", "max_links", limits.max_links, file, where)
-                    facts.links.append(link_from_record(record, file, where, cite=cite))
-            except ValueError as exc:  # a well-formed but impossible date such as 2025-02-30
-                raise InputError(f"invalid date: {exc}", file=file, path=where, value=record) from None
+            add_record(facts, kind, record, file, where, limits, cite=cite)
             count += 1
             if count % 4096 == 0:
                 check_deadline(deadline, limits.max_seconds)

@@ -114,6 +114,7 @@ def screen_command(
                 limits,
                 deadline,
                 fixpoint_driver(plan),
+                setwise=plan == "columnar",
             )
     finally:
         if collecting:
@@ -132,6 +133,8 @@ def _screen_facts(
     limits: Limits,
     deadline: float,
     driver: FixpointDriver,
+    *,
+    setwise: bool = False,
 ) -> None:
     day = parse_as_of(as_of)
     rules = load_rules(rules_dir)
@@ -144,8 +147,14 @@ def _screen_facts(
         # screen takes registries of any size, as it does from files
         facts = store.load(Limits(max_entities=50_000_000, max_links=100_000_000))
     else:
+        # The columnar plan reads JSON Lines set-wise (DuckDB), with the row loader's answers.
         with _progress("reading facts") as report:
-            facts = load_streaming(list(facts_files), progress=report, limits=limits, deadline=deadline)
+            if setwise:
+                from tos_policy.facts.setwise import load_setwise  # DuckDB: imported only when asked for
+
+                facts = load_setwise(list(facts_files), progress=report, limits=limits, deadline=deadline)
+            else:
+                facts = load_streaming(list(facts_files), progress=report, limits=limits, deadline=deadline)
     findings = overlay(facts, rules, day)  # reviewers' determinations in force, applied before deciding
     facts = findings.facts
     target = out or Path(tempfile.mkdtemp(prefix="tos-policy-screen-")) / "decisions.jsonl"
