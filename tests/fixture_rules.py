@@ -8,6 +8,7 @@ a fixture copy, so every command a test runs without --rules reads it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,7 +21,10 @@ FIXTURE_DATA = Path(__file__).resolve().parent / "fixtures" / "policy-data"
 
 # The versions the fixture copy carries, whatever the shipped rules' versions are.
 FIXTURE_POLICY_VERSION = ("2.2.0", "2026-11-25")
-FIXTURE_PACKAGE_VERSIONS = {"ownership/ownership.rego": ("2.0.0", "2025-09-05"), "access/access.rego": ("1.0.0", "2026-11-25")}
+FIXTURE_PACKAGE_VERSIONS = {
+    "ownership/ownership.rego": ("2.0.0", "2025-09-05"),
+    "access/access.rego": ("1.0.0", "2026-11-25"),
+}
 
 
 def fixture_rules_dir() -> Path:
@@ -64,5 +68,26 @@ def write_fixture_rules(dest: Path, *, pin_versions: bool = True) -> Path:
         manifest["policy_set"]["version"], manifest["policy_set"]["effective_date"] = FIXTURE_POLICY_VERSION
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
         for relative, (version, effective) in FIXTURE_PACKAGE_VERSIONS.items():
+            before = (dest / relative).read_bytes()
             set_package_version(dest / relative, version, effective)
+            restamp_index(dest, relative, before, version, effective)
     return dest
+
+
+def restamp_index(dest: Path, relative: str, before: bytes, version: str, effective: str) -> None:
+    """Keep the rules index of `dest` in step with a module whose package METADATA now carries
+    another version and date (it was `before`): OPA's reading of it differs in those two values
+    and the module's sha256 alone, so the copy needs no OPA to load (tests/opa/test_rules_index.py
+    checks this against `tos-policy index` on a fixture copy). An index already out of step with
+    the module is left so: OPA reads it."""
+    from tos_policy.policy.index import INDEX_FILE, index_text
+
+    path = dest / INDEX_FILE
+    index: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if index["modules"][relative]["sha256"] != hashlib.sha256(before).hexdigest():
+        return
+    index["modules"][relative]["sha256"] = hashlib.sha256((dest / relative).read_bytes()).hexdigest()
+    for entry in index["rules"].values():
+        if entry["file"] == relative and "version" in entry["custom"]:
+            entry["custom"].update(version=version, effective_date=effective)
+    path.write_text(index_text(index), encoding="utf-8")

@@ -29,7 +29,7 @@ from tos_policy.engines.embedded import EmbeddedEngine
 from tos_policy.engines.opa_server import opa_binary
 from tos_policy.errors import EvaluationTimeout, NonMonotoneRuleError, RulesError
 from tos_policy.limits import Limits
-from tos_policy.policy.ruleset import FORBIDDEN_BUILTINS, RuleSet, check_sandbox, is_forbidden_builtin
+from tos_policy.policy.ruleset import FORBIDDEN_BUILTINS, RuleSet, check_builtin_uses, is_forbidden_builtin
 
 ROOT = Path(__file__).parent.parent
 RULES = ROOT / "rules"
@@ -218,6 +218,11 @@ BROKEN_RULES = {
 BROKEN_RULES_CASES = sorted(BROKEN_RULES)
 
 
+# Rules OPA itself refuses: edited rules are read by OPA (their index is out of step) before any engine.
+REFUSED_BY_OPA = {"rules do not compile", "batch undefined"}
+
+
+@pytest.mark.opa  # edited rules are read by OPA (the rules index is out of step)
 @pytest.mark.parametrize("engine", ["embedded", "wasm"])
 @pytest.mark.parametrize("fault", BROKEN_RULES_CASES)
 def test_broken_rules_exit_3_with_nothing_decided(tmp_path: Path, fault: str, engine: str) -> None:
@@ -227,12 +232,15 @@ def test_broken_rules_exit_3_with_nothing_decided(tmp_path: Path, fault: str, en
     result = CliRunner().invoke(
         main, ["evaluate", str(CHAIN), "--as-of", AS_OF.isoformat(), "--rules", str(rules_dir), "--engine", engine]
     )
-    _assert_failed_closed(result, 3, {"embedded": "regopy", "wasm": "wasm"}[engine])
+    words = "the rules do not compile (read by OPA" if fault in REFUSED_BY_OPA else engine.replace("embedded", "regopy")
+    _assert_failed_closed(result, 3, words)
 
 
+@pytest.mark.opa
 def test_compile_errors_go_to_stderr_not_stdout(tmp_path: Path) -> None:
-    """rego-cpp prints compile errors on file descriptor 1; stdout must still hold nothing."""
-    rules_dir = _rules_copy(tmp_path, BROKEN_RULES["rules do not compile"])
+    """rego-cpp prints compile errors on file descriptor 1; stdout must still hold nothing.
+    The rule is one OPA reads and rego-cpp cannot compile."""
+    rules_dir = _rules_copy(tmp_path, lambda source: source + "\n_every if every y in [1] { y == 1 }\n")
     done = subprocess.run(
         [
             "tos-policy",
@@ -254,6 +262,7 @@ def test_compile_errors_go_to_stderr_not_stdout(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines()[-1].startswith("tos-policy: error: regopy: the rules do not compile")
 
 
+@pytest.mark.opa
 def test_a_built_in_error_in_the_verdict_is_not_read_as_unrestricted(tmp_path: Path) -> None:
     edit = _replace(r'"restricted": count\(reasons\) > 0', '"restricted": to_number("not a number") > 0')
     result = CliRunner().invoke(
@@ -327,8 +336,6 @@ FORBIDDEN_MODULES = {
     "time.parse_ns with a zone abbreviation": 'x := time.parse_ns("2006-01-02 MST", "2025-01-01 EST")',
 }
 EMBEDDED_ONLY = {
-    # rego-cpp accepts (and runs) this spelling; OPA refuses to parse it
-    "spaces around the bracket": 'x := time [ "now_ns" ] ()',
     # OPA's compiler always knows print (and drops its calls unless printing is enabled)
     "print": "x if print(1)",
 }
@@ -353,6 +360,7 @@ def _rules_with(tmp_path: Path, body: str) -> Path:
     return rules_dir
 
 
+@pytest.mark.opa  # edited rules are read by OPA (the rules index is out of step)
 @pytest.mark.parametrize("name", sorted({**FORBIDDEN_MODULES, **EMBEDDED_ONLY}))
 def test_validate_refuses_rules_that_reach_the_network_clock_or_environment(tmp_path: Path, name: str) -> None:
     body = {**FORBIDDEN_MODULES, **EMBEDDED_ONLY}[name]
@@ -364,17 +372,34 @@ def test_validate_refuses_rules_that_reach_the_network_clock_or_environment(tmp_
         assert f"{module}: line 3:" in result.stderr  # names the file and the line
 
 
+@pytest.mark.opa
 @pytest.mark.parametrize("name", sorted(ALLOWED_MODULES))
 def test_validate_accepts_names_of_built_ins_outside_code(tmp_path: Path, name: str) -> None:
     result = CliRunner().invoke(main, ["validate", "--rules", str(_rules_with(tmp_path, ALLOWED_MODULES[name]))])
     assert result.exit_code == 0, result.stderr
 
 
-def test_every_forbidden_pattern_is_refused_by_the_embedded_check() -> None:
+def test_every_forbidden_pattern_is_refused_by_the_sandbox() -> None:
+    """Each pattern, as OPA's reading of a module (the rules index) names it, is refused."""
     for pattern in FORBIDDEN_BUILTINS:
         name = pattern.replace("*", "anything")
         with pytest.raises(RulesError, match=re.escape(name)):
-            check_sandbox("sandbox.rego", _module(f"x := {name}(1)"))
+            check_builtin_uses("sandbox.rego", [(name, 3)], _module(f"x := {name}(1)"))
+
+
+def test_rules_out_of_step_with_their_index_and_no_opa_fail_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edited rules are read by OPA; where there is none, nothing is decided (exit 3) and the
+    one line says what regenerates the index."""
+    monkeypatch.setattr("tos_policy.engines.opa_server.DEFAULT_BINARY", tmp_path / "no-opa")
+    monkeypatch.setenv("OPA_BINARY", str(tmp_path / "no-opa"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    rules_dir = _rules_with(tmp_path, "x := 1")
+    for command in (["validate", "--rules", str(rules_dir)], ["evaluate", str(CHAIN), "--rules", str(rules_dir)]):
+        result = CliRunner().invoke(main, command)
+        _assert_failed_closed(result, 3, "tos-policy index")
+        assert "out of step" in result.stderr and "scripts/build-opa" in result.stderr
 
 
 def test_the_shipped_rules_pass_the_sandbox() -> None:

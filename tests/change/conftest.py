@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from tos_policy.cli.main import main
 from tos_policy.release.change import next_version
 
-from ..fixture_rules import write_fixture_rules
+from ..fixture_rules import restamp_index, write_fixture_rules
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # The version the repository under test carries, whatever the live one: the gate's
@@ -140,14 +140,17 @@ def set_policy_version(repo: Path, version: str, effective: str | None = None) -
 
 
 def set_package_version(repo: Path, version: str, effective: str, rego: Path = OWNERSHIP_REGO) -> None:
-    """Set the version and effective date in the package METADATA of `rego` (default: ownership)."""
+    """Set the version and effective date in the package METADATA of `rego` (default: ownership),
+    and in the rules index, which says what OPA reads there (fixture_rules.restamp_index)."""
     path = repo / rego
+    before = path.read_bytes()
     source = path.read_text()
     package = f"package {rego.parent.name}"
     head, _, rest = source.partition(package)
     lines = [f"#   version: {version}" if line.startswith("#   version:") else line for line in head.splitlines()]
     lines = [f'#   effective_date: "{effective}"' if line.startswith("#   effective_date:") else line for line in lines]
     path.write_text("\n".join(lines) + "\n" + package + rest)
+    restamp_index(repo / "rules", rego.relative_to("rules").as_posix(), before, version, effective)
 
 
 def add_changelog(repo: Path, version: str, effective: str, level: str, text: str) -> None:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import FLIPS_AT_40, commit, git, run, set_threshold
 
 DAY = "2027-01-01"
 
 
+@pytest.mark.opa  # bump edits the package METADATA: the edited rules are read by OPA
 def test_bump_versions_a_threshold_change_and_the_gate_then_asks_only_for_words(repo: Path) -> None:
     set_threshold(repo, 40)
     code, out, err = run("bump", "--repo", str(repo), "--effective", DAY)
@@ -23,6 +26,8 @@ def test_bump_versions_a_threshold_change_and_the_gate_then_asks_only_for_words(
     assert (manifest["version"], manifest["effective_date"]) == ("3.0.0", DAY)
     rego = (repo / "rules" / "ownership" / "ownership.rego").read_text()
     assert "#   version: 3.0.0\n" in rego and f'#   effective_date: "{DAY}"' in rego
+    assert "rules/rules.index: regenerated" in out  # as `tos-policy index` writes it
+    assert run("index", "--check", "--rules", str(repo / "rules"))[0] == 0
     changelog = (repo / "CHANGELOG.md").read_text()
     section = changelog[changelog.index("## 3.0.0") : changelog.index("## 2.2.0")]
     assert section.startswith(f"## 3.0.0 — effective {DAY}\n\n- **Major.** TODO")
@@ -49,6 +54,7 @@ def test_a_level_below_the_change_is_refused(repo: Path) -> None:
     assert "this is a major change" in err and "run `tos-policy bump major`" in err
 
 
+@pytest.mark.opa  # bump edits the package METADATA: the edited rules are read by OPA
 def test_bump_counts_from_a_version_main_already_took(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "mine")
     set_threshold(repo, 40)

@@ -64,6 +64,7 @@ def test_changed_threshold_is_refused_until_the_version_moves(repo: Path) -> Non
     assert "The change gate refuses this change." in out
 
 
+@pytest.mark.opa  # an edited title: the edited rules are read by OPA
 def test_a_title_quoting_the_old_threshold_is_flagged(repo: Path) -> None:
     quote_in_rule_title(repo, "Rule 2 - owned 50% or more by restricted owners")
     set_threshold(repo, 40)

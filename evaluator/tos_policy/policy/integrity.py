@@ -1,88 +1,21 @@
 """The checks `tos-policy validate` adds to loading the rules (policy/ruleset.py).
 
-- Built-in use read from OPA's own parse of every module (`opa parse --format json`),
-  where an OPA binary is at hand: the same names the token scanner looks for, but from
-  the AST, so no spelling of a reference can slip past a hand-written tokenizer.
-  `builtin_uses` turns an AST into (dotted reference, line) pairs; any other source of
-  such pairs (an index of the rules' built-in use) can feed the same check,
-  ruleset.check_builtin_uses.
+- Built-in use read afresh from OPA's own parse of every module (`opa parse --format json`),
+  where an OPA binary is at hand, with the line of each use (load_rules checks the same names
+  from the rules index, OPA's reading of the modules made by `tos-policy index`).
 - Every entrypoint compiled on the embedded engine (rego-cpp), which accepts less than
   OPA does: a rule OPA's `opa check` passes but rego-cpp cannot compile fails here,
   naming the module, instead of failing every later evaluation."""
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from tos_policy import jsonio
 from tos_policy.errors import EngineError, RulesError
+from tos_policy.policy.opa_read import builtin_uses, parse_module, string_literals
 from tos_policy.policy.ruleset import RuleSet, check_builtin_uses, check_zone_literals
 
-OPA_PARSE_TIMEOUT = 60.0
-
-
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    pending = [node]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            yield item
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-
-
-def _row(term: dict[str, Any]) -> int:
-    location = term.get("location")
-    return int(location.get("row", 0)) if isinstance(location, dict) else 0
-
-
-def builtin_uses(ast: Any) -> list[tuple[str, int]]:
-    """Every reference rooted at a variable in an `opa parse --format json` AST, as (dotted
-    name up to its first non-string part, line): `time["clock"](x)` is ("time.clock", n)."""
-    uses: list[tuple[str, int]] = []
-    for term in _walk(ast):
-        if term.get("type") != "ref" or not isinstance(term.get("value"), list) or not term["value"]:
-            continue
-        head, *rest = term["value"]
-        if not isinstance(head, dict) or head.get("type") != "var":
-            continue
-        parts = [str(head.get("value"))]
-        for part in rest:
-            if not isinstance(part, dict) or part.get("type") != "string":
-                break
-            parts.append(str(part.get("value")))
-        uses.append((".".join(parts), _row(term)))
-    return sorted(uses, key=lambda use: use[1])
-
-
-def string_literals(ast: Any) -> list[tuple[str, int]]:
-    """Every string term in the AST (comments are not terms), as (text, line)."""
-    return sorted(
-        ((str(term["value"]), _row(term)) for term in _walk(ast) if term.get("type") == "string"),
-        key=lambda literal: literal[1],
-    )
-
-
-def parse_module(opa: Path, path: Path) -> Any:
-    """OPA's AST of one module (locations included, comments left out)."""
-    try:
-        done = subprocess.run(
-            [str(opa), "parse", "--format", "json", "--json-include", "locations,-comments", str(path)],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            timeout=OPA_PARSE_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RulesError(f"cannot run opa parse: {exc}", file=str(path), value=str(opa)) from None
-    if done.returncode != 0:
-        message = " ".join(done.stderr.decode("utf-8", "replace").split())[:300]
-        raise RulesError(f"opa parse refuses the module: {message}", file=str(path), value=path.name)
-    return jsonio.loads(done.stdout, file=f"opa parse {path}", max_depth=100_000, exact=False)
+__all__ = ["builtin_uses", "check_rules", "parse_module", "string_literals"]
 
 
 def check_sandbox_with_opa(rules: RuleSet, opa: Path) -> int:
@@ -126,9 +59,9 @@ _CHECKED: set[tuple[str, str]] = set()  # (rules digest, OPA binary): checked in
 
 def check_rules(rules: RuleSet, opa: Path | None) -> str:
     """validate's checks on loaded rules: compiled by the embedded engine, and the sandbox
-    on OPA's AST when `opa` is given (load_rules ran the token scanner already). Says how
-    the sandbox was checked."""
-    how = "opa parse (AST) and token scanner" if opa is not None else "token scanner (no OPA binary found)"
+    on OPA's AST when `opa` is given (load_rules checked it from the rules index already). Says
+    how the sandbox was checked."""
+    how = "opa parse (AST) and the rules index" if opa is not None else "the rules index (OPA's reading, checked in)"
     key = (rules.digest, str(opa))
     if key in _CHECKED:
         return how

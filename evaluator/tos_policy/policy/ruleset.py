@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema.exceptions import best_match
 
 from tos_policy import jsonio
 from tos_policy.errors import InputError, RulesError
 from tos_policy.jsonio import json_path
-from tos_policy.policy.index import index_matches, read_index
+from tos_policy.policy.index import index_for
 from tos_policy.resources import default_rules_dir, schema
 from tos_policy.schema_check import validator_for
 
@@ -63,7 +62,6 @@ _FORBIDDEN_RE = re.compile(
     + "|".join(re.escape(name).replace(r"\*", r"[A-Za-z_]\w*") for name in FORBIDDEN_BUILTINS)
     + r")(?![\w])"
 )
-_IDENTIFIER = re.compile(r"[A-Za-z_]\w*\Z")
 
 
 def is_forbidden_builtin(name: str) -> bool:
@@ -82,6 +80,7 @@ class RuleInfo:
     clause: str | None
     file: str
     custom: dict[str, Any] = field(default_factory=dict)
+    ref: str | None = None  # where the clause is read (METADATA related_resources)
 
 
 @dataclass
@@ -92,6 +91,8 @@ class RuleSet:
     data: dict[str, Any]
     digest: str
     rules: dict[str, RuleInfo]
+    # What OPA read of the modules (policy/index.py): the docs take test sections and data use from it.
+    index: dict[str, Any] = field(default_factory=dict)
     # Problems of access policies (name -> error), found at load against this revision's schemas
     # and raised only when that policy is used, so the ownership commands keep working without it.
     access_policy_errors: dict[str, RulesError] = field(default_factory=dict)
@@ -134,51 +135,6 @@ def _validate(document: Any, schema_name: str, file: str) -> None:
         raise RulesError(error.message, file=file, path=json_path(error.absolute_path), value=error.instance)
 
 
-def _metadata_blocks(source: str, file: str) -> list[dict[str, Any]]:
-    """Parse `# METADATA` comment blocks (OPA annotations) into dictionaries."""
-    blocks: list[dict[str, Any]] = []
-    lines = source.splitlines()
-    index = 0
-    while index < len(lines):
-        if lines[index].strip() == "# METADATA":
-            body: list[str] = []
-            index += 1
-            while index < len(lines) and lines[index].startswith("#"):
-                body.append(lines[index][2:] if lines[index].startswith("# ") else lines[index][1:])
-                index += 1
-            try:
-                parsed = yaml.safe_load("\n".join(body)) or {}
-            except yaml.YAMLError as exc:
-                raise RulesError(f"bad METADATA block: {exc}", file=file, value=body[:1]) from None
-            blocks.append(parsed)
-        else:
-            index += 1
-    return blocks
-
-
-def _rule_infos(modules: dict[str, str]) -> dict[str, RuleInfo]:
-    """The rules' METADATA read from the comments: for rules edited since the index was made
-    (or a revision older than it), where no OPA reading is at hand."""
-    infos: dict[str, RuleInfo] = {}
-    for file, source in sorted(modules.items()):
-        for block in _metadata_blocks(source, file):
-            custom = block.get("custom") or {}
-            rule_id = custom.get("rule_id")
-            if not rule_id:
-                continue
-            resources = block.get("related_resources") or []
-            clause = resources[0].get("description") if resources else None
-            infos[rule_id] = RuleInfo(
-                rule_id=rule_id,
-                title=str(block.get("title", rule_id)),
-                description=" ".join(str(block.get("description", "")).split()),
-                clause=clause,
-                file=file,
-                custom=custom,
-            )
-    return infos
-
-
 def _infos_from_index(index: dict[str, Any]) -> dict[str, RuleInfo]:
     """The rules' METADATA as OPA read it (`opa inspect -a`, kept in the rules index)."""
     return {
@@ -189,6 +145,7 @@ def _infos_from_index(index: dict[str, Any]) -> dict[str, RuleInfo]:
             clause=entry.get("clause"),
             file=str(entry["file"]),
             custom=dict(entry.get("custom") or {}),
+            ref=entry.get("ref"),
         )
         for rule_id, entry in sorted(index.get("rules", {}).items())
     }
@@ -200,8 +157,8 @@ HOST_ZONE = "Local"
 
 def check_builtin_uses(file: str, uses: Iterable[tuple[str, int]], source: str | None = None) -> None:
     """Refuse the first forbidden built-in among `uses`: (dotted reference, line number)
-    pairs, from the token scanner below, from OPA's AST (policy/sandbox.py) or from an
-    index of the rules' built-in use. `source` gives the offending line in the message."""
+    pairs, from OPA's AST (policy/integrity.py) or from the rules index (line 0: not known).
+    `source` gives the offending line in the message."""
     lines = source.splitlines() if source is not None else []
     for name, number in uses:
         parts = name.split(".")
@@ -210,9 +167,9 @@ def check_builtin_uses(file: str, uses: Iterable[tuple[str, int]], source: str |
             if is_forbidden_builtin(prefix):
                 line = lines[number - 1].strip() if 0 < number <= len(lines) else name
                 raise RulesError(
-                    f"rules may not use the non-deterministic built-in {prefix!r} (line {number})",
+                    f"rules may not use the non-deterministic built-in {prefix!r}" + _at_line(number),
                     file=file,
-                    path=f"line {number}",
+                    path=f"line {number}" if number else "$",
                     value=line,
                 )
 
@@ -224,164 +181,15 @@ def check_zone_literals(file: str, strings: Iterable[tuple[str, int]], source: s
         if text == HOST_ZONE:
             line = lines[number - 1].strip() if 0 < number <= len(lines) else text
             raise RulesError(
-                f'rules may not name the host\'s time zone "{HOST_ZONE}" (line {number})',
+                f'rules may not name the host\'s time zone "{HOST_ZONE}"' + _at_line(number),
                 file=file,
-                path=f"line {number}",
+                path=f"line {number}" if number else "$",
                 value=line,
             )
 
 
-def check_sandbox(file: str, source: str) -> None:
-    """Refuse a Rego module that names a forbidden built-in anywhere in its code.
-
-    The module is read as tokens, comments and strings apart, and every reference
-    is spelled out as a dotted name, however it is written: `time.now_ns()`,
-    `time["now_ns"]()`, `time [ "now_ns" ] ()` (rego-cpp accepts all three),
-    `opa.runtime` without a call, or code inside a template string
-    (`$"{time.now_ns()}"`). Where the source cannot be read as Rego (an
-    unterminated string), the rest counts as code: the check errs on the side of
-    refusing. A string in code that names the host's zone ("Local") is refused too."""
-    references, strings = _references_and_strings(source)
-
-    def line_of(offset: int) -> int:
-        return source.count("\n", 0, offset) + 1
-
-    check_builtin_uses(file, ((name, line_of(offset)) for name, offset in references), source)
-    check_zone_literals(file, ((text, line_of(start)) for start, _, text in strings), source)
-
-
-_CODE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|[^\s\w]")
-
-
-def _references(source: str) -> list[tuple[str, int]]:
-    """Every reference in the module's code as (dotted name, offset): `a.b["c"].d` is "a.b.c.d"."""
-    return _references_and_strings(source)[0]
-
-
-def _references_and_strings(source: str) -> tuple[list[tuple[str, int]], list[tuple[int, int, str]]]:
-    """The references (dotted name, offset) and string literals (start, end, text) in the module's code."""
-    out = list(source)
-    strings: list[tuple[int, int, str]] = []  # (start, end, text) of the string literals in code
-    _scan_code(source, 0, out, strings, in_template=False)
-    view = "".join(out)
-    tokens = [(match.start(), match.group()) for match in _CODE_TOKEN.finditer(view)]
-    tokens += [(start, '"' + text) for start, _, text in strings]  # a string token starts with a quote
-    tokens.sort()
-    found: list[tuple[str, int]] = []
-    index = 0
-    while index < len(tokens):
-        start, token = tokens[index]
-        after_dot = index > 0 and tokens[index - 1][1] == "."
-        if not _IDENTIFIER.match(token) or after_dot:
-            index += 1
-            continue
-        parts = [token]
-        index += 1
-        while index < len(tokens):
-            following = [text for _, text in tokens[index : index + 3]]
-            if len(following) >= 2 and following[0] == "." and _IDENTIFIER.match(following[1]):
-                parts.append(following[1])
-                index += 2
-            elif len(following) == 3 and following[0] == "[" and following[1][:1] == '"' and following[2] == "]":
-                parts.append(following[1][1:])
-                index += 3
-            else:
-                break
-        found.append((".".join(parts), start))
-    return found, strings
-
-
-def _blank(out: list[str], start: int, end: int) -> None:
-    for index in range(start, end):
-        if out[index] != "\n":
-            out[index] = " "
-
-
-def _scan_code(source: str, index: int, out: list[str], strings: list[tuple[int, int, str]], in_template: bool) -> int:
-    """Scan code from `index`; blank comments and strings in `out`. In a template's
-    `{...}`, stop at the closing brace and return its position."""
-    depth = 0
-    length = len(source)
-    while index < length:
-        char = source[index]
-        if char == "#":
-            end = source.find("\n", index)
-            end = length if end < 0 else end
-            _blank(out, index, end)
-            index = end
-        elif char == "$" and source.startswith(('$"', "$`"), index):
-            index = _scan_template(source, index, out, strings)
-        elif char == '"':
-            end = _string_end(source, index)
-            if end < 0:
-                return length  # unterminated: leave the rest as code
-            strings.append((index, end, _string_text(source[index:end])))
-            _blank(out, index, end)
-            index = end
-        elif char == "`":
-            end = source.find("`", index + 1)
-            if end < 0:
-                return length
-            strings.append((index, end + 1, source[index + 1 : end]))
-            _blank(out, index, end + 1)
-            index = end + 1
-        elif in_template and char == "{":
-            depth += 1
-            index += 1
-        elif in_template and char == "}":
-            if depth == 0:
-                return index
-            depth -= 1
-            index += 1
-        else:
-            index += 1
-    return index
-
-
-def _string_end(source: str, start: int) -> int:
-    """The index just past the double-quoted string that starts at `start`, or -1."""
-    index = start + 1
-    while index < len(source):
-        char = source[index]
-        if char == "\\":
-            index += 2
-        elif char == '"':
-            return index + 1
-        elif char == "\n":
-            return -1
-        else:
-            index += 1
-    return -1
-
-
-def _string_text(literal: str) -> str:
-    try:
-        text = jsonio.loads(literal, file="<rego string>")
-    except InputError:
-        return ""
-    return text if isinstance(text, str) else ""
-
-
-def _scan_template(source: str, start: int, out: list[str], strings: list[tuple[int, int, str]]) -> int:
-    """Blank a template string's text but scan the code in its `{...}` parts; return the index past it."""
-    quote = source[start + 1]
-    index = start + 2
-    text_from = start
-    while index < len(source):
-        char = source[index]
-        if quote == '"' and char == "\\":
-            index += 2
-        elif char == quote:
-            _blank(out, text_from, index + 1)
-            return index + 1
-        elif char == "{":
-            _blank(out, text_from, index)
-            close = _scan_code(source, index + 1, out, strings, in_template=True)
-            index = close + 1
-            text_from = index
-        else:
-            index += 1
-    return len(source)  # unterminated: what was not blanked stays code
+def _at_line(number: int) -> str:
+    return f" (line {number})" if number else ""
 
 
 def _rules_json(raw: bytes, file: str) -> Any:
@@ -453,16 +261,14 @@ def check_region_lists(data: dict[str, Any], file: str) -> None:
             )
 
 
-def _check_sandbox_of(base: Path, modules: dict[str, str], tests: dict[str, str], index: dict[str, Any] | None) -> None:
-    """The sandbox on every module: from what OPA read of it (the rules index in step with the
-    modules), else from the token scanner (check_sandbox); test modules are not indexed."""
-    for relative, text in sorted({**modules, **tests}.items()):
-        if index is None or relative not in modules:
-            check_sandbox(str(base / relative), text)
-    for relative, entry in sorted((index or {}).get("modules", {}).items()):
-        file = str(base / relative)
-        check_builtin_uses(file, ((str(name), 0) for name in entry.get("builtins", [])))
-        check_zone_literals(file, ((str(text), 0) for text in entry.get("strings", [])))
+def _check_sandbox_of(base: Path, index: dict[str, Any], sources: dict[str, str]) -> None:
+    """The sandbox on every module, rules and tests, from what OPA read of it (the rules index)."""
+    for relative, entry in sorted(index.get("modules", {}).items()):
+        if relative not in sources:
+            continue  # a test module the folder was copied without
+        file, source = str(base / relative), sources[relative]
+        check_builtin_uses(file, ((str(name), int(line)) for name, line in entry.get("builtins", {}).items()), source)
+        check_zone_literals(file, ((str(text), int(line)) for text, line in entry.get("strings", {}).items()), source)
 
 
 def load_rules(root: str | Path | None = None) -> RuleSet:
@@ -485,10 +291,13 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
         if path.suffix == ".rego":
             (tests if path.name.endswith("_test.rego") else modules)[relative] = text
             continue
-    index = read_index(base)
-    if not index_matches(index, modules):
-        index = None  # stale (a module edited since) or older than the index: read the modules ourselves
-    _check_sandbox_of(base, modules, tests, index)
+    sources = {**modules, **tests}
+
+    def sandbox(index: dict[str, Any]) -> None:
+        _check_sandbox_of(base, index, sources)
+
+    index = index_for(base, sources, sandbox)  # OPA's reading of the modules, never our own
+    sandbox(index)
     _validate(data.get("policy_set"), "manifest", str(base / "manifest.json"))
     # An archived version's manifest may have no date (not recorded: policy-archive/README.md); reports say null.
     data["policy_set"].setdefault("effective_date", None)
@@ -517,6 +326,7 @@ def load_rules(root: str | Path | None = None) -> RuleSet:
         test_modules=tests,
         data=data,
         digest="sha256:" + hasher.hexdigest(),
-        rules=_infos_from_index(index) if index is not None else _rule_infos(modules),
+        rules=_infos_from_index(index),
+        index=index,
         access_policy_errors=access_errors,
     )

@@ -37,9 +37,8 @@ from tos_policy.resources import schema
 
 # Where each package keeps its named data documents, and the schema that explains their fields.
 DATA_SCHEMAS = {("ownership", "profiles"): "profile", ("access", "policies"): "access-policy"}
-_TEST_SECTION = re.compile(r"^#\s*Rule\s+\d+\s*\(([A-Z]+-[A-Z]+-\d+)\)")
-_TEST_RULE = re.compile(r"^(test_\w+)\s+if\b", re.MULTILINE)
-_DATA_FIELD = re.compile(r"\b(?:profile|policy)\.(\w+)")
+# The names under which the rules hold the profile or policy in force: `profile.X` is data field X.
+_DATA_HOLDERS = ("profile", "policy")
 _UPPER_WORDS = {"cn", "ru", "ir", "kp", "sg", "ky", "ip", "vpn", "id", "psc", "uk"}
 MAX_CORPUS_EXAMPLES = 4
 
@@ -96,79 +95,53 @@ def package_docs(rules: RuleSet) -> list[PackageDoc]:
 
 def _fields_by_rule(rules: RuleSet, doc: PackageDoc) -> dict[str, list[str]]:
     """The data fields (profile.X / policy.X) each rule reads: in its own definition and,
-    transitively, in the definitions of the module it refers to."""
+    transitively, in the definitions of the module it refers to (from OPA's AST, in the rules index)."""
     fields: dict[str, list[str]] = {}
     for info in doc.rules:
-        source = rules.modules.get(info.file, "")
-        definitions = _definitions(source)
-        start = source.find(f"rule_id: {info.rule_id}\n")
-        head = _HEAD.search(source, start) if start >= 0 else None  # the rule the METADATA block annotates
-        own = [definitions[head.group(1)]] if head and head.group(1) in definitions else []
-        seen: set[str] = set()
-        pending = list(own)
+        definitions: dict[str, list[str]] = _module(rules, info.file).get("definitions", {})
+        name = _defined_name(rules, info)
+        if name not in definitions:
+            continue
+        seen = {name}
+        pending = [name]
         found: set[str] = set()
         while pending:
-            body = pending.pop()
-            code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', body)  # strings apart
-            code = re.sub(r"#[^\n]*", "", code)  # and comments
-            found.update(_DATA_FIELD.findall(code))
-            for name in _IDENTIFIER.findall(code):
-                if name in definitions and name not in seen:
-                    seen.add(name)
-                    pending.append(definitions[name])
-        if own:
-            fields[info.rule_id] = sorted(found)
+            for ref in definitions[pending.pop()]:
+                parts = ref.split(".")
+                found.update(parts[at + 1] for at in range(len(parts) - 1) if parts[at] in _DATA_HOLDERS)
+                if parts[0] in definitions and parts[0] not in seen:
+                    seen.add(parts[0])
+                    pending.append(parts[0])
+        fields[info.rule_id] = sorted(found)
     return fields
 
 
-_IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\b")  # not a field after a dot
-_HEAD = re.compile(r"^(_?[A-Za-z]\w*)\b", re.MULTILINE)
+def _module(rules: RuleSet, file: str) -> dict[str, Any]:
+    """What OPA read of one module (the rules index)."""
+    module: dict[str, Any] = rules.index.get("modules", {}).get(file, {})
+    return module
 
 
-def _definitions(source: str) -> dict[str, str]:
-    """Each top-level rule or function name of a module -> its text (with the METADATA comment before it)."""
-    definitions: dict[str, str] = {}
-    name: str | None = None
-    chunk: list[str] = []
-    for line in source.splitlines():
-        head = _HEAD.match(line)
-        if head and head.group(1) not in ("package", "import", "default"):
-            if name is not None:
-                definitions[name] = definitions.get(name, "") + "\n".join(chunk)
-                chunk = []
-            name = head.group(1)
-        chunk.append(line)
-    if name is not None:
-        definitions[name] = definitions.get(name, "") + "\n".join(chunk)
-    return definitions
+def _defined_name(rules: RuleSet, info: RuleInfo) -> str | None:
+    """The top-level name the rule's METADATA annotates, from its path as `opa inspect -a` gave it."""
+    path = str(rules.index.get("rules", {}).get(info.rule_id, {}).get("path", "")).split("/")
+    package = str(_module(rules, info.file).get("package", "")).split(".")
+    return path[len(package)] if path[: len(package)] == package and len(path) > len(package) else None
 
 
 def rego_tests(rules: RuleSet, folder: str, outcomes: dict[tuple[str, str], str] | None) -> list[RegoTest]:
-    """Every Rego test of the package, with the rule whose section ("# Rule N (ID): ...") it is in.
-
-    A section starts at a comment line standing alone between blank lines; one
-    that names no rule ("# Several rules at once") ends the rule's section."""
+    """Every Rego test of the package, with the rule whose section ("# Rule N (ID): ...") it is in,
+    as OPA's parse of the test modules found them (the rules index: policy/opa_read.test_sections)."""
     cases = []
-    for path, source in sorted(rules.test_modules.items()):
+    for path in sorted(rules.test_modules):
         if Path(path).parts[0] != folder:
             continue
-        package_match = re.search(r"^package\s+([\w.]+)", source, re.MULTILINE)
-        package = package_match.group(1) if package_match else folder
-        lines = source.splitlines()
-        current: str | None = None
-        for index, line in enumerate(lines):
-            alone = (index == 0 or not lines[index - 1].strip()) and (
-                index + 1 == len(lines) or not lines[index + 1].strip()
-            )
-            if line.startswith("#") and alone:
-                section = _TEST_SECTION.match(line)
-                current = section.group(1) if section else None
-                continue
-            test = _TEST_RULE.match(line)
-            if test:
-                name = test.group(1)
-                outcome = "not run" if outcomes is None else outcomes.get((package, name), "not run")
-                cases.append(RegoTest(Path(path).name, package, name, current, outcome))
+        module = _module(rules, path)
+        package = str(module.get("package") or folder)
+        for test in module.get("tests", []):
+            name = str(test["name"])
+            outcome = "not run" if outcomes is None else outcomes.get((package, name), "not run")
+            cases.append(RegoTest(Path(path).name, package, name, test.get("section"), outcome))
     return cases
 
 
@@ -336,13 +309,8 @@ def _version_line(info: RuleInfo, package: RuleInfo) -> str:
 
 
 def _clause(info: RuleInfo, rules: RuleSet) -> str | None:
-    source = rules.modules.get(info.file, "")
-    start = source.find(f"rule_id: {info.rule_id}\n")
-    block_start = source.rfind("# METADATA", 0, start) if start >= 0 else -1
-    block = source[block_start:start] if block_start >= 0 else ""
-    ref = re.search(r"ref:\s*(\S+)", block)
-    if info.clause and ref:
-        return f"[{info.clause}]({ref.group(1)})"
+    if info.clause and info.ref:
+        return f"[{info.clause}]({info.ref})"
     return info.clause
 
 

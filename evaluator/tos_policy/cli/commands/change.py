@@ -15,6 +15,7 @@ from tos_policy.atomic import replaced_atomically
 from tos_policy.cli.params import IsoDate
 from tos_policy.cli.support import fail_cleanly, parse_as_of, rules_option
 from tos_policy.errors import InputError
+from tos_policy.policy.index import INDEX_FILE, write_index
 from tos_policy.policy.ruleset import RuleSet, load_rules
 from tos_policy.release.change import GateResult, classify, gate, gate_text
 from tos_policy.release.corpus import (
@@ -382,8 +383,10 @@ def bump_command(level: str | None, base: str | None, repo: Path, effective: str
         click.echo(f"CHANGELOG.md: new section {bump.version}; replace its TODO with a sentence saying what changes")
     else:
         click.echo(f"CHANGELOG.md: the section for {bump.version} is already there (left as it is)")
+    rules = load_rules(top / "rules")  # the bumped rules: read by OPA, their index being out of step
+    if write_index(top / "rules", rules.index):
+        click.echo(f"rules/{INDEX_FILE}: regenerated (what OPA reads from the bumped rules)")
     if corpus is not None:
-        rules = load_rules(top / "rules")
         outcomes = decide_corpus(corpus, rules)
         wrong = mismatches(corpus, outcomes)
         write_expected(corpus, outcomes)

@@ -1,5 +1,5 @@
 """`tos-policy index`: regenerate (or check) the rules index, rules/rules.index, with OPA
-(evaluator/tos_policy/release/rules_index.py does the work)."""
+(policy/index.py does the work)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from pathlib import Path
 
 import click
 
-from tos_policy.atomic import replaced_atomically
 from tos_policy.cli.support import fail_cleanly, rules_option
 from tos_policy.engines.opa_server import opa_binary
-from tos_policy.release.rules_index import INDEX_FILE, build_index, index_text
+from tos_policy.policy.index import INDEX_FILE, build_index, index_text, write_index
 from tos_policy.resources import default_rules_dir
 
 
@@ -29,7 +28,8 @@ from tos_policy.resources import default_rules_dir
 def index_command(rules_dir: Path | None, opa_path: Path | None, check: bool) -> None:
     """Regenerate the rules index (METADATA from `opa inspect -a`, built-ins from `opa parse`)."""
     root = rules_dir or default_rules_dir()
-    text = index_text(build_index(root, opa_path or opa_binary()))
+    index = build_index(root, opa_path or opa_binary())
+    text = index_text(index)
     target = root / INDEX_FILE
     current = target.read_text(encoding="utf-8") if target.is_file() else None
     if check:
@@ -38,9 +38,7 @@ def index_command(rules_dir: Path | None, opa_path: Path | None, check: bool) ->
             sys.exit(1)
         click.echo(f"{target}: in step")
         return
-    if current != text:
-        with replaced_atomically(target) as temporary:
-            temporary.write_text(text, encoding="utf-8")
+    write_index(root, index)
     click.echo(f"wrote {target}")
 
 
