@@ -175,6 +175,29 @@ def test_committed_change_on_a_branch_is_checked_against_the_merge_base(repo: Pa
     assert f"the policy version went down from {PATCH} to {LIVE}" in out
 
 
+@pytest.mark.opa  # an edited rule: read by OPA, the rules index being out of step
+def test_a_rule_edited_in_a_clone_works_without_regenerating_the_index_by_hand(repo: Path, tmp_path: Path) -> None:
+    """The lawyer's path on a Rego edit: evaluate, corpus --update, docs and check-change read the
+    edited rule with OPA; bump regenerates the index, so CI's `tos-policy index --check` passes."""
+    rego = repo / "rules" / "ownership" / "ownership.rego"
+    rego.write_text(rego.read_text().replace("title: Ownership restriction\n", "title: Ownership restrictions\n", 1))
+    rules = str(repo / "rules")
+    assert run("index", "--check", "--rules", rules)[0] == 1  # stale: nobody ran `tos-policy index`
+    code, out, err = run("evaluate", str(repo / "tests" / "corpus" / "chains.json"), "--rules", rules)
+    assert code == 0, err
+    code, _, err = run("corpus", "--update", "--dir", str(repo / "tests" / "corpus"), "--rules", rules)
+    assert code == 0, err
+    code, _, err = run("docs", "-o", str(tmp_path / "site"), "--rules", rules)
+    assert code == 0, err
+    assert any("Ownership restrictions" in page.read_text() for page in (tmp_path / "site").rglob("*.md"))
+    code, out = gate(repo)
+    assert code == 1 and "[patch]" in out, out
+    code, out, err = run("bump", "--repo", str(repo))
+    assert code == 0, err
+    assert "rules/rules.index: regenerated" in out
+    assert run("index", "--check", "--rules", rules)[0] == 0
+
+
 def test_wording_needs_a_patch_version(repo: Path) -> None:
     readme = repo / "rules" / "ownership" / "README.md"
     readme.write_text(readme.read_text() + "\nA clarification.\n")
