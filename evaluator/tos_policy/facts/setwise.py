@@ -298,6 +298,7 @@ def _admitted(db: duckdb.DuckDBPyConnection, kinds: list[_Kind], file: str) -> d
         table = db.sql(sql).to_arrow_table()
         numbers = table.column(0).to_pylist()
         columns = [table.column(i + 1).to_pylist() for i in range(len(used))]
+        del table  # the rows live on as Python values: one copy at a time
         identity = [used.index(prop) if prop in used else None for prop in IDENTITY[kind.name]]
         rest = [i for i, prop in enumerate(used) if prop not in IDENTITY[kind.name]]
         checked_apart = [i for i in identity if i is not None and used[i] in kind.in_python]
@@ -375,14 +376,17 @@ def _load_file(facts: Facts, path: Path, kinds: list[_Kind], limits: Limits, dea
     text = _read_whole(path, limits)
     check_deadline(deadline, limits.max_seconds)
     lines = text.split("\n")
+    del text
     if lines and lines[-1] == "":
         lines.pop()  # the newline ending the last line starts no line
     db = duckdb.connect(":memory:", config={"threads": 2})
     try:
+        db.execute("SET enable_progress_bar = false")  # stderr carries the summary or one error line
         db.register("lines_arrow", pa.table({"n": pa.array(range(1, len(lines) + 1), pa.int64()), "j": lines}))
         db.execute("CREATE TEMP TABLE lines AS SELECT * FROM lines_arrow")
         db.unregister("lines_arrow")
         db.execute(_CLASSIFY, {"flat": FLAT_LINE})
+        db.execute("DROP TABLE lines")  # the flat lines are kept in `flat`; Python keeps every line
         check_deadline(deadline, limits.max_seconds)
         flat = _admitted(db, kinds, file)
     finally:
