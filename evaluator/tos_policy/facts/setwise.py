@@ -224,11 +224,22 @@ class _Kind:
             checks.append(f"({column} IS NULL OR NOT contains({column}, '\\'))")  # as the line: no escape
             if prop in self.in_sql:
                 checks.append(f"({column} IS NULL OR ({self.in_sql[prop]}))")
-        columns = ", ".join(f"v_{self.properties.index(prop)}" for prop in used)
+        # Lines of one shape (equal in all but their identity) are numbered alike; only the first
+        # line of a shape brings its other values to Python.
+        rest = [f"v_{self.properties.index(prop)}" for prop in used if prop not in IDENTITY[self.name]]
+        shape = f"dense_rank() OVER (ORDER BY {', '.join(f'coalesce({c}, {_quote(chr(0))})' for c in rest)})"
+        columns = "".join(
+            f", v_{self.properties.index(prop)}"
+            if prop in IDENTITY[self.name]
+            else f", CASE WHEN first THEN v_{self.properties.index(prop)} END"
+            for prop in used
+        )
         sql = (
-            f"SELECT n{', ' if used else ''}{columns} FROM ("
+            f"SELECT n, shape{columns} FROM ("
+            "SELECT *, row_number() OVER (PARTITION BY shape ORDER BY n) = 1 AS first FROM ("
+            f"SELECT *, {shape if rest else '1'} AS shape FROM ("
             f"SELECT n, keys{', ' if used else ''}{values} FROM flat WHERE kind = {_quote(self.name)}) "
-            f"WHERE {' AND '.join(checks)} ORDER BY n"
+            f"WHERE {' AND '.join(checks)})) ORDER BY n"
         )
         return used, sql
 
@@ -296,17 +307,16 @@ def _admitted(db: duckdb.DuckDBPyConnection, kinds: list[_Kind], file: str) -> d
         present = {key for (keys,) in db.execute(_KEYS, {"kind": kind.name}).fetchall() for key in keys}
         used, sql = kind.query(present)
         table = db.sql(sql).to_arrow_table()
-        numbers = table.column(0).to_pylist()
-        columns = [table.column(i + 1).to_pylist() for i in range(len(used))]
+        numbers, shapes = table.column(0).to_pylist(), table.column(1).to_pylist()
+        columns = [table.column(i + 2).to_pylist() for i in range(len(used))]
         del table  # the rows live on as Python values: one copy at a time
         identity = [used.index(prop) if prop in used else None for prop in IDENTITY[kind.name]]
-        rest = [i for i, prop in enumerate(used) if prop not in IDENTITY[kind.name]]
         checked_apart = [i for i in identity if i is not None and used[i] in kind.in_python]
-        made: dict[tuple[Any, ...], Made | None] = {}
+        made: dict[int, Made | None] = {}
         checks = _Checks(kind)
-        for number, row in zip(numbers, zip(*columns, strict=True) if columns else [()] * len(numbers), strict=True):
-            key = tuple(row[i] for i in rest)
-            if key not in made:
+        rows = zip(*columns, strict=True) if columns else [()] * len(numbers)
+        for number, key, row in zip(numbers, shapes, rows, strict=True):
+            if key not in made:  # the shape's first line, with all its values
                 made[key] = _template(checks, used, row, file, f"line {number} $")
             template = made[key]
             if template is None or any(not _valid(kind.in_python[used[i]], _value(row[i])) for i in checked_apart):
