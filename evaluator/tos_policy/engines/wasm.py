@@ -63,9 +63,22 @@ class WasmEngine:
     name = "wasm"
 
     def __init__(self, rules: RuleSet, module: bytes) -> None:
+        self._load(module, orjson.dumps(rules.data))
+
+    @classmethod
+    def from_parts(cls, module: bytes, data: bytes) -> WasmEngine:
+        """The engine of a compiled module and the rules' data as JSON: what a process that
+        holds no RuleSet (a Spark executor's worker) is shipped."""
+        engine = cls.__new__(cls)
+        engine._load(module, data)
+        return engine
+
+    def _load(self, module: bytes, data: bytes) -> None:
         self._lock = threading.Lock()
+        # Kept so that a distributed plan can ship exactly this engine's rules to its workers.
+        self.module, self.data = module, data
         try:
-            self._start(module, orjson.dumps(rules.data))
+            self._start(module, data)
         except EngineError:
             raise
         except Exception as exc:  # wasmtime's errors and traps: the module is unusable

@@ -20,7 +20,7 @@ from tos_policy.engines import Engine, check_results
 from tos_policy.errors import EngineError, LimitExceeded, NonMonotoneRuleError
 from tos_policy.facts.load import Entity, Link
 from tos_policy.limits import check_deadline, exceeded
-from tos_policy.ownership.steps import NO_HOLDINGS, Bound, Holdings, build_step_input
+from tos_policy.ownership.steps import NO_HOLDINGS, Bound, Holdings, StepInput, build_step_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +357,29 @@ def _first_round(
     Settled entities keep their outcomes."""
     entities = graph.entities
     shared: dict[tuple[Any, ...], StepOutcome] = {}
+    keys, firsts, inputs = first_round_inputs(
+        graph, reading=reading, profile=profile, settled=settled, effective=effective
+    )
+    results = cache.decide(engine, [step.payload for step in inputs], batch_size)
+    for key, result in zip(firsts, results, strict=True):
+        shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), (), bool(result.get("whole", False)))
+    return {
+        entity_id: settled[entity_id] if entity_id not in keys and settled else shared[keys[entity_id]]
+        for entity_id in entities
+    }
+
+
+def first_round_inputs(
+    graph: OwnershipGraph,
+    *,
+    reading: str,
+    profile: str,
+    settled: Mapping[str, StepOutcome] | None = None,
+    effective: Mapping[str, Mapping[str, Bound]] | None = None,
+) -> tuple[dict[str, tuple[Any, ...]], dict[tuple[Any, ...], Entity], list[StepInput]]:
+    """Round one's step inputs: each entity's key (its own facts), the first entity of each
+    key, and one step input per key in that order (a plan may decide them anywhere)."""
+    entities = graph.entities
     firsts: dict[tuple[Any, ...], Entity] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for entity_id, entity in entities.items():
@@ -387,10 +410,4 @@ def _first_round(
         )
         for key, entity in firsts.items()
     ]
-    results = cache.decide(engine, [step.payload for step in inputs], batch_size)
-    for key, result in zip(firsts, results, strict=True):
-        shared[key] = StepOutcome(result["restricted"], tuple(result["reasons"]), (), bool(result.get("whole", False)))
-    return {
-        entity_id: settled[entity_id] if entity_id not in keys and settled else shared[keys[entity_id]]
-        for entity_id in entities
-    }
+    return keys, firsts, inputs
