@@ -344,7 +344,9 @@ def validate_document(document: Any, file: str) -> None:
         raise schema_violation(error, file)
 
 
-def load_facts(paths: Iterable[str | Path], *, limits: Limits | None = None, deadline: float | None = None) -> Facts:
+def load_facts(
+    paths: Iterable[str | Path], *, limits: Limits | None = None, deadline: float | None = None
+) -> Facts:
     """Load, check and join facts files; every problem is an InputError naming file, JSON path and value.
     `deadline` (a time.monotonic() value) bounds the reading: a pipe or FIFO that has not sent its
     facts by then raises EvaluationTimeout."""
@@ -352,7 +354,9 @@ def load_facts(paths: Iterable[str | Path], *, limits: Limits | None = None, dea
     facts = Facts()
     for path in paths:
         file = str(path)
-        raw = read_limited(Path(path), file, limits.max_input_bytes, deadline=deadline, max_seconds=limits.max_seconds)
+        raw = read_limited(
+            Path(path), file, limits.max_input_bytes, deadline=deadline, max_seconds=limits.max_seconds
+        )
         document = parse_json_bytes(raw, file, max_depth=limits.max_json_depth)
         del raw  # the bytes are not needed past parsing: not held while the facts are built
         add_document(facts, document, file, limits=limits)
