@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from regopy import Input, Interpreter
-from regopy.rego_shared import rego_bundle_query_entrypoint, rego_free_output, rego_output_string
 
 from tos_policy import jsonio
 from tos_policy.engines import ACCESS_RESULT, ENTRYPOINTS, OWNERSHIP_BATCH, check_results
@@ -67,6 +65,10 @@ class EmbeddedEngine:
     name = "regopy"
 
     def __init__(self, rules: RuleSet) -> None:
+        # rego-cpp is loaded only when the embedded engine is made: loaded before pyarrow (the
+        # columnar plan's), the same `screen` peaked at three times the memory (measured).
+        from regopy import Interpreter
+
         self._lock = threading.Lock()
         self._rego = Interpreter()
         # A built-in's error must fail the query (as OPA's strict-builtin-errors does),
@@ -94,6 +96,9 @@ class EmbeddedEngine:
         An error or an undefined value raises EngineError: never an empty answer."""
         if entrypoint not in ENTRYPOINTS:
             raise EngineError(f"regopy: {entrypoint} is not an entrypoint of the embedded engine")
+        from regopy import Input
+        from regopy.rego_shared import rego_bundle_query_entrypoint, rego_free_output, rego_output_string
+
         try:
             prepared = Input(input)
             with self._lock:  # the input is the interpreter's state: set and query as one step
