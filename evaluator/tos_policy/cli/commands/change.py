@@ -360,6 +360,9 @@ def bump_command(level: str | None, base: str | None, repo: Path, effective: str
     base_rev, base_label = _base(top, base)
     corpus = _corpus(top)
     day = parse_as_of(effective) if effective else parse_as_of(None)
+    if corpus is not None:  # first: a profile page whose stated decision moves is part of what gets versioned
+        edited = load_rules(top / "rules")
+        _move_page_decisions(corpus, decide_corpus(corpus, edited), edited)
     result = gate(
         top,
         base_rev,
@@ -391,7 +394,6 @@ def bump_command(level: str | None, base: str | None, repo: Path, effective: str
         wrong = mismatches(corpus, outcomes)
         write_expected(corpus, outcomes)
         click.echo(f"tests/corpus/expected.json: {len(wrong)} decision(s) changed")
-        _move_page_decisions(corpus, outcomes, rules)
 
 
 def _move_page_decisions(corpus: Corpus, outcomes: Outcomes, rules: RuleSet) -> None:
