@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from tos_policy import jsonio
-from tos_policy.errors import InputError
+from tos_policy.engines.compiled import find_opa
+from tos_policy.errors import EngineError, InputError
+from tos_policy.policy.opa_read import parse_module, walk
 from tos_policy.policy.ruleset import RuleSet
 from tos_policy.release.corpus import AccessSet, FactSet
 from tos_policy.release.history import changed_files, checkout_free, is_ancestor, read_text, short
@@ -131,33 +133,20 @@ class GateResult:
         }
 
 
-def _strip_rego(source: str) -> str:
-    """The Rego code without comments (METADATA included) and blank space, to tell code from wording."""
-    lines = []
-    for line in source.splitlines():
-        code = _code_part(line).strip()
-        if code:
-            lines.append(" ".join(code.split()))
-    return "\n".join(lines)
-
-
-def _code_part(line: str) -> str:
-    """The line up to a comment's #, strings apart."""
-    quote: str | None = None
-    index = 0
-    while index < len(line):
-        char = line[index]
-        if quote:
-            if char == "\\" and quote == '"':
-                index += 1
-            elif char == quote:
-                quote = None
-        elif char in '"`':
-            quote = char
-        elif char == "#":
-            return line[:index]
-        index += 1
-    return line
+def _rego_code(root: Path, path: str) -> Any:
+    """OPA's AST of a module without locations, comments or METADATA: what the module does,
+    to tell a change of code from a change of wording."""
+    opa = find_opa()
+    if opa is None:
+        raise EngineError(
+            f"{root / path}: telling a Rego code change from a wording change needs OPA to read the module; "
+            "run scripts/build-opa, or set OPA_BINARY"
+        )
+    ast = parse_module(opa, root / path)
+    for node in walk(ast):
+        node.pop("location", None)
+        node.pop("annotations", None)
+    return ast
 
 
 def _strip_annotations(node: Any) -> Any:
@@ -222,8 +211,7 @@ def classify(path: str, status: str, base_root: Path, head_root: Path) -> tuple[
 def _classify_rego(path: str, status: str, base_root: Path, head_root: Path) -> tuple[str, str]:
     if status == "A":
         return "minor", "new Rego module"
-    old, new = _read(base_root, path) or "", _read(head_root, path) or ""
-    if _strip_rego(old) == _strip_rego(new):
+    if _rego_code(base_root, path) == _rego_code(head_root, path):
         return "patch", "comments and METADATA only"
     return "minor", "Rego code changed (the corpus shows whether decisions change)"
 
