@@ -21,6 +21,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
+from tos_policy import jsonio
 from tos_policy.engines import check_results
 from tos_policy.engines.wasm import WasmEngine
 from tos_policy.errors import EngineError
@@ -65,7 +66,8 @@ def _schema_check(schema: bytes) -> Callable[[Any], Any]:
     with _LOCK:
         check = _CHECKS.get(schema)
         if check is None:
-            check = _CHECKS[schema] = fastjsonschema.compile(orjson.loads(schema))
+            document = jsonio.loads(schema, file="step-result schema (shipped)", exact=False)
+            check = _CHECKS[schema] = fastjsonschema.compile(document)
         return check
 
 
