@@ -133,6 +133,7 @@ class GateResult:
             "impact": self.impact.as_json()["summary"] if self.impact else None,
         }
 
+
 RULES_INDEX = f"rules/{INDEX_FILE}"
 
 

@@ -49,8 +49,12 @@ def profile_pages(rules_root: Path) -> dict[str, Path]:
 
 def stated_rows(page: Path) -> list[PageRow]:
     """Every row of `page` that names a corpus case, with the decision it states."""
+    return _rows(page, page.read_text(encoding="utf-8").split("\n"))
+
+
+def _rows(page: Path, lines: list[str]) -> list[PageRow]:
     rows = []
-    for number, text in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, text in enumerate(lines, start=1):
         cases = CASE.findall(text)
         if not cases:
             continue
@@ -73,7 +77,7 @@ def update_pages(
     for name, page in profile_pages(rules_root).items():
         lines = page.read_text(encoding="utf-8").split("\n")
         changed = False
-        for row in stated_rows(page):
+        for row in _rows(page, lines):
             if profile_of.get(row.file, default_profile) != name:
                 continue
             now = decided.get(row.file, {}).get(row.case)
