@@ -211,15 +211,17 @@ def _reading(entities: dict[str, dict[str, Any]], held: dict[str, list[Stake]], 
         return restricted
     assumed = _reach(outgoing, restricted, None) - restricted
     while True:
+        supposed = restricted | assumed
         pending = set(assumed)
         while pending:
             entity_id = pending.pop()
-            if entity_id in assumed and not decide(entity_id, restricted | assumed):
+            if entity_id in assumed and not decide(entity_id, supposed):
                 assumed.discard(entity_id)
+                supposed.discard(entity_id)
                 pending.update(outgoing.get(entity_id, ()))
         reached = _reach(outgoing, restricted, assumed)
         if reached == assumed:
-            return restricted | assumed
+            return supposed
         assumed = reached
 
 
