@@ -7,11 +7,13 @@ company are allowed. Where a profile asks for it, the strict (upper) reading
 instead takes the greatest fixpoint: such entities stay restricted in the upper
 reading and unrestricted in the lower one, so they are reviewed.
 
-Only entities that a restriction can reach and that lie on or below a cycle
-can differ between the two fixpoints; they start restricted and are dropped,
-round by round, while the rule does not restrict them given the owners still
-restricted (S := S and f(S), which converges to the greatest fixpoint within
-the start set for a monotone rule). A company's stake in itself (treasury
+Only entities the least fixpoint leaves unrestricted, on a cycle among them or
+below one, can differ between the two fixpoints. They are taken a level of
+components at a time, owners first: a cycle's members start restricted and are
+dropped, round by round, while the rule does not restrict them given the owners
+still restricted (S := S and f(S), which converges to the greatest fixpoint
+within the start set for a monotone rule); an entity on no cycle is decided
+again only if an owner was gained. A company's stake in itself (treasury
 shares) never supports its own restriction, and a cycle no restriction
 reaches is no reason for review."""
 
@@ -28,27 +30,6 @@ from tos_policy.ownership.scc import strongly_connected_components
 from tos_policy.ownership.steps import build_step_input
 
 
-def _on_cycles(graph: OwnershipGraph) -> set[str]:
-    """Entities on a cycle of two or more entities."""
-    successors = {
-        owner: [link.asset for link in links if link.asset != owner] for owner, links in graph.outgoing.items()
-    }
-    components = strongly_connected_components(graph.outgoing, successors)
-    return {member for component in components if len(component) > 1 for member in component}
-
-
-def _reachable(graph: OwnershipGraph, starts: Iterable[str]) -> set[str]:
-    seen: set[str] = set()
-    pending = list(starts)
-    while pending:
-        node = pending.pop()
-        for link in graph.outgoing.get(node, ()):
-            if link.asset not in seen and link.asset != node:
-                seen.add(link.asset)
-                pending.append(link.asset)
-    return seen
-
-
 def greatest_fixpoint(
     graph: OwnershipGraph,
     engine: Engine,
@@ -63,52 +44,115 @@ def greatest_fixpoint(
     """The greatest fixpoint of the reading, from its least fixpoint `least`: the greatest set
     of entities, each reached from a restricted one through links that carry something
     (a stake that may be above 0%, or a control link) held by members of the set, such that
-    every member is restricted when the set's members are."""
+    every member is restricted when the set's members are.
+
+    Only entities the least fixpoint leaves unrestricted can be gained, and they are taken
+    component by component (strongly connected over links that carry something), owners'
+    components first, so each is decided once its owners are final: an entity on no cycle is
+    asked again only when one of its owners was gained, and a cycle only when a restricted
+    or gained entity holds something in it."""
     restricted = {entity_id for entity_id, outcome in least.items() if outcome.restricted}
-    cyclic = _on_cycles(graph)
-    if not restricted or not cyclic:
+    if not restricted:
         return least
-    # Outside the cycles and what they own, both fixpoints agree (induction over the acyclic part).
-    assumed = (_reachable(graph, cyclic) | cyclic) - restricted
-    incoming: dict[str, list[Link]] = defaultdict(list)
+    free = [entity_id for entity_id in graph.order if entity_id in least and entity_id not in restricted]
+    free_set = set(free)
+    carried: dict[str, list[Link]] = defaultdict(list)  # links into free entities that carry something
+    incoming: dict[str, list[Link]] = defaultdict(list)  # every link into them but a stake in itself
     for links in graph.outgoing.values():
         for link in links:
-            if link.asset in assumed and link.owner != link.asset:
+            if link.asset in free_set and link.owner != link.asset:
                 incoming[link.asset].append(link)
+                if _carries(link):
+                    carried[link.asset].append(link)
     outcomes = dict(least)
-    dirty = set(assumed)
+    gained: set[str] = set()
     # Holdings add up as control stands in the least fixpoint (attribute_controlled_holdings).
     controller = tops_of(controller_tops(least)) if attribute_controlled else None
+    query = (reading, profile, batch_size)
+    for level in _levels(graph, free, free_set):
+        fixed = restricted | gained if gained else restricted
+        candidates: set[str] = set()
+        for component in level:
+            held = any(link.owner in fixed for member in component for link in carried[member])
+            if held and (len(component) > 1 or any(link.owner in gained for link in carried[component[0]])):
+                candidates.update(component)
+        if candidates:
+            gained |= _greatest_within(
+                graph, engine, cache, incoming, carried, least, fixed, candidates, outcomes, query, controller
+            )
+    return outcomes
+
+
+def _levels(graph: OwnershipGraph, free: list[str], free_set: set[str]) -> list[list[list[str]]]:
+    """The free entities' strongly connected components (over links that carry something) by level:
+    a component's level is one more than its owners' highest, so no two of a level hold in each other."""
+    successors = {
+        owner: [link.asset for link in graph.outgoing.get(owner, ()) if link.asset in free_set and _carries(link)]
+        for owner in free
+    }
+    components = strongly_connected_components(free, successors)
+    components.reverse()  # owners' components first
+    component_of = {member: index for index, component in enumerate(components) for member in component}
+    depth = [0] * len(components)
+    for index, component in enumerate(components):
+        for member in component:
+            for asset in successors[member]:
+                other = component_of[asset]
+                if other != index and depth[other] <= depth[index]:
+                    depth[other] = depth[index] + 1
+    levels: list[list[list[str]]] = [[] for _ in range(max(depth, default=-1) + 1)]
+    for index, component in enumerate(components):
+        levels[depth[index]].append(component)
+    return levels
+
+
+def _greatest_within(
+    graph: OwnershipGraph,
+    engine: Engine,
+    cache: StepCache,
+    incoming: dict[str, list[Link]],
+    carried: dict[str, list[Link]],
+    least: dict[str, StepOutcome],
+    fixed: set[str],
+    assumed: set[str],
+    outcomes: dict[str, StepOutcome],
+    query: tuple[str, str, int],
+    controller: Callable[[str], Iterable[str]] | None,
+) -> set[str]:
+    """The greatest subset of `assumed` (components of one level) the rule restricts given the
+    entities `fixed` as restricted and the subset's own members, each reached from `fixed`."""
+    dirty = set(assumed)
     while True:
-        _drop_unsupported(
-            graph, engine, cache, incoming, least, assumed, outcomes, dirty, (reading, profile, batch_size), controller
-        )
-        reached = _reached(graph, restricted, assumed)
+        _drop_unsupported(graph, engine, cache, incoming, least, fixed, assumed, outcomes, dirty, query, controller)
+        reached = _reached(carried, fixed, assumed)
         if reached == assumed:
-            break
+            return assumed
         dirty = {link.asset for entity_id in assumed - reached for link in graph.outgoing.get(entity_id, ())}
         for entity_id in assumed - reached:
             outcomes[entity_id] = least[entity_id]
         assumed = reached
         dirty &= assumed
-    return outcomes
 
 
 def _carries(link: Link) -> bool:
     return link.owner != link.asset and (link.kind != "shareholding" or link.share.max > 0)
 
 
-def _reached(graph: OwnershipGraph, restricted: set[str], assumed: set[str]) -> set[str]:
-    """The members of `assumed` reached from `restricted` through links that carry something, held
-    by restricted entities or members of `assumed`."""
-    seen: set[str] = set()
-    pending = list(restricted)
+def _reached(carried: dict[str, list[Link]], fixed: set[str], assumed: set[str]) -> set[str]:
+    """The members of `assumed` reached from `fixed` through links that carry something, held
+    by members of `fixed` or of `assumed`."""
+    seen = {member for member in assumed if any(link.owner in fixed for link in carried[member])}
+    pending = list(seen)
+    successors: dict[str, list[str]] = defaultdict(list)
+    for member in assumed:
+        for link in carried[member]:
+            if link.owner in assumed:
+                successors[link.owner].append(member)
     while pending:
-        node = pending.pop()
-        for link in graph.outgoing.get(node, ()):
-            if link.asset in assumed and link.asset not in seen and _carries(link):
-                seen.add(link.asset)
-                pending.append(link.asset)
+        for asset in successors.get(pending.pop(), ()):
+            if asset not in seen:
+                seen.add(asset)
+                pending.append(asset)
     return seen
 
 
@@ -118,6 +162,7 @@ def _drop_unsupported(
     cache: StepCache,
     incoming: dict[str, list[Link]],
     least: dict[str, StepOutcome],
+    fixed: set[str],
     assumed: set[str],
     outcomes: dict[str, StepOutcome],
     dirty: set[str],
@@ -127,14 +172,13 @@ def _drop_unsupported(
     """Drop from `assumed`, round by round, the entities the rule does not restrict given the owners
     restricted or still assumed (S := S and f(S)); outcomes of the rest are their reasons then."""
     reading, profile, batch_size = query
-    restricted = {entity_id for entity_id, outcome in least.items() if outcome.restricted}
     pending = sorted(dirty & assumed, key=graph.order.__getitem__)
     while pending:
         check_deadline(cache.deadline, cache.max_seconds)
         inputs = [
             build_step_input(
                 graph.entities[entity_id],
-                [link for link in incoming[entity_id] if link.owner in restricted or link.owner in assumed],
+                [link for link in incoming[entity_id] if link.owner in fixed or link.owner in assumed],
                 graph.entities,
                 reading,
                 profile,
