@@ -95,9 +95,7 @@ def _run(
     one_source((facts_file,) if facts_file else (), store)
     deadline = limits.deadline()  # reading (a pipe or FIFO too) stops at --max-seconds from here
     facts = (
-        store.load(limits)
-        if store is not None
-        else load_facts([facts_file or ""], limits=limits, deadline=deadline)
+        store.load(limits) if store is not None else load_facts([facts_file or ""], limits=limits, deadline=deadline)
     )
     engine = make_engine(engine_choice, rules)
     day = parse_as_of(as_of)

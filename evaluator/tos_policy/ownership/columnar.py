@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from tos_policy.engines import Engine
 from tos_policy.ownership.fixpoint import OwnershipGraph, StepCache, StepOutcome, both_readings
-from tos_policy.ownership.relational import Row, relational_fixpoint
+from tos_policy.ownership.relational import ReadingQuery, Row, relational_fixpoint
 
 DECIMALS = 12  # the facts loader refuses percentages with more decimal places
 _UNIT = 10**DECIMALS
@@ -205,32 +205,13 @@ def run_columnar_fixpoint(
     own = columns is None
     table = columns or ColumnarGraph(graph)
     try:
-        return _run(
-            table,
-            engine,
-            cache,
-            reading=reading,
-            profile=profile,
-            batch_size=batch_size,
-            max_rounds=max_rounds,
-            attribute_controlled=attribute_controlled,
-        )
+        return _run(table, engine, cache, ReadingQuery(reading, profile, batch_size, max_rounds, attribute_controlled))
     finally:
         if own:
             table.close()
 
 
-def _run(
-    table: ColumnarGraph,
-    engine: Engine,
-    cache: StepCache,
-    *,
-    reading: str,
-    profile: str,
-    batch_size: int,
-    max_rounds: int | None,
-    attribute_controlled: bool,
-) -> dict[str, StepOutcome]:
+def _run(table: ColumnarGraph, engine: Engine, cache: StepCache, query: ReadingQuery) -> dict[str, StepOutcome]:
     db = table.db
     db.execute("CREATE OR REPLACE TEMP TABLE restricted (eid BIGINT PRIMARY KEY)")
     db.execute("CREATE OR REPLACE TEMP TABLE newly (eid BIGINT)")
@@ -244,22 +225,12 @@ def _run(
         _insert(db, "newly", newly)
         return [
             (int(eid), str(step), list(lids))
-            for eid, step, lids in db.execute(_ROUND_SQL, {"profile": profile, "reading": reading}).fetchall()
+            for eid, step, lids in db.execute(
+                _ROUND_SQL, {"profile": query.profile, "reading": query.reading}
+            ).fetchall()
         ]
 
-    return relational_fixpoint(
-        table.graph,
-        table.ids,
-        table.links,
-        engine,
-        cache,
-        run_round,
-        reading=reading,
-        profile=profile,
-        batch_size=batch_size,
-        max_rounds=max_rounds,
-        attribute_controlled=attribute_controlled,
-    )
+    return relational_fixpoint(table.graph, table.ids, table.links, engine, cache, run_round, query)
 
 
 def _insert(db: duckdb.DuckDBPyConnection, name: str, eids: list[int]) -> None:

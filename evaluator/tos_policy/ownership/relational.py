@@ -10,6 +10,7 @@ indexes) of the assets that the owners in `newly` hold, from the owners in `ever
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,6 +34,17 @@ Row = tuple[int, str, list[int]]  # (asset eid, step input as canonical JSON, li
 RoundRunner = Callable[[list[int], list[int]], list[Row]]
 
 
+@dataclass(frozen=True)
+class ReadingQuery:
+    """What one reading of a relational plan asks, wherever its rounds run."""
+
+    reading: str
+    profile: str
+    batch_size: int = 256
+    max_rounds: int | None = None
+    attribute_controlled: bool = False  # profile switch attribute_controlled_holdings
+
+
 def relational_fixpoint(
     graph: OwnershipGraph,
     ids: list[str],
@@ -40,15 +52,11 @@ def relational_fixpoint(
     engine: Engine,
     cache: StepCache,
     run_round: RoundRunner,
-    *,
-    reading: str,
-    profile: str,
-    batch_size: int,
-    max_rounds: int | None,
-    attribute_controlled: bool,
+    query: ReadingQuery,
 ) -> dict[str, StepOutcome]:
     """Every entity's status in one reading; `ids[eid]` names entity eid, `links[lid]` link lid."""
-    outcomes = _first_round(graph, engine, cache, reading=reading, profile=profile, batch_size=batch_size)
+    reading, max_rounds = query.reading, query.max_rounds
+    outcomes = _first_round(graph, engine, cache, reading=reading, profile=query.profile, batch_size=query.batch_size)
     every = [eid for eid, entity_id in enumerate(ids) if outcomes[entity_id].restricted]
     newly = list(every)
     is_restricted = set(every)
@@ -57,7 +65,7 @@ def relational_fixpoint(
     tops: dict[str, frozenset[str]] = {}
     cited: dict[str, set[str]] = {}  # controller_tops' control found so far
     while True:
-        if attribute_controlled:  # as run_fixpoint: a change of control re-decides every held asset
+        if query.attribute_controlled:  # as run_fixpoint: a change of control re-decides every held asset
             newly, tops = _regroup(outcomes, tops, cited, is_restricted, newly)
         if not newly:
             break
@@ -72,7 +80,7 @@ def relational_fixpoint(
         missing = [step for step in dict.fromkeys(row[1] for row in rows) if step not in answers]
         if missing:
             payloads = [orjson.loads(step) for step in missing]
-            for step, result in zip(missing, cache.decide(engine, payloads, batch_size), strict=True):
+            for step, result in zip(missing, cache.decide(engine, payloads, query.batch_size), strict=True):
                 answers[step] = result
         cache.hits += len(rows) - len(missing)
         newly = []

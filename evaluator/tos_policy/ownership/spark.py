@@ -41,7 +41,7 @@ from tos_policy.ownership.fixpoint import (
     controller_tops,
     first_round_inputs,
 )
-from tos_policy.ownership.relational import Row, relational_fixpoint
+from tos_policy.ownership.relational import ReadingQuery, Row, relational_fixpoint
 from tos_policy.ownership.spark_rules import Shipped, cite_partition, complete_partition, decide_partition
 
 _JSON_OPTIONS = "map('ignoreNullFields', 'false')"  # an unknown country is null, not absent
@@ -180,19 +180,10 @@ def run_spark_fixpoint(
     With the Wasm engine the rules run in the executors (`executors`, if given, records where);
     with another engine, on the driver."""
     table = tables or SparkGraph(graph, spark_session())
+    query = ReadingQuery(reading, profile, batch_size, max_rounds, attribute_controlled)
     if isinstance(engine, WasmEngine):
         runs = executors if executors is not None else ExecutorRuns()
-        return _in_executors(
-            table,
-            _shipped(table, engine.module, engine.data),
-            cache,
-            runs,
-            reading=reading,
-            profile=profile,
-            batch_size=batch_size,
-            max_rounds=max_rounds,
-            attribute_controlled=attribute_controlled,
-        )
+        return _in_executors(table, _shipped(table, engine.module, engine.data), cache, runs, query)
     print(
         f"tos-policy: the {engine.name} engine cannot run inside Spark's executors (no compiled Wasm rules "
         "for these rules): the Spark plan decides on the driver",
@@ -208,19 +199,7 @@ def run_spark_fixpoint(
             for row in table.spark.sql(sql, args={"profile": profile, "reading": reading}).collect()
         ]
 
-    return relational_fixpoint(
-        graph,
-        table.ids,
-        table.links,
-        engine,
-        cache,
-        run_round,
-        reading=reading,
-        profile=profile,
-        batch_size=batch_size,
-        max_rounds=max_rounds,
-        attribute_controlled=attribute_controlled,
-    )
+    return relational_fixpoint(graph, table.ids, table.links, engine, cache, run_round, query)
 
 
 @dataclass
@@ -245,28 +224,20 @@ _ANSWERS = "step string, restricted boolean, whole boolean, reasons string, pid 
 
 
 def _in_executors(
-    table: SparkGraph,
-    shipped: Any,
-    cache: StepCache,
-    runs: ExecutorRuns,
-    *,
-    reading: str,
-    profile: str,
-    batch_size: int,
-    max_rounds: int | None,
-    attribute_controlled: bool,
+    table: SparkGraph, shipped: Any, cache: StepCache, runs: ExecutorRuns, query: ReadingQuery
 ) -> dict[str, StepOutcome]:
     """relational_fixpoint's loop with the state in Spark: rows, answers and outcomes stay in
     DataFrames; the driver reads counts (and, under attribution by controlling party, the
     owners each restricted entity's reasons cite, from which it finds the tops of control)."""
     with _job_failures():
-        loop = _ExecutorLoop(table, shipped, cache, reading=reading, profile=profile, batch_size=batch_size)
+        reading, max_rounds = query.reading, query.max_rounds
+        loop = _ExecutorLoop(table, shipped, cache, reading=reading, profile=query.profile, batch_size=query.batch_size)
         rounds = 1
         tops: dict[str, frozenset[str]] = {}
         cited: dict[str, set[str]] = {}
         count = loop.every.count()
         while True:
-            if attribute_controlled:
+            if query.attribute_controlled:
                 now = controller_tops({}, cited)
                 if now != tops:  # as run_fixpoint: a change of control re-decides every held asset
                     loop.newly, count, tops = loop.every, loop.every.count(), now
@@ -281,7 +252,7 @@ def _in_executors(
                 raise chain_too_long(table.graph.entities[table.ids[_least(rows) or 0]], max_rounds, reading)
             check_deadline(cache.deadline, cache.max_seconds)
             count = loop.advance(rows, size)
-            if attribute_controlled:
+            if query.attribute_controlled:
                 for eid, owners in loop.cited():
                     cited.setdefault(table.ids[eid], set()).update(owners)
         outcomes = loop.outcomes()

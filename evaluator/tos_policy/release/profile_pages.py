@@ -84,9 +84,7 @@ def update_pages(
             if now is None or now == row.decision:
                 continue
             lines[row.line - 1] = DECISION.sub(f"**{now}**", lines[row.line - 1])
-            moved.append(
-                f"{page}:{row.line}: {row.file}#{row.case} {row.decision} -> {now} (check the row's words)"
-            )
+            moved.append(f"{page}:{row.line}: {row.file}#{row.case} {row.decision} -> {now} (check the row's words)")
             changed = True
         if changed:
             with replaced_atomically(page) as temporary:
