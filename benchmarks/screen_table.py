@@ -85,6 +85,7 @@ def synth(size: int, kind: str, folder: Path) -> Path:
 
 def screen(registry: Path, out: Path, engine: str, plan: str, budget: float) -> Run:
     command = ["tos-policy", "screen", str(registry), "--as-of", AS_OF, "--out", str(out), "--engine", engine]
+    command += ["--max-seconds", str(int(budget) + 60)]  # the budget stops it, not screen's own 600 s default
     wall, cpu, rss, stderr = measure([*command, "--plan", plan], budget)
     tool = f"screen --engine {engine}" + (" --plan columnar" if plan == "columnar" else "")
     if wall is None:
