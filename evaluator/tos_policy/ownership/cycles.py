@@ -69,17 +69,19 @@ def greatest_fixpoint(
     # Holdings add up as control stands in the least fixpoint (attribute_controlled_holdings).
     controller = tops_of(controller_tops(least)) if attribute_controlled else None
     query = (reading, profile, batch_size)
+    fixed = set(restricted)  # the restricted and the gained so far: final when a level is taken
     for level in _levels(graph, free, free_set):
-        fixed = restricted | gained if gained else restricted
         candidates: set[str] = set()
         for component in level:
             held = any(link.owner in fixed for member in component for link in carried[member])
             if held and (len(component) > 1 or any(link.owner in gained for link in carried[component[0]])):
                 candidates.update(component)
         if candidates:
-            gained |= _greatest_within(
+            now = _greatest_within(
                 graph, engine, cache, incoming, carried, least, fixed, candidates, outcomes, query, controller
             )
+            gained |= now
+            fixed |= now
     return outcomes
 
 
