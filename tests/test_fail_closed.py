@@ -372,6 +372,17 @@ def test_validate_refuses_rules_that_reach_the_network_clock_or_environment(tmp_
         assert f"{module}: line 3:" in result.stderr  # names the file and the line
 
 
+@pytest.mark.opa  # edited rules are read by OPA (the rules index is out of step)
+@pytest.mark.parametrize("body", ["x := max([5, 10])", "x := min([5, 10])", "f(values) := max(values)"])
+def test_validate_refuses_built_ins_the_engines_read_differently(tmp_path: Path, body: str) -> None:
+    """rego-cpp compares numbers as text in max and min (max([5, 10]) is 5): a rule calling either
+    would decide by engine, so the sandbox refuses it, naming the file and the line."""
+    rules_dir = _rules_with(tmp_path, body)
+    result = CliRunner().invoke(main, ["validate", "--rules", str(rules_dir)])
+    _assert_failed_closed(result, 2, "compares numbers as text")
+    assert f"{rules_dir / 'sandbox' / 'sandbox.rego'}: line 3:" in result.stderr
+
+
 @pytest.mark.opa
 @pytest.mark.parametrize("name", sorted(ALLOWED_MODULES))
 def test_validate_accepts_names_of_built_ins_outside_code(tmp_path: Path, name: str) -> None:

@@ -16,8 +16,8 @@
 #     economic: shares
 #     voting: voting rights
 #     held_as_nominee: holds shares for another party (as nominee, custodian or trustee) in
-#   version: 5.0.0
-#   effective_date: "2026-12-01"
+#   version: 5.1.0
+#   effective_date: "2026-12-02"
 package ownership
 
 import data.regions
@@ -636,7 +636,7 @@ undisclosed_considered(item) := {{"code": "OWNERSHIP_DISCLOSED", "rule_id": "TOS
 }
 
 # The smaller of two numbers. (Not `min([a, b])`: rego-cpp 1.5, the embedded
-# engine, answered the larger one, so the engines gave different reasons.)
+# engine, compares numbers as text there, so the engines gave different reasons.)
 _at_most(a, b) := a if a <= b
 
 _at_most(a, b) := b if a > b
@@ -665,10 +665,17 @@ _fully_disclosed(entity) if {
 # remainder may be one more member of it).
 _known_restricted_min(stakes, _) := 0 if count(stakes) == 0
 
-_known_restricted_min(stakes, measure) := max([sum([_low(link, measure) | some link in _held_by_group(stakes, group)]) |
+_known_restricted_min(stakes, measure) := _largest([sum([_low(link, measure) | some link in _held_by_group(stakes, group)]) |
 	some group in _stake_groups(stakes)
 ]) if {
 	count(stakes) > 0
+}
+
+# The largest of some numbers. (Not `max`: rego-cpp 1.5, the embedded engine,
+# compares numbers as text in max, min and sort, so max([5, 10]) is 5 there.)
+_largest(values) := value if {
+	some value in values
+	count([other | some other in values; other > value]) == 0
 }
 
 # Strictly less than the sum only when an exclusive lower bound of a holder that

@@ -523,6 +523,9 @@ test_without_aggregation_the_remainder_joins_the_largest_group if {
 	_unrestricted_with({"aggregate_owners": false}, "upper", 1, _undisclosed(10), links)
 	_restricted_with({"aggregate_owners": false}, "upper", 1, _undisclosed(25), links)
 	_restricted("upper", 1, _undisclosed(10), links)
+
+	# The largest by value, not as text ("9" sorts after "30"): 30 + 25 reaches 50.
+	_restricted_with({"aggregate_owners": false}, "upper", 1, _undisclosed(25), [_stake(0, 9), _stake(1, 30)])
 }
 
 test_other_rules_speak_first if {

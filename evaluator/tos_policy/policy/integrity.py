@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tos_policy.errors import EngineError, RulesError
+from tos_policy.policy.index import index_for
 from tos_policy.policy.opa_read import builtin_uses, parse_module, string_literals
-from tos_policy.policy.ruleset import RuleSet, check_builtin_uses, check_zone_literals
+from tos_policy.policy.ruleset import RuleSet, check_builtin_uses, check_divergent_builtins, check_zone_literals
 
 __all__ = ["builtin_uses", "check_rules", "parse_module", "string_literals"]
 
@@ -27,6 +28,16 @@ def check_sandbox_with_opa(rules: RuleSet, opa: Path) -> int:
         check_builtin_uses(str(path), builtin_uses(ast), source)
         check_zone_literals(str(path), string_literals(ast), source)
     return len(sources)
+
+
+def check_engines_agree(rules: RuleSet) -> None:
+    """Refuse a built-in the embedded engine reads differently from OPA (ENGINE_DIVERGENT_BUILTINS),
+    in any module or test, from OPA's reading of the modules (the rules index)."""
+    sources = {**rules.modules, **rules.test_modules}
+    for relative, entry in sorted(index_for(rules.root, sources).get("modules", {}).items()):
+        if relative in sources:
+            uses = ((str(name), int(line)) for name, line in entry.get("builtins", {}).items())
+            check_divergent_builtins(str(rules.root / relative), uses, sources[relative])
 
 
 def check_embedded_compiles(rules: RuleSet) -> None:
@@ -58,13 +69,14 @@ _CHECKED: set[tuple[str, str]] = set()  # (rules digest, OPA binary): checked in
 
 
 def check_rules(rules: RuleSet, opa: Path | None) -> str:
-    """validate's checks on loaded rules: compiled by the embedded engine, and the sandbox
-    on OPA's AST when `opa` is given (load_rules checked it from the rules index already). Says
-    how the sandbox was checked."""
+    """validate's checks on loaded rules: no built-in the engines read apart, compiled by the
+    embedded engine, and the sandbox on OPA's AST when `opa` is given (load_rules checked it
+    from the rules index already). Says how the sandbox was checked."""
     how = "opa parse (AST) and the rules index" if opa is not None else "the rules index (OPA's reading, checked in)"
     key = (rules.digest, str(opa))
     if key in _CHECKED:
         return how
+    check_engines_agree(rules)
     check_embedded_compiles(rules)
     if opa is not None:
         check_sandbox_with_opa(rules, opa)

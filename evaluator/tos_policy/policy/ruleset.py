@@ -56,6 +56,11 @@ FORBIDDEN_BUILTINS = (
     "trace",
     "print",
 )
+# Built-ins the embedded engine (rego-cpp 1.5) reads differently from OPA: it compares numbers
+# as text in them (max([5, 10]) is 5 there), so a rule calling one decides by engine, and could
+# allow where OPA reviews. Rules compare numbers with < and > instead.
+ENGINE_DIVERGENT_BUILTINS = ("max", "min")
+
 # A forbidden name as a whole reference, called or not: `time.now_ns()`, `opa.runtime`.
 _FORBIDDEN_RE = re.compile(
     r"(?<![\w.])("
@@ -172,6 +177,22 @@ def check_builtin_uses(file: str, uses: Iterable[tuple[str, int]], source: str |
                     path=f"line {number}" if number else "$",
                     value=line,
                 )
+
+
+def check_divergent_builtins(file: str, uses: Iterable[tuple[str, int]], source: str | None = None) -> None:
+    """Refuse the first of ENGINE_DIVERGENT_BUILTINS among `uses`: (built-in name, line number).
+    `tos-policy validate` checks the working tree with it; rule sets released before it existed
+    still load (their history is read as it was)."""
+    lines = source.splitlines() if source is not None else []
+    for name, number in uses:
+        if name in ENGINE_DIVERGENT_BUILTINS:
+            raise RulesError(
+                f"rules may not use the built-in {name!r}: the embedded engine compares numbers as text in it "
+                "(max([5, 10]) is 5 there); compare with < and >" + _at_line(number),
+                file=file,
+                path=f"line {number}" if number else "$",
+                value=lines[number - 1].strip() if 0 < number <= len(lines) else name,
+            )
 
 
 def check_zone_literals(file: str, strings: Iterable[tuple[str, int]], source: str | None = None) -> None:
