@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from tos_policy.engines import Engine
 from tos_policy.facts.load import Link
@@ -64,11 +65,19 @@ def greatest_fixpoint(
                 incoming[link.asset].append(link)
                 if _carries(link):
                     carried[link.asset].append(link)
-    outcomes = dict(least)
+    search = _Search(
+        graph,
+        engine,
+        cache,
+        least,
+        dict(least),
+        incoming,
+        carried,
+        (reading, profile, batch_size),
+        # Holdings add up as control stands in the least fixpoint (attribute_controlled_holdings).
+        tops_of(controller_tops(least)) if attribute_controlled else None,
+    )
     gained: set[str] = set()
-    # Holdings add up as control stands in the least fixpoint (attribute_controlled_holdings).
-    controller = tops_of(controller_tops(least)) if attribute_controlled else None
-    query = (reading, profile, batch_size)
     fixed = set(restricted)  # the restricted and the gained so far: final when a level is taken
     for level in _levels(graph, free, free_set):
         candidates: set[str] = set()
@@ -77,12 +86,10 @@ def greatest_fixpoint(
             if held and (len(component) > 1 or any(link.owner in gained for link in carried[component[0]])):
                 candidates.update(component)
         if candidates:
-            now = _greatest_within(
-                graph, engine, cache, incoming, carried, least, fixed, candidates, outcomes, query, controller
-            )
+            now = search.greatest_within(fixed, candidates)
             gained |= now
             fixed |= now
-    return outcomes
+    return search.outcomes
 
 
 def _levels(graph: OwnershipGraph, free: list[str], free_set: set[str]) -> list[list[list[str]]]:
@@ -108,32 +115,69 @@ def _levels(graph: OwnershipGraph, free: list[str], free_set: set[str]) -> list[
     return levels
 
 
-def _greatest_within(
-    graph: OwnershipGraph,
-    engine: Engine,
-    cache: StepCache,
-    incoming: dict[str, list[Link]],
-    carried: dict[str, list[Link]],
-    least: dict[str, StepOutcome],
-    fixed: set[str],
-    assumed: set[str],
-    outcomes: dict[str, StepOutcome],
-    query: tuple[str, str, int],
-    controller: Callable[[str], Iterable[str]] | None,
-) -> set[str]:
-    """The greatest subset of `assumed` (components of one level) the rule restricts given the
-    entities `fixed` as restricted and the subset's own members, each reached from `fixed`."""
-    dirty = set(assumed)
-    while True:
-        _drop_unsupported(graph, engine, cache, incoming, least, fixed, assumed, outcomes, dirty, query, controller)
-        reached = _reached(carried, fixed, assumed)
-        if reached == assumed:
-            return assumed
-        dirty = {link.asset for entity_id in assumed - reached for link in graph.outgoing.get(entity_id, ())}
-        for entity_id in assumed - reached:
-            outcomes[entity_id] = least[entity_id]
-        assumed = reached
-        dirty &= assumed
+@dataclass
+class _Search:
+    """What the greatest fixpoint's levels share: the graph, the rule, the least fixpoint, the
+    outcomes found so far, and the links into the entities that can be gained."""
+
+    graph: OwnershipGraph
+    engine: Engine
+    cache: StepCache
+    least: dict[str, StepOutcome]
+    outcomes: dict[str, StepOutcome]
+    incoming: dict[str, list[Link]]  # every link into them but a stake in itself
+    carried: dict[str, list[Link]]  # those that carry something
+    query: tuple[str, str, int]  # reading, profile, batch size
+    controller: Callable[[str], Iterable[str]] | None
+
+    def greatest_within(self, fixed: set[str], assumed: set[str]) -> set[str]:
+        """The greatest subset of `assumed` (components of one level) the rule restricts given the
+        entities `fixed` as restricted and the subset's own members, each reached from `fixed`."""
+        dirty = set(assumed)
+        while True:
+            self.drop_unsupported(fixed, assumed, dirty)
+            reached = _reached(self.carried, fixed, assumed)
+            if reached == assumed:
+                return assumed
+            dirty = {link.asset for entity_id in assumed - reached for link in self.graph.outgoing.get(entity_id, ())}
+            for entity_id in assumed - reached:
+                self.outcomes[entity_id] = self.least[entity_id]
+            assumed = reached
+            dirty &= assumed
+
+    def drop_unsupported(self, fixed: set[str], assumed: set[str], dirty: set[str]) -> None:
+        """Drop from `assumed`, round by round, the entities the rule does not restrict given the
+        owners restricted or still assumed (S := S and f(S)); outcomes of the rest are their reasons then."""
+        graph, outcomes = self.graph, self.outcomes
+        reading, profile, batch_size = self.query
+        pending = sorted(dirty & assumed, key=graph.order.__getitem__)
+        while pending:
+            check_deadline(self.cache.deadline, self.cache.max_seconds)
+            inputs = [
+                build_step_input(
+                    graph.entities[entity_id],
+                    [link for link in self.incoming[entity_id] if link.owner in fixed or link.owner in assumed],
+                    graph.entities,
+                    reading,
+                    profile,
+                    graph.holdings_of(entity_id),
+                    self.controller,
+                )
+                for entity_id in pending
+            ]
+            results = self.cache.decide(self.engine, [step.payload for step in inputs], batch_size)
+            dropped = []
+            for entity_id, step, result in zip(pending, inputs, results, strict=True):
+                if result["restricted"]:
+                    outcomes[entity_id] = StepOutcome(True, tuple(result["reasons"]), step.links)
+                else:
+                    dropped.append(entity_id)
+            assumed.difference_update(dropped)
+            touched: set[str] = set()
+            for entity_id in dropped:
+                outcomes[entity_id] = self.least[entity_id]
+                touched.update(link.asset for link in graph.outgoing.get(entity_id, ()))
+            pending = sorted(touched & assumed, key=graph.order.__getitem__)
 
 
 def _carries(link: Link) -> bool:
@@ -156,49 +200,3 @@ def _reached(carried: dict[str, list[Link]], fixed: set[str], assumed: set[str])
                 seen.add(asset)
                 pending.append(asset)
     return seen
-
-
-def _drop_unsupported(
-    graph: OwnershipGraph,
-    engine: Engine,
-    cache: StepCache,
-    incoming: dict[str, list[Link]],
-    least: dict[str, StepOutcome],
-    fixed: set[str],
-    assumed: set[str],
-    outcomes: dict[str, StepOutcome],
-    dirty: set[str],
-    query: tuple[str, str, int],
-    controller: Callable[[str], Iterable[str]] | None,
-) -> None:
-    """Drop from `assumed`, round by round, the entities the rule does not restrict given the owners
-    restricted or still assumed (S := S and f(S)); outcomes of the rest are their reasons then."""
-    reading, profile, batch_size = query
-    pending = sorted(dirty & assumed, key=graph.order.__getitem__)
-    while pending:
-        check_deadline(cache.deadline, cache.max_seconds)
-        inputs = [
-            build_step_input(
-                graph.entities[entity_id],
-                [link for link in incoming[entity_id] if link.owner in fixed or link.owner in assumed],
-                graph.entities,
-                reading,
-                profile,
-                graph.holdings_of(entity_id),
-                controller,
-            )
-            for entity_id in pending
-        ]
-        results = cache.decide(engine, [step.payload for step in inputs], batch_size)
-        dropped = []
-        for entity_id, step, result in zip(pending, inputs, results, strict=True):
-            if result["restricted"]:
-                outcomes[entity_id] = StepOutcome(True, tuple(result["reasons"]), step.links)
-            else:
-                dropped.append(entity_id)
-        assumed.difference_update(dropped)
-        touched: set[str] = set()
-        for entity_id in dropped:
-            outcomes[entity_id] = least[entity_id]
-            touched.update(link.asset for link in graph.outgoing.get(entity_id, ()))
-        pending = sorted(touched & assumed, key=graph.order.__getitem__)
