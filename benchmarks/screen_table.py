@@ -2,7 +2,7 @@
 Python, DuckDB SQL, the I/O floor) on the default and the --varied registry.
 
     python benchmarks/screen_table.py [--sizes 10000,100000,1000000] [--kinds default,varied]
-                                      [--budget 900] [--embedded-max 100000]
+                                      [--budget 900] [--embedded-max 10000] [--opa-max 10000]
 
 Every figure comes from this run: each tool runs as its own process, timed wall-clock
 here, with CPU (user + system) and peak RSS from the kernel's rusage of that process
@@ -19,10 +19,12 @@ import json
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,15 +85,58 @@ def synth(size: int, kind: str, folder: Path) -> Path:
     return target
 
 
-def screen(registry: Path, out: Path, engine: str, plan: str, budget: float) -> Run:
+def screen(registry: Path, out: Path, engine: str, plan: str, budget: float, extra: tuple[str, ...] = ()) -> Run:
     command = ["tos-policy", "screen", str(registry), "--as-of", AS_OF, "--out", str(out), "--engine", engine]
-    command += ["--max-seconds", str(int(budget) + 60)]  # the budget stops it, not screen's own 600 s default
+    command += ["--max-seconds", str(int(budget) + 60), *extra]  # the budget stops it, not screen's 600 s default
     wall, cpu, rss, stderr = measure([*command, "--plan", plan], budget)
     tool = f"screen --engine {engine}" + (" --plan columnar" if plan == "columnar" else "")
     if wall is None:
         return Run(tool, None, cpu, rss, {})
     summary = json.loads(stderr.strip().splitlines()[-1])
     return Run(tool, wall, cpu, rss, counts_of(out), summary["rule_calls"])
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system seconds of a running process (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def screen_with_opa(registry: Path, out: Path, budget: float) -> Run:
+    """screen --engine opa against a real `opa run --server` on 127.0.0.1 started for this run
+    (stopped by pid): the server's CPU is added to screen's, and its peak memory beside it."""
+    opa = HERE.parent / ".tools" / "bin" / "opa"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(opa), "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+            time.sleep(0.05)
+        before = _process_cpu(server.pid)
+        run = screen(registry, out, "opa", "rows", budget, ("--opa-url", url))
+        run.cpu += _process_cpu(server.pid) - before
+        run.rss_mib += _process_peak_mib(server.pid)
+        run.tool = "screen --engine opa (CPU and peak RSS with the server's)"
+        return run
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def peer(name: str, registry: Path, out: Path, budget: float) -> Run:
@@ -106,6 +151,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="default,varied")
     parser.add_argument("--budget", type=float, default=900.0, help="seconds before a tool is stopped")
     parser.add_argument("--embedded-max", type=int, default=10_000, help="largest registry for the embedded engine")
+    parser.add_argument("--opa-max", type=int, default=10_000, help="largest registry for the OPA server engine")
     parser.add_argument("--columnar-max", type=int, default=1_000_000, help="largest registry for --plan columnar")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",") if size]
@@ -125,6 +171,8 @@ def main() -> None:
                     runs.append(screen(registry, out, "wasm", "columnar", args.budget))
                 if size <= args.embedded_max:
                     runs.append(screen(registry, out, "embedded", "rows", args.budget))
+                if size <= args.opa_max:
+                    runs.append(screen_with_opa(registry, out, args.budget))
                 runs += [peer(name, registry, out, args.budget) for name in ("python", "duckdb", "io")]
                 for run in runs:
                     if run.counts and reference and run.counts != reference:
